@@ -1,0 +1,34 @@
+package io.sparktf
+
+import com.fasterxml.jackson.databind.ObjectMapper
+
+import scala.jdk.CollectionConverters._
+
+/** What one [[TFCluster.train]] call fed: rows per node (every epoch), checked against what
+ *  each node acknowledged.
+ *  {{{
+ *  val report = cluster.train(df, numEpochs = 2)
+ *  report.rowsTotal == 2 * df.count()   // unless the program called terminate()
+ *  }}}
+ */
+final case class FeedReport(
+    feedId: String,
+    epochs: Int,
+    rowsPerNode: Map[String, Long],
+    seconds: Double,
+    terminated: Boolean) {
+  def rowsTotal: Long = rowsPerNode.values.sum
+  def rowsPerSecond: Double = if (seconds > 0) rowsTotal / seconds else 0.0
+
+  def toJson: String = {
+    val m = new java.util.LinkedHashMap[String, Any]()
+    m.put("feed_id", feedId)
+    m.put("epochs", epochs)
+    m.put("rows_per_node", new java.util.TreeMap[String, Long](rowsPerNode.asJava))
+    m.put("rows_total", rowsTotal)
+    m.put("seconds", seconds)
+    m.put("rows_per_second", rowsPerSecond)
+    m.put("terminated", terminated)
+    new ObjectMapper().writeValueAsString(m)
+  }
+}

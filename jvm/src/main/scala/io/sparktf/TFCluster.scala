@@ -1,0 +1,252 @@
+package io.sparktf
+
+import java.util.UUID
+import java.util.concurrent.atomic.AtomicReference
+
+import scala.concurrent.{Await, ExecutionContext, Future}
+import scala.concurrent.duration._
+import scala.jdk.CollectionConverters._
+import scala.util.control.NonFatal
+
+import com.fasterxml.jackson.databind.ObjectMapper
+import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.slf4j.LoggerFactory
+
+import io.sparktf.cluster._
+import io.sparktf.feed.{FeedColumn, FeedJob}
+import io.sparktf.proto.v1.NodeState
+import io.sparktf.rpc.{ClusterSecret, NodeChannels, NodeControlClient}
+
+/** A running TensorFlow cluster on Spark executors: one node per executor.
+ *
+ *  {{{
+ *  import io.sparktf._
+ *  val cluster = TFCluster.run(spark, TFProgram.script("train.py", "main_fun"), numExecutors = 2)
+ *  try cluster.train(df, numEpochs = 3)   // InputMode.SPARK: the JVM streams df to the nodes
+ *  finally cluster.shutdown()             // waits for the programs, stops every node
+ *  }}}
+ *  States: running -> (feeding)* -> shutting down -> done | failed.
+ */
+final class TFCluster private (
+    spark: SparkSession,
+    val clusterId: String,
+    val config: ClusterConfig,
+    val layout: ClusterLayout,
+    nodeInfos: Seq[NodeInfo],
+    secret: ClusterSecret,
+    programEnd: Option[Future[Seq[NodeInfo]]]) {
+
+  import TFCluster.log
+
+  private val state = new AtomicReference[String]("running")
+
+  /** The started nodes, in reservation order (empty in InputMode.TENSORFLOW: the nodes report
+   *  when their programs end). */
+  def nodes: Seq[NodeInfo] = nodeInfos
+  def fedNodes: IndexedSeq[NodeInfo] = nodeInfos.filter(_.role.takesData).toIndexedSeq
+  def currentState: String = state.get()
+
+  /** Feeds `df` to the chief and workers `numEpochs` times, then ends the feed: each node's data
+   *  feed runs dry after what it holds. Every row is counted and checked against what the nodes
+   *  acknowledged.
+   *
+   *  @param inputMapping Spark column -> tensor name; empty feeds every column under its name
+   */
+  def train(df: DataFrame, numEpochs: Int = 1, inputMapping: Seq[(String, String)] = Nil): FeedReport = {
+    if (config.inputMode != InputMode.SPARK) {
+      throw new SparkTFException("train() feeds DataFrames, which needs InputMode.SPARK; this " +
+        "cluster runs InputMode.TENSORFLOW, where the nodes read their own files")
+    }
+    if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
+    if (state.get() != "running") {
+      throw new SparkTFException(s"cluster $clusterId is ${state.get()}: it takes no more data")
+    }
+    val columns = FeedColumn.fromSchema(df.schema, inputMapping)
+    val fed = fedNodes
+    val feedId = UUID.randomUUID().toString
+    val rows = df.queryExecution.toRdd
+    val sc = spark.sparkContext
+    val started = System.nanoTime()
+    val perNode = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
+    var terminated = false
+    var epoch = 0
+    try {
+      while (epoch < numEpochs && !terminated) {
+        sc.setJobDescription(s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs")
+        val results = FeedJob.run(rows, fed, secret, clusterId, feedId, columns, epoch,
+          config.feedTimeout)
+        results.foreach(r => perNode(r.nodeIndex) += r.rowsReceived)
+        terminated = results.exists(_.terminated)
+        epoch += 1
+      }
+      fed.foreach { n =>
+        val reply = new NodeControlClient(n, secret).endFeed(feedId, perNode(n.barrierIndex),
+          config.feedTimeout)
+        log.info(s"feed $feedId: node ${n.describe} took ${reply.getRowsReceived} rows")
+      }
+    } catch {
+      case NonFatal(e) => throw fail(s"feeding the cluster failed", e)
+    } finally sc.setJobDescription(null)
+    val report = FeedReport(feedId, epoch,
+      fed.map(n => n.role.address -> perNode(n.barrierIndex)).toMap,
+      (System.nanoTime() - started) / 1e9, terminated)
+    log.info(s"sparktf cluster $clusterId fed ${report.rowsTotal} rows in " +
+      f"${report.seconds}%.1f s (${report.rowsPerSecond}%.0f rows/s)")
+    report
+  }
+
+  /** Python's form of [[train]]: the mapping as a JSON object, the report as JSON. */
+  def trainJson(df: DataFrame, numEpochs: Int, inputMappingJson: String): String = {
+    val mapping = Option(inputMappingJson).filter(_.trim.nonEmpty).map { j =>
+      new ObjectMapper().readTree(j).properties().asScala.map(e => e.getKey -> e.getValue.asText()).toSeq
+    }.getOrElse(Nil)
+    train(df, numEpochs, mapping).toJson
+  }
+
+  /** Waits for the programs to return (up to `timeoutSeconds`), then stops every node. Throws if
+   *  any node failed, naming it and carrying its traceback. */
+  def shutdown(timeoutSeconds: Double = config.shutdownTimeout): Unit = {
+    if (!state.compareAndSet("running", "shutting down")) return
+    val failures = config.inputMode match {
+      case InputMode.SPARK => awaitPrograms(timeoutSeconds)
+      case _ => awaitReservationJob(timeoutSeconds)
+    }
+    stopAll()
+    state.set(if (failures.isEmpty) "done" else "failed")
+    if (failures.nonEmpty) {
+      throw new SparkTFException(s"cluster $clusterId failed:\n${failures.mkString("\n")}")
+    }
+  }
+
+  private def awaitPrograms(timeoutSeconds: Double): Seq[String] = {
+    val deadline = System.nanoTime() + (timeoutSeconds * 1e9).toLong
+    val clients = fedNodes.map(n => n -> new NodeControlClient(n, secret))
+    var pending = clients
+    val failures = scala.collection.mutable.ArrayBuffer[String]()
+    while (pending.nonEmpty && System.nanoTime() < deadline) {
+      pending = pending.filter { case (n, c) =>
+        c.status() match {
+          case None =>
+            failures += s"node ${n.describe} is gone (its process died)"
+            false
+          case Some(s) if s.getState == NodeState.FAILED =>
+            failures += s"node ${n.describe} failed:\n${s.getError}"
+            false
+          case Some(s) => s.getState == NodeState.RUNNING
+        }
+      }
+      if (pending.nonEmpty) Thread.sleep(250)
+    }
+    pending.foreach { case (n, _) =>
+      failures += s"node ${n.describe} was still running its program after $timeoutSeconds s " +
+        "(shutdown_timeout); it was stopped"
+    }
+    failures.toSeq
+  }
+
+  private def awaitReservationJob(timeoutSeconds: Double): Seq[String] = programEnd match {
+    case Some(f) =>
+      try { Await.result(f, timeoutSeconds.seconds); Nil }
+      catch {
+        case _: java.util.concurrent.TimeoutException =>
+          spark.sparkContext.cancelJobGroup(s"sparktf-$clusterId")
+          Seq(s"the programs did not end within $timeoutSeconds s (shutdown_timeout); stopped")
+        case NonFatal(e) => Seq(TFCluster.rootMessage(e))
+      }
+    case None => Nil
+  }
+
+  /** Asks every node to exit and waits until none answers any more. */
+  private def stopAll(): Unit = {
+    val clients = nodeInfos.map(n => n -> new NodeControlClient(n, secret))
+    clients.foreach(_._2.stop(graceSeconds = 5))
+    val deadline = System.nanoTime() + 30e9.toLong
+    var alive = clients
+    while (alive.nonEmpty && System.nanoTime() < deadline) {
+      alive = alive.filter(_._2.status(2).isDefined)
+      if (alive.nonEmpty) Thread.sleep(200)
+    }
+    alive.foreach { case (n, _) => log.warn(s"node ${n.describe} still answers after stop") }
+    NodeChannels.closeAll(secret)
+  }
+
+  /** Stops the cluster after a failure and says which node failed and why. */
+  private def fail(what: String, cause: Throwable): SparkTFException = {
+    state.set("failed")
+    val nodeErrors = nodeInfos.flatMap { n =>
+      new NodeControlClient(n, secret).status(5) match {
+        case Some(s) if s.getState == NodeState.FAILED => Some(s"node ${n.describe} failed:\n${s.getError}")
+        case None => Some(s"node ${n.describe} is gone (its process died)")
+        case _ => None
+      }
+    }
+    try stopAll() catch { case NonFatal(e) => log.warn("stopping the nodes failed", e) }
+    val detail = if (nodeErrors.nonEmpty) nodeErrors.mkString("\n") else TFCluster.rootMessage(cause)
+    new SparkTFException(s"$what: $detail", cause)
+  }
+}
+
+object TFCluster {
+  private val log = LoggerFactory.getLogger(classOf[TFCluster])
+
+  /** Starts a cluster: checks the settings, waits for the executors, reserves them in a barrier
+   *  stage and starts one TensorFlow node on each.
+   *  {{{
+   *  val cluster = TFCluster.run(spark, TFProgram.script("train.py", "main_fun"),
+   *    numExecutors = 2, numPs = 0, inputMode = InputMode.SPARK, masterNode = Some("chief"))
+   *  }}}
+   */
+  def run(spark: SparkSession, program: TFProgram, numExecutors: Int, numPs: Int = 0,
+      inputMode: InputMode.InputMode = InputMode.SPARK, masterNode: Option[String] = Some("chief"),
+      evalNode: Boolean = false, modelDir: Option[String] = None,
+      exportDir: Option[String] = None): TFCluster =
+    run(spark, program, ClusterConfig(numExecutors, numPs, inputMode, masterNode, evalNode,
+      modelDir, exportDir))
+
+  def run(spark: SparkSession, program: TFProgram, config: ClusterConfig): TFCluster = {
+    val sc = spark.sparkContext
+    val layout = ClusterLayout.assign(config.numExecutors, config.numPs, config.masterNode,
+      config.evalNode)
+    ClusterSettings.check(sc, config)
+    ClusterSettings.awaitExecutors(sc, layout.size, config.reservationTimeout)
+    val clusterId = UUID.randomUUID().toString.take(8)
+    val authSecret = if (sc.getConf.getBoolean("spark.authenticate", defaultValue = false)) {
+      sc.getConf.getOption("spark.authenticate.secret")
+    } else None
+    val secret = ClusterSecret.create(clusterId, authSecret)
+    val python = io.sparktf.node.NodeLauncher.pythonExecutable(sc.getConf)
+    val started = System.nanoTime()
+    log.info(s"sparktf cluster $clusterId: starting ${layout.roles.map(_.address).mkString(", ")}")
+    config.inputMode match {
+      case InputMode.SPARK =>
+        val nodes = try ReservationStage.run(sc, clusterId, layout, config, program, secret, python)
+          catch {
+            case NonFatal(e) => throw new SparkTFException(
+              s"sparktf cluster $clusterId did not start: ${rootMessage(e)}", e)
+          }
+        log.info(f"sparktf cluster $clusterId started in ${(System.nanoTime() - started) / 1e9}%.1f s")
+        new TFCluster(spark, clusterId, config, layout, nodes, secret, None)
+      case _ =>
+        // The barrier tasks live as long as the programs; the job runs in the background and
+        // shutdown() waits for it.
+        implicit val ec: ExecutionContext = ExecutionContext.global
+        val end = Future {
+          sc.setJobGroup(s"sparktf-$clusterId", s"sparktf cluster $clusterId",
+            interruptOnCancel = true)
+          ReservationStage.run(sc, clusterId, layout, config, program, secret, python)
+        }
+        new TFCluster(spark, clusterId, config, layout, Nil, secret, Some(end))
+    }
+  }
+
+  /** Python's form of [[run]]: the settings as JSON with TensorFlowOnSpark's names. */
+  def runJson(spark: SparkSession, program: TFProgram, configJson: String): TFCluster =
+    run(spark, program, ClusterConfig.fromJson(configJson))
+
+  /** The most specific message in a chain of causes (Spark wraps task errors several times). */
+  private[sparktf] def rootMessage(e: Throwable): String = {
+    val chain = Iterator.iterate(e)(_.getCause).takeWhile(_ != null).toSeq
+    chain.collectFirst { case s: SparkTFException => s.getMessage }
+      .getOrElse(chain.last.getMessage)
+  }
+}

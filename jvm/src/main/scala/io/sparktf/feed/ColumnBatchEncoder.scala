@@ -1,0 +1,163 @@
+package io.sparktf.feed
+
+import java.nio.ByteOrder
+
+import com.google.protobuf.UnsafeByteOperations
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData
+import org.apache.spark.sql.catalyst.util.ArrayData
+import org.apache.spark.unsafe.Platform
+
+import io.sparktf.SparkTFException
+import io.sparktf.proto.v1.{ColumnBatch, ColumnData, DType, FeedSchema}
+
+/** Packs `InternalRow`s into [[ColumnBatch]]es: per column one little-endian buffer of values
+ *  (plus int32 offsets for strings and binary), so the node decodes them with `np.frombuffer`.
+ *
+ *  A batch closes at `targetBytes` or `maxRows`, whichever comes first. Array widths are learned
+ *  from the first row and enforced on every later row.
+ *  {{{
+ *  val enc = new ColumnBatchEncoder(FeedColumn.fromSchema(df.schema, Nil), partition = 0)
+ *  rows.foreach { r => enc.add(r); if (enc.isFull) send(enc.flush()) }
+ *  if (enc.rows > 0) send(enc.flush())
+ *  }}}
+ */
+final class ColumnBatchEncoder(
+    columns: IndexedSeq[FeedColumn],
+    partition: Int,
+    targetBytes: Int = ColumnBatchEncoder.DefaultTargetBytes,
+    maxRows: Int = ColumnBatchEncoder.DefaultMaxRows) {
+
+  private val values = columns.map(_ => new ByteSink(64 * 1024)).toArray
+  private val offsets = columns.map(c => if (hasOffsets(c)) new ByteSink(4096) else null).toArray
+  private val widths = Array.fill(columns.size)(-1)
+  private var batchRows = 0
+  private var rowsSeen = 0L
+  private var batchBytes = 0L
+
+  /** Unsafe arrays hold their elements in native order; the fast copy needs that to be LE. */
+  private val nativeLittleEndian = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
+
+  private def hasOffsets(c: FeedColumn): Boolean = c.dtype == DType.STRING || c.dtype == DType.BINARY
+
+  def rows: Int = batchRows
+  def isFull: Boolean = batchRows >= maxRows || batchBytes >= targetBytes
+
+  /** The schema of the stream: known once the first row was added (array widths). */
+  def schema: FeedSchema = FeedColumn.schema(columns, widths.toSeq.map(math.max(_, 0)))
+
+  def add(row: InternalRow): Unit = {
+    var i = 0
+    while (i < columns.length) {
+      val c = columns(i)
+      if (row.isNullAt(c.ordinal)) {
+        throw new SparkTFException(s"column '${c.source}' has a null in partition $partition " +
+          s"(row ${rowsSeen + 1}); sparktf feeds no nulls: fill or drop them first")
+      }
+      if (c.isArray) writeArray(i, c, row.getArray(c.ordinal)) else writeScalar(i, c, row)
+      i += 1
+    }
+    batchRows += 1
+    rowsSeen += 1
+  }
+
+  private def writeScalar(i: Int, c: FeedColumn, row: InternalRow): Unit = {
+    val out = values(i)
+    c.dtype match {
+      case DType.BOOL => out.putByte(if (row.getBoolean(c.ordinal)) 1 else 0)
+      case DType.INT8 => out.putByte(row.getByte(c.ordinal))
+      case DType.INT16 => out.putShort(row.getShort(c.ordinal))
+      case DType.INT32 => out.putInt(row.getInt(c.ordinal))
+      case DType.INT64 => out.putLong(row.getLong(c.ordinal))
+      case DType.FLOAT32 => out.putFloat(row.getFloat(c.ordinal))
+      case DType.FLOAT64 => out.putDouble(row.getDouble(c.ordinal))
+      case DType.STRING | DType.BINARY =>
+        val bytes = if (c.dtype == DType.STRING) row.getUTF8String(c.ordinal).getBytes
+          else row.getBinary(c.ordinal)
+        val off = offsets(i)
+        if (off.size == 0) off.putInt(0)
+        out.putBytes(bytes)
+        off.putInt(out.size)
+        batchBytes += 4
+      case other => throw new IllegalStateException(s"no scalar writer for $other")
+    }
+    batchBytes += (if (c.elementBytes > 0) c.elementBytes else 0)
+  }
+
+  private def writeArray(i: Int, c: FeedColumn, arr: ArrayData): Unit = {
+    val n = arr.numElements()
+    if (widths(i) < 0) widths(i) = n
+    else if (widths(i) != n) {
+      throw new SparkTFException(s"column '${c.source}' holds arrays of ${widths(i)} elements, " +
+        s"but row ${rowsSeen + 1} of partition $partition has $n; sparktf feeds array columns " +
+        "of one fixed length: pad or trim them to the same length")
+    }
+    val bytes = n * c.elementBytes
+    val out = values(i)
+    arr match {
+      case u: UnsafeArrayData if nativeLittleEndian && c.dtype != DType.BOOL =>
+        val header = UnsafeArrayData.calculateHeaderPortionInBytes(n)
+        if (hasNullBits(u, header)) nullInArray(c)
+        val pos = out.reserve(bytes)
+        Platform.copyMemory(u.getBaseObject, u.getBaseOffset + header, out.array,
+          Platform.BYTE_ARRAY_OFFSET + pos, bytes)
+        out.advance(bytes)
+      case _ =>
+        var j = 0
+        while (j < n) {
+          if (arr.isNullAt(j)) nullInArray(c)
+          c.dtype match {
+            case DType.BOOL => out.putByte(if (arr.getBoolean(j)) 1 else 0)
+            case DType.INT8 => out.putByte(arr.getByte(j))
+            case DType.INT16 => out.putShort(arr.getShort(j))
+            case DType.INT32 => out.putInt(arr.getInt(j))
+            case DType.INT64 => out.putLong(arr.getLong(j))
+            case DType.FLOAT32 => out.putFloat(arr.getFloat(j))
+            case DType.FLOAT64 => out.putDouble(arr.getDouble(j))
+            case other => throw new IllegalStateException(s"no array writer for $other")
+          }
+          j += 1
+        }
+    }
+    batchBytes += bytes
+  }
+
+  /** The null bits sit in the words after the element count; any bit set is a null element. */
+  private def hasNullBits(u: UnsafeArrayData, header: Int): Boolean = {
+    var off = 8L
+    while (off < header) {
+      if (Platform.getLong(u.getBaseObject, u.getBaseOffset + off) != 0L) return true
+      off += 8
+    }
+    false
+  }
+
+  private def nullInArray(c: FeedColumn): Nothing = throw new SparkTFException(
+    s"column '${c.source}' has an array with a null element in partition $partition " +
+      s"(row ${rowsSeen + 1}); sparktf feeds no nulls: fill or drop them first")
+
+  /** Closes the current batch and returns it. */
+  def flush(): ColumnBatch = {
+    val b = ColumnBatch.newBuilder().setNumRows(batchRows)
+    var i = 0
+    while (i < columns.length) {
+      val data = ColumnData.newBuilder()
+        .setValues(UnsafeByteOperations.unsafeWrap(values(i).take()))
+      if (offsets(i) != null) {
+        if (offsets(i).size == 0) offsets(i).putInt(0)
+        data.setOffsets(UnsafeByteOperations.unsafeWrap(offsets(i).take()))
+      }
+      b.addColumns(data)
+      i += 1
+    }
+    batchRows = 0
+    batchBytes = 0
+    b.build()
+  }
+}
+
+object ColumnBatchEncoder {
+  /** About 4 MiB a message: big enough to amortize per-message cost, well under gRPC limits. */
+  val DefaultTargetBytes: Int = 4 << 20
+  val DefaultMaxRows: Int = 16384
+}

@@ -1,0 +1,89 @@
+package io.sparktf.feed
+
+import org.apache.spark.sql.types._
+
+import io.sparktf.SparkTFException
+import io.sparktf.proto.v1.{ColumnSpec, DType, FeedSchema, Shape}
+
+/** One DataFrame column as the feed sends it.
+ *
+ *  @param ordinal   the column's position in the row
+ *  @param source    the Spark column name
+ *  @param tensor    the tensor name the node sees (after input_mapping)
+ *  @param dtype     element type on the wire
+ *  @param isArray   an array column: fixed width, learned from its first row
+ */
+final case class FeedColumn(ordinal: Int, source: String, tensor: String, dtype: DType,
+    isArray: Boolean, sparkType: DataType) {
+  def elementBytes: Int = FeedColumn.elementBytes(dtype)
+
+  def spec(width: Int): ColumnSpec = {
+    val b = ColumnSpec.newBuilder().setName(tensor).setSourceColumn(source).setDtype(dtype)
+    if (isArray) b.setShape(Shape.FIXED_ARRAY).setWidth(width) else b.setShape(Shape.SCALAR)
+    b.build()
+  }
+}
+
+object FeedColumn {
+  def elementBytes(dtype: DType): Int = dtype match {
+    case DType.BOOL | DType.INT8 => 1
+    case DType.INT16 => 2
+    case DType.INT32 | DType.FLOAT32 => 4
+    case DType.INT64 | DType.FLOAT64 => 8
+    case _ => 0 // variable: offsets say
+  }
+
+  private def numeric(t: DataType): Option[DType] = t match {
+    case BooleanType => Some(DType.BOOL)
+    case ByteType => Some(DType.INT8)
+    case ShortType => Some(DType.INT16)
+    case IntegerType => Some(DType.INT32)
+    case LongType => Some(DType.INT64)
+    case FloatType => Some(DType.FLOAT32)
+    case DoubleType => Some(DType.FLOAT64)
+    case _ => None
+  }
+
+  /** The columns to feed, checked before any task runs.
+   *
+   *  @param inputMapping Spark column -> tensor name; when empty, every column is fed under its
+   *                      own name, else only the mapped columns, in the mapping's order.
+   */
+  def fromSchema(schema: StructType, inputMapping: Seq[(String, String)]): IndexedSeq[FeedColumn] = {
+    val wanted = if (inputMapping.isEmpty) schema.fieldNames.toSeq.map(n => n -> n) else inputMapping
+    if (wanted.isEmpty) throw new SparkTFException("the DataFrame has no columns to feed")
+    val tensors = wanted.map(_._2)
+    tensors.diff(tensors.distinct).distinct.foreach { t =>
+      throw new SparkTFException(s"input_mapping names tensor '$t' twice: each tensor takes one column")
+    }
+    wanted.map { case (column, tensor) =>
+      val ordinal = schema.fieldNames.indexOf(column)
+      if (ordinal < 0) throw new SparkTFException(
+        s"input_mapping names column '$column', which the DataFrame lacks; it has: " +
+          schema.fieldNames.mkString(", "))
+      val field = schema(ordinal)
+      def refuse(why: String) = throw new SparkTFException(
+        s"column '$column' is ${field.dataType.simpleString}: $why")
+      field.dataType match {
+        case t if numeric(t).isDefined =>
+          FeedColumn(ordinal, column, tensor, numeric(t).get, isArray = false, t)
+        case StringType => FeedColumn(ordinal, column, tensor, DType.STRING, isArray = false, StringType)
+        case BinaryType => FeedColumn(ordinal, column, tensor, DType.BINARY, isArray = false, BinaryType)
+        case ArrayType(e, _) if numeric(e).isDefined =>
+          FeedColumn(ordinal, column, tensor, numeric(e).get, isArray = true, field.dataType)
+        case ArrayType(e, _) => refuse(
+          s"sparktf feeds arrays of booleans, integers, float or double, not of ${e.simpleString}; " +
+            "cast the elements or drop the column from input_mapping")
+        case _ => refuse(
+          "sparktf feeds numeric scalars, numeric arrays, string and binary columns; " +
+            "cast it or leave it out of input_mapping")
+      }
+    }.toIndexedSeq
+  }
+
+  def schema(columns: Seq[FeedColumn], widths: Seq[Int]): FeedSchema = {
+    val b = FeedSchema.newBuilder()
+    columns.zip(widths).foreach { case (c, w) => b.addColumns(c.spec(w)) }
+    b.build()
+  }
+}

@@ -1,0 +1,52 @@
+package io.sparktf.node
+
+import java.io.File
+import java.nio.file.{Files, Path}
+import java.util.Comparator
+import java.util.concurrent.TimeUnit
+
+import io.sparktf.cluster.NodeRole
+
+/** A running TensorFlow node process, as its executor JVM sees it. */
+final class NodeProcess(
+    val role: NodeRole,
+    val process: Process,
+    val workingDir: Path,
+    stdout: OutputPump,
+    stderr: OutputPump) {
+
+  def pid: Long = process.pid()
+  def isAlive: Boolean = process.isAlive
+
+  /** The last lines the node printed to stderr (its traceback, when it failed). */
+  def stderrTail: String = stderr.lastOutput
+
+  def exitDescription: String =
+    if (process.isAlive) "still running"
+    else {
+      val code = process.exitValue()
+      if (code > 128) s"killed by signal ${code - 128}" else s"exited with code $code"
+    }
+
+  /** Waits for a voluntary exit, then SIGTERM, then SIGKILL; always returns with it dead. */
+  def stop(graceSeconds: Double): Unit = {
+    if (!process.waitFor((graceSeconds * 1000).toLong, TimeUnit.MILLISECONDS)) {
+      process.destroy()
+      if (!process.waitFor(5, TimeUnit.SECONDS)) {
+        process.destroyForcibly()
+        process.waitFor(10, TimeUnit.SECONDS)
+      }
+    }
+    stdout.join(2000)
+    stderr.join(2000)
+    NodeProcess.deleteTree(workingDir)
+  }
+}
+
+object NodeProcess {
+  def deleteTree(dir: Path): Unit = if (Files.exists(dir)) {
+    val paths = Files.walk(dir)
+    try paths.sorted(Comparator.reverseOrder[Path]()).forEach(p => new File(p.toString).delete())
+    finally paths.close()
+  }
+}

@@ -1,0 +1,27 @@
+package io.sparktf.node
+
+import java.util.concurrent.ConcurrentHashMap
+
+import scala.jdk.CollectionConverters._
+
+/** The node processes this executor JVM started, by cluster id. In InputMode.SPARK a node outlives
+ *  its reservation task; later tasks on the same executor find it here.
+ *
+ *  When the JVM exits, every node it started is killed (the node also watches its parent). */
+object NodeRegistry {
+  private val nodes = new ConcurrentHashMap[String, NodeProcess]()
+
+  Runtime.getRuntime.addShutdownHook(new Thread("sparktf-node-reaper") {
+    override def run(): Unit = nodes.values().asScala.foreach(_.process.destroyForcibly())
+  })
+
+  def register(clusterId: String, node: NodeProcess): Unit = {
+    nodes.put(clusterId, node)
+    // Forget the node once it is gone, so a dead process is never mistaken for a live one.
+    node.process.onExit().thenRun(() => nodes.remove(clusterId, node))
+  }
+
+  def get(clusterId: String): Option[NodeProcess] = Option(nodes.get(clusterId))
+
+  def remove(clusterId: String): Option[NodeProcess] = Option(nodes.remove(clusterId))
+}

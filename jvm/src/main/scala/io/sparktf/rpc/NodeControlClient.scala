@@ -1,0 +1,35 @@
+package io.sparktf.rpc
+
+import java.util.concurrent.TimeUnit
+
+import scala.util.Try
+
+import io.grpc.{Status, StatusRuntimeException}
+
+import io.sparktf.cluster.NodeInfo
+import io.sparktf.proto.v1._
+
+/** The driver's calls to one node's `NodeControl` service; every call has a deadline. */
+final class NodeControlClient(node: NodeInfo, secret: ClusterSecret) {
+  private def stub(seconds: Double) = NodeControlGrpc
+    .newBlockingStub(NodeChannels.get(node.host, node.port, secret))
+    .withDeadlineAfter((seconds * 1000).toLong, TimeUnit.MILLISECONDS)
+
+  /** The node's status, or None when it cannot be reached (its process is gone). */
+  def status(timeoutSeconds: Double = 10): Option[NodeStatus] =
+    try Some(stub(timeoutSeconds).getStatus(StatusRequest.getDefaultInstance))
+    catch {
+      case e: StatusRuntimeException if unreachable(e) => None
+    }
+
+  def endFeed(feedId: String, expectedRows: Long, timeoutSeconds: Double): EndFeedReply =
+    stub(timeoutSeconds).endFeed(EndFeedRequest.newBuilder().setFeedId(feedId)
+      .setExpectedRows(expectedRows).build())
+
+  /** Asks the node to exit; a node already gone is fine. */
+  def stop(graceSeconds: Double): Unit = Try(stub(10).stop(
+    StopRequest.newBuilder().setGraceSeconds(graceSeconds).build()))
+
+  private def unreachable(e: StatusRuntimeException): Boolean =
+    e.getStatus.getCode == Status.Code.UNAVAILABLE || e.getStatus.getCode == Status.Code.CANCELLED
+}

@@ -1,0 +1,28 @@
+package io.sparktf
+
+import org.scalatest.funsuite.AnyFunSuite
+
+class ClusterConfigSuite extends AnyFunSuite {
+  test("reads TensorFlowOnSpark's names") {
+    val c = ClusterConfig.fromJson("""{"num_executors": 3, "num_ps": 1, "input_mode": "TENSORFLOW",
+      "master_node": null, "eval_node": true, "model_dir": "/m", "env": {"A": "1"}}""")
+    assert(c == ClusterConfig(3, 1, InputMode.TENSORFLOW, None, evalNode = true,
+      modelDir = Some("/m"), env = Map("A" -> "1")))
+  }
+
+  test("defaults: a chief, InputMode.SPARK") {
+    val c = ClusterConfig.fromJson("""{"num_executors": 2}""")
+    assert(c.masterNode.contains("chief") && c.inputMode == InputMode.SPARK)
+  }
+
+  test("unknown settings and bad values say what to change") {
+    assert(intercept[SparkTFException](ClusterConfig.fromJson("""{"num_executors": 2, "nmu_ps": 1}"""))
+      .getMessage.contains("'nmu_ps'"))
+    assert(intercept[SparkTFException](ClusterConfig.fromJson("""{"num_ps": 1}"""))
+      .getMessage.contains("num_executors is required"))
+    assert(intercept[SparkTFException](ClusterConfig.fromJson(
+      """{"num_executors": 2, "input_mode": "files"}""")).getMessage.contains("'files'"))
+    assert(intercept[SparkTFException](ClusterConfig(2, feedTimeout = 0).validate())
+      .getMessage.contains("feed_timeout"))
+  }
+}

@@ -1,0 +1,39 @@
+package io.sparktf.cluster
+
+import org.scalatest.funsuite.AnyFunSuite
+
+import io.sparktf.SparkTFException
+
+class ClusterLayoutSuite extends AnyFunSuite {
+  private def addresses(l: ClusterLayout) = l.roles.map(_.address)
+
+  test("ps first, then chief, evaluator, workers, as TensorFlowOnSpark orders them") {
+    val l = ClusterLayout.assign(5, numPs = 1, masterNode = Some("chief"), evalNode = true)
+    assert(addresses(l) == Seq("ps:0", "chief:0", "evaluator:0", "worker:0", "worker:1"))
+    assert(l.numWorkers == 3)
+    assert(l.fed.map(_.address) == Seq("chief:0", "worker:0", "worker:1"))
+  }
+
+  test("workers only when there is no master node") {
+    assert(addresses(ClusterLayout.assign(2, 0, None, evalNode = false)) == Seq("worker:0", "worker:1"))
+  }
+
+  test("a chief alone is a cluster") {
+    assert(addresses(ClusterLayout.assign(1, 0, Some("chief"), evalNode = false)) == Seq("chief:0"))
+  }
+
+  test("too many ps names the numbers and what to do") {
+    val e = intercept[SparkTFException](ClusterLayout.assign(2, 2, Some("chief"), evalNode = false))
+    assert(e.getMessage.contains("num_executors=2") && e.getMessage.contains("num_ps=2"))
+    assert(e.getMessage.contains("at least 3"))
+  }
+
+  test("bad role names and counts are refused") {
+    assert(intercept[SparkTFException](ClusterLayout.assign(2, 0, Some("boss"), evalNode = false))
+      .getMessage.contains("'boss'"))
+    assert(intercept[SparkTFException](ClusterLayout.assign(0, 0, None, evalNode = false))
+      .getMessage.contains("num_executors is 0"))
+    assert(intercept[SparkTFException](ClusterLayout.assign(2, -1, None, evalNode = false))
+      .getMessage.contains("num_ps is -1"))
+  }
+}

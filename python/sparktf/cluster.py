@@ -1,0 +1,147 @@
+"""``TFCluster``: the Python face of ``io.sparktf.TFCluster`` (all logic runs in the JVM)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import cloudpickle
+from py4j.java_gateway import JavaObject
+from py4j.protocol import Py4JJavaError
+from pyspark import SparkContext
+from pyspark.sql import DataFrame, SparkSession
+
+from sparktf.input_mode import InputMode
+
+
+class SparkTFError(RuntimeError):
+    """A cluster could not start, feed or finish; the message names the node and the cause."""
+
+
+def _session(spark_or_sc: SparkSession | SparkContext) -> SparkSession:
+    if isinstance(spark_or_sc, SparkSession):
+        return spark_or_sc
+    if isinstance(spark_or_sc, SparkContext):
+        return SparkSession(spark_or_sc)
+    raise TypeError(f"expected a SparkSession or SparkContext, got {type(spark_or_sc).__name__}")
+
+
+def _jvm_class(spark: SparkSession, name: str) -> Any:
+    jvm = spark.sparkContext._jvm
+    obj = jvm
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    if type(obj).__name__ == "JavaPackage":
+        raise SparkTFError(
+            f"{name} is not on the driver's classpath: start Spark with the sparktf jar "
+            "(spark.jars=sparktf.jar_path(), or --packages io.sparktf:sparktf_2.13:0.1.0)"
+        )
+    return obj
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Calls the JVM and turns a sparktf failure into a SparkTFError with the JVM's message."""
+    try:
+        return fn(*args)
+    except Py4JJavaError as e:
+        cause = e.java_exception
+        message = None
+        while cause is not None:
+            if cause.getClass().getName() == "io.sparktf.SparkTFException":
+                message = cause.getMessage()
+                break
+            cause = cause.getCause()
+        if message is None:
+            raise
+        raise SparkTFError(message) from None
+
+
+class TFCluster:
+    """A running TensorFlow cluster, one node per Spark executor.
+
+    Example::
+
+        def main_fun(args, ctx):
+            feed = ctx.get_data_feed()
+            while not feed.should_stop():
+                batch = feed.next_batch(64)   # dict: column -> numpy array
+
+        cluster = TFCluster.run(spark, main_fun, {"lr": 0.01}, num_executors=2)
+        report = cluster.train(df, num_epochs=2)   # {"rows_total": ..., "rows_per_node": ...}
+        cluster.shutdown()
+    """
+
+    def __init__(self, java_obj: JavaObject, spark: SparkSession) -> None:
+        self._java_obj = java_obj
+        self._spark = spark
+
+    @staticmethod
+    def run(
+        sc: SparkSession | SparkContext,
+        map_fun: Callable[[Any, Any], Any],
+        tf_args: Any,
+        num_executors: int,
+        num_ps: int = 0,
+        tensorboard: bool = False,
+        input_mode: int = InputMode.SPARK,
+        log_dir: str | None = None,
+        master_node: str | None = "chief",
+        eval_node: bool = False,
+        model_dir: str | None = None,
+        export_dir: str | None = None,
+        reservation_timeout: float = 600,
+        feed_timeout: float = 600,
+        shutdown_timeout: float = 600,
+        queue_capacity: int = 16,
+        env: dict[str, str] | None = None,
+    ) -> "TFCluster":
+        """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
+
+        ``map_fun`` and ``tf_args`` are cloudpickled and travel inside Spark's own task closure.
+        """
+        if tensorboard or log_dir:
+            raise SparkTFError("tensorboard is not available in this version of sparktf yet")
+        spark = _session(sc)
+        config = {
+            "num_executors": num_executors,
+            "num_ps": num_ps,
+            "input_mode": InputMode.name(input_mode),
+            "master_node": master_node,
+            "eval_node": eval_node,
+            "model_dir": model_dir,
+            "export_dir": export_dir,
+            "reservation_timeout": reservation_timeout,
+            "feed_timeout": feed_timeout,
+            "shutdown_timeout": shutdown_timeout,
+            "queue_capacity": queue_capacity,
+            "env": env or {},
+        }
+        program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
+            bytearray(cloudpickle.dumps((map_fun, tf_args)))
+        )
+        jcluster = _jvm_class(spark, "io.sparktf.TFCluster")
+        java_obj = _call(jcluster.runJson, spark._jsparkSession, program, json.dumps(config))
+        return TFCluster(java_obj, spark)
+
+    @property
+    def cluster_id(self) -> str:
+        return self._java_obj.clusterId()
+
+    def train(
+        self, df: DataFrame, num_epochs: int = 1, input_mapping: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Feeds ``df`` to the chief and workers ``num_epochs`` times, then ends the feed.
+
+        Returns the feed report: ``rows_per_node``, ``rows_total`` (checked against what the
+        nodes acknowledged), ``seconds``, ``rows_per_second``.
+        """
+        mapping = json.dumps(input_mapping) if input_mapping else ""
+        return json.loads(_call(self._java_obj.trainJson, df._jdf, num_epochs, mapping))
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Waits for the programs to return, then stops every node; raises SparkTFError naming
+        any node that failed, with its traceback."""
+        if timeout is None:
+            _call(self._java_obj.shutdown, self._java_obj.config().shutdownTimeout())
+        else:
+            _call(self._java_obj.shutdown, float(timeout))

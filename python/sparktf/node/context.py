@@ -1,0 +1,62 @@
+"""``NodeContext``: the ``ctx`` of ``main_fun(args, ctx)``, named as in TensorFlowOnSpark."""
+
+from __future__ import annotations
+
+import os
+import re
+from sparktf.node.data_feed import DataFeed
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class NodeContext:
+    """Who this node is in the TF cluster, where to write, and its data feed."""
+
+    def __init__(self, *, job_name: str, task_index: int, worker_num: int, num_workers: int,
+                 cluster_spec: dict[str, list[str]], cluster_id: str, executor_id: str | None,
+                 model_dir: str | None, export_dir: str | None, checkpoint_dir: str | None,
+                 working_dir: str, data_feed: DataFeed | None) -> None:
+        self.job_name = job_name
+        self.task_index = task_index
+        self.worker_num = worker_num  # global index over all nodes (TFoS name)
+        self.num_workers = num_workers  # chief + workers
+        self.cluster_spec = cluster_spec
+        self.cluster_id = cluster_id
+        self.executor_id = executor_id
+        self.model_dir = model_dir
+        self.export_dir = export_dir
+        self.checkpoint_dir = checkpoint_dir
+        self.working_dir = working_dir
+        self._data_feed = data_feed
+
+    def __repr__(self) -> str:
+        return (f"NodeContext({self.job_name}:{self.task_index}, worker_num={self.worker_num}, "
+                f"num_workers={self.num_workers}, cluster_id={self.cluster_id!r})")
+
+    @property
+    def is_chief(self) -> bool:
+        """True on the node that should save models and write summaries."""
+        return self.job_name == "chief"
+
+    def get_data_feed(self, train_mode: bool = True) -> DataFeed:
+        """The feed of rows Spark sends this node (the same object on every call).
+
+        ``train_mode`` is accepted for TensorFlowOnSpark compatibility; inference with results
+        returned to Spark goes through ``TFModel`` instead of this feed.
+        """
+        if self._data_feed is None:
+            raise RuntimeError(
+                f"node {self.job_name}:{self.task_index} takes no data: only chief and worker "
+                "nodes are fed; read files directly on ps and evaluator nodes")
+        return self._data_feed
+
+    def absolute_path(self, path: str) -> str:
+        """``path`` made absolute: URIs (hdfs://, file://, ...) and absolute paths as they are,
+        relative paths under ``model_dir`` when it is set, else under the working directory."""
+        if _URI.match(path) or os.path.isabs(path):
+            return path
+        if self.model_dir:
+            if _URI.match(self.model_dir):
+                return self.model_dir.rstrip("/") + "/" + path
+            return os.path.join(os.path.abspath(self.model_dir), path)
+        return os.path.abspath(path)

@@ -1,0 +1,61 @@
+"""``NodeControlServicer``: status, end of feeds and shutdown of this node, for the driver."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from sparktf.node.feed_queue import FeedQueue
+from sparktf.node.program_state import ProgramState
+from sparktf.v1 import node_control_pb2, node_control_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+# A traceback of a runaway recursion can be megabytes; the cause is at the end.
+MAX_STATUS_ERROR_CHARS = 64 * 1024
+
+
+class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
+    """Served by every node; ``queue`` is None on nodes that take no data (ps, evaluator)."""
+
+    def __init__(self, program: ProgramState, queue: FeedQueue | None) -> None:
+        self._program = program
+        self._queue = queue
+
+    def GetStatus(self, request: node_control_pb2.StatusRequest,
+                  context: grpc.ServicerContext) -> node_control_pb2.NodeStatus:
+        return node_control_pb2.NodeStatus(
+            state=self._program.state,
+            error=self._program.error[-MAX_STATUS_ERROR_CHARS:],
+            rows_received=self._queue.total_rows if self._queue else 0,
+            job_name=self._program.job_name,
+            task_index=self._program.task_index,
+        )
+
+    def EndFeed(self, request: node_control_pb2.EndFeedRequest,
+                context: grpc.ServicerContext) -> node_control_pb2.EndFeedReply:
+        if self._queue is None:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"node {self._program.role} takes no data; send EndFeed to chief and "
+                          "worker nodes only")
+        if not request.feed_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "EndFeed needs a feed_id")
+        # The marker goes in even when counts differ, so the program never waits for rows
+        # that will not come; the driver fails the job on the DATA_LOSS below.
+        rows = self._queue.end_feed(request.feed_id)
+        if rows != request.expected_rows:
+            context.abort(grpc.StatusCode.DATA_LOSS,
+                          f"feed '{request.feed_id}': node {self._program.role} received {rows} "
+                          f"rows, the feed tasks saw {request.expected_rows} acknowledged; rows "
+                          "were lost or duplicated between Spark and the node")
+        log.info("feed '%s' ended on node %s after %d rows", request.feed_id,
+                 self._program.role, rows)
+        return node_control_pb2.EndFeedReply(rows_received=rows)
+
+    def Stop(self, request: node_control_pb2.StopRequest,
+             context: grpc.ServicerContext) -> node_control_pb2.StopReply:
+        log.info("stop requested for node %s (grace %.1f s)", self._program.role,
+                 request.grace_seconds)
+        self._program.request_stop(request.grace_seconds)
+        return node_control_pb2.StopReply()

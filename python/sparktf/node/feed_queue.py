@@ -1,0 +1,209 @@
+"""The bounded queue between the gRPC Feed handlers (producers) and the program (consumer).
+
+Chunks are kept per feed (one ``train()`` call = one feed id) in the order feeds first
+arrived; the consumer drains the oldest feed, sees its end marker, then moves to the next.
+Each feed holds at most ``capacity`` chunks: a per-feed bound means streams of a later feed
+can never fill the queue and starve the feed the program is reading. End markers take no
+capacity, so ending a feed never blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+from sparktf.node.column_batch import Column
+from sparktf.v1 import feed_pb2
+
+# Every wait wakes this often to re-check flags that no notify covers (a gRPC peer going away).
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class FeedChunk:
+    """Decoded rows of one ColumnBatch."""
+
+    feed_id: str
+    num_rows: int
+    columns: dict[str, Column]
+
+
+@dataclass(frozen=True)
+class FeedEnd:
+    """No more rows will come for ``feed_id``."""
+
+    feed_id: str
+
+
+QueueItem = Union[FeedChunk, FeedEnd]
+
+
+class FeedEndedError(RuntimeError):
+    """Rows arrived for a feed that EndFeed already closed."""
+
+
+@dataclass
+class _Lane:
+    schema: feed_pb2.FeedSchema | None
+    chunks: deque[FeedChunk] = field(default_factory=deque)
+    ended: bool = False
+
+
+class FeedQueue:
+    """Thread-safe; every blocking call takes a timeout."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"queue capacity must be >= 1 chunk, found {capacity}")
+        self.capacity = capacity
+        self._cond = threading.Condition()
+        self._lanes: OrderedDict[str, _Lane] = OrderedDict()
+        self._schemas: dict[str, feed_pb2.FeedSchema] = {}
+        self._ended: set[str] = set()
+        self._rows: dict[str, int] = {}
+        self._total_rows = 0
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called: no more rows are taken."""
+        return self._closed
+
+    @property
+    def total_rows(self) -> int:
+        """Rows taken over all feeds."""
+        return self._total_rows
+
+    def rows_received(self, feed_id: str) -> int:
+        """Rows taken for ``feed_id``."""
+        with self._cond:
+            return self._rows.get(feed_id, 0)
+
+    def open_feed(self, feed_id: str, schema: feed_pb2.FeedSchema) -> None:
+        """Register a stream of ``feed_id``; every stream of a feed must carry the same schema."""
+        with self._cond:
+            if self._closed:
+                return  # the following put says so
+            if feed_id in self._ended:
+                raise FeedEndedError(
+                    f"feed '{feed_id}' already ended (EndFeed was called); a stream for it came "
+                    "late: is a retried feed task still running after its stage finished?")
+            known = self._schemas.get(feed_id)
+            if known is None:
+                self._schemas[feed_id] = schema
+            elif known != schema:
+                raise ValueError(
+                    f"feed '{feed_id}': this stream's schema {_names(schema)} differs from the "
+                    f"feed's first stream {_names(known)}; all partitions must share one schema")
+            if feed_id not in self._lanes:
+                self._lanes[feed_id] = _Lane(schema)
+                self._rows.setdefault(feed_id, 0)
+                self._cond.notify_all()  # wakes schema waiters
+
+    def put(self, chunk: FeedChunk, timeout: float,
+            interrupted: Callable[[], bool] | None = None) -> bool:
+        """Queue ``chunk`` (its feed must be open); False when closed or ``interrupted()``.
+
+        Raises TimeoutError when the feed's lane stayed full for ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    return False
+                if chunk.feed_id in self._ended:
+                    raise FeedEndedError(f"feed '{chunk.feed_id}' ended while this stream was "
+                                         "still sending rows; EndFeed came too early")
+                lane = self._lanes[chunk.feed_id]
+                if len(lane.chunks) < self.capacity:
+                    if chunk.num_rows:
+                        lane.chunks.append(chunk)
+                        self._rows[chunk.feed_id] += chunk.num_rows
+                        self._total_rows += chunk.num_rows
+                        self._cond.notify_all()
+                    return True
+                if interrupted is not None and interrupted():
+                    return False
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"the program took no data for {timeout:g} s: feed '{chunk.feed_id}' "
+                        f"holds {len(lane.chunks)} chunks (the queue capacity); is the program "
+                        "reading ctx.get_data_feed()? Raise feed_timeout_seconds if a step can "
+                        "take that long")
+                self._cond.wait(min(POLL_SECONDS, remaining))
+
+    def end_feed(self, feed_id: str) -> int:
+        """Mark the end of ``feed_id`` after its queued chunks; idempotent. Returns its rows."""
+        with self._cond:
+            if feed_id not in self._ended:
+                self._ended.add(feed_id)
+                self._rows.setdefault(feed_id, 0)
+                if not self._closed:
+                    # A feed that sent this node nothing still ends: the program must not wait.
+                    self._lanes.setdefault(feed_id, _Lane(None)).ended = True
+                self._cond.notify_all()
+            return self._rows[feed_id]
+
+    def get(self, timeout: float) -> QueueItem | None:
+        """The next chunk or end marker in feed order; None once closed.
+
+        Raises TimeoutError when nothing came for ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                if self._lanes:
+                    feed_id, lane = next(iter(self._lanes.items()))
+                    if lane.chunks:
+                        item: QueueItem = lane.chunks.popleft()
+                        self._cond.notify_all()  # a producer may wait for room
+                        return item
+                    if lane.ended:
+                        del self._lanes[feed_id]
+                        return FeedEnd(feed_id)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"nothing arrived for {timeout:g} s")
+                self._cond.wait(min(POLL_SECONDS, remaining))
+
+    def schema_of(self, feed_id: str) -> feed_pb2.FeedSchema | None:
+        """The schema the first stream of ``feed_id`` carried, if one came."""
+        with self._cond:
+            return self._schemas.get(feed_id)
+
+    def wait_next_schema(self, timeout: float) -> feed_pb2.FeedSchema | None:
+        """Schema of the oldest feed not yet drained that has one; None once closed.
+
+        Raises TimeoutError when no stream started within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                for lane in self._lanes.values():
+                    if lane.schema is not None:
+                        return lane.schema
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no feed stream started for {timeout:g} s")
+                self._cond.wait(min(POLL_SECONDS, remaining))
+
+    def close(self) -> None:
+        """Take no more rows, drop what is held and wake every waiter."""
+        with self._cond:
+            self._closed = True
+            self._lanes.clear()
+            self._cond.notify_all()
+
+
+def _names(schema: feed_pb2.FeedSchema) -> str:
+    return "[" + ", ".join(
+        f"{c.name}:{feed_pb2.DType.Name(c.dtype)}/{feed_pb2.Shape.Name(c.shape)}"
+        for c in schema.columns) + "]"

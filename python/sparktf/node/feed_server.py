@@ -1,0 +1,105 @@
+"""``DataFeedServicer``: takes the column-batch streams of Spark feed tasks into the queue."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Iterator, NoReturn
+
+import grpc
+
+from sparktf.node.column_batch import decode_batch, validate_schema
+from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
+from sparktf.node.program_state import ProgramState
+from sparktf.v1 import feed_pb2, feed_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
+    """One Feed call per partition: FeedStart first, then ColumnBatch messages."""
+
+    def __init__(self, cluster_id: str, queue: FeedQueue, program: ProgramState,
+                 put_timeout: float, max_streams: int) -> None:
+        self._cluster_id = cluster_id
+        self._queue = queue
+        self._program = program
+        self._put_timeout = put_timeout
+        self._max_streams = max_streams
+        # A blocked stream holds a server thread; capping streams keeps threads for control.
+        self._streams = threading.BoundedSemaphore(max_streams)
+
+    def Feed(self, request_iterator: Iterator[feed_pb2.FeedMessage],
+             context: grpc.ServicerContext) -> feed_pb2.FeedAck:
+        if not self._streams.acquire(blocking=False):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"node {self._program.role} already serves {self._max_streams} feed "
+                          "streams; retry when one ends, or feed fewer partitions at once")
+        try:
+            return self._feed(request_iterator, context)
+        finally:
+            self._streams.release()
+
+    def _feed(self, messages: Iterator[feed_pb2.FeedMessage],
+              context: grpc.ServicerContext) -> feed_pb2.FeedAck:
+        if self._program.failed:
+            self._abort_failed(context)
+        first = next(messages, None)
+        if first is None or first.WhichOneof("kind") != "start":
+            found = "an empty stream" if first is None else f"a {first.WhichOneof('kind')}"
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"a Feed stream must begin with FeedStart, found {found}")
+        start = first.start
+        if start.cluster_id != self._cluster_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"this node serves cluster '{self._cluster_id}', the stream is for "
+                          f"cluster '{start.cluster_id}'; a feed task of another or an earlier "
+                          "cluster reached this node")
+        where = (f"feed '{start.feed_id}' partition {start.partition} attempt {start.attempt} "
+                 f"on node {self._program.role}")
+        if not start.feed_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: FeedStart has no feed_id")
+        try:
+            validate_schema(start.schema)
+        except ValueError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
+        if self._queue.closed:
+            return feed_pb2.FeedAck(rows_received=0, terminated=True)
+        try:
+            self._queue.open_feed(start.feed_id, start.schema)
+        except FeedEndedError as e:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
+        except ValueError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
+
+        rows = 0
+        for message in messages:
+            if message.WhichOneof("kind") != "batch":
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"{where}: after FeedStart only ColumnBatch messages may follow, "
+                              f"found a {message.WhichOneof('kind') or 'message with no kind'}")
+            batch = message.batch
+            try:
+                columns = decode_batch(start.schema, batch)
+            except ValueError as e:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}, rows {rows}+: {e}")
+            chunk = FeedChunk(start.feed_id, batch.num_rows, columns)
+            try:
+                taken = self._queue.put(chunk, self._put_timeout,
+                                        interrupted=lambda: not context.is_active())
+            except TimeoutError as e:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{where}: {e}")
+            except FeedEndedError as e:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
+            if not taken:
+                if self._program.failed:
+                    self._abort_failed(context)
+                if not self._queue.closed:  # the client went away: nobody reads this answer
+                    log.info("%s: the feeding task went away after %d rows", where, rows)
+                return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
+            rows += batch.num_rows
+        return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
+
+    def _abort_failed(self, context: grpc.ServicerContext) -> NoReturn:
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, self._program.failure_message())
+        raise AssertionError("unreachable: context.abort raises")

@@ -1,0 +1,54 @@
+"""The node's gRPC server: DataFeed (chief and workers) and NodeControl, behind the secret."""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+
+from sparktf.node.auth import SecretInterceptor
+from sparktf.node.control_server import NodeControlServicer
+from sparktf.node.feed_server import DataFeedServicer
+from sparktf.v1 import feed_pb2_grpc, node_control_pb2_grpc
+
+MAX_RECEIVE_BYTES = 256 * 1024 * 1024
+MAX_SEND_BYTES = 64 * 1024 * 1024
+SERVER_THREADS = 10
+# Feed streams may block on a full queue; the threads beyond them keep control calls served.
+MAX_FEED_STREAMS = SERVER_THREADS - 2
+
+
+def bind_address(host: str, port: int) -> str:
+    """``host:port`` with IPv6 literals bracketed."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def start_node_server(host: str, secret: str, control: NodeControlServicer,
+                      feed: DataFeedServicer | None) -> tuple[grpc.Server, int]:
+    """Start serving on ``host`` at a free port; returns the server and that port."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix="sparktf-rpc"),
+        interceptors=[SecretInterceptor(secret)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+            ("grpc.max_send_message_length", MAX_SEND_BYTES),
+            # Another process must never share this port (SO_REUSEPORT is on by default).
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    node_control_pb2_grpc.add_NodeControlServicer_to_server(control, server)
+    if feed is not None:
+        feed_pb2_grpc.add_DataFeedServicer_to_server(feed, server)
+    address = bind_address(host, 0)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as e:  # grpcio raises instead of returning 0 on some failures
+        raise OSError(f"cannot bind the node's gRPC server to {address}: {e}; is the host "
+                      "address one of this machine's?") from e
+    if port == 0:
+        raise OSError(f"cannot bind the node's gRPC server to {address}; is the host address "
+                      "one of this machine's?")
+    server.start()
+    return server, port

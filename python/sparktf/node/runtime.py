@@ -1,0 +1,232 @@
+"""The node's life: bootstrap, serve, run the program, linger, exit.
+
+Exit codes: 0 the program returned; 1 it raised; 2 Stop's grace ran out while it still ran;
+3 the executor JVM went away; 4 the node could not start (bad bootstrap, bind failure, ...).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import sys
+import threading
+import traceback
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
+
+from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, ProgramSpec, load_bootstrap
+from sparktf.node.parent_watch import set_parent_death_signal, watch_parent
+
+if TYPE_CHECKING:
+    from sparktf.node.context import NodeContext
+    from sparktf.node.program_state import ProgramState
+
+EXIT_FINISHED = 0
+EXIT_FAILED = 1
+EXIT_STOPPED = 2
+EXIT_PARENT_GONE = 3
+EXIT_STARTUP_FAILED = 4
+SERVER_STOP_GRACE_SECONDS = 2.0
+
+log = logging.getLogger("sparktf.node")
+
+MainFun = Callable[[Any, Any], Any]
+
+
+def main(argv: list[str]) -> NoReturn:
+    """``python -m sparktf.node BOOTSTRAP_JSON_PATH``: run the node, then exit the process."""
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m sparktf.node BOOTSTRAP_JSON_PATH\n")
+        hard_exit(EXIT_STARTUP_FAILED)
+    code = run(argv[0])
+    log.info("exiting with code %d", code)
+    hard_exit(code)
+
+
+def hard_exit(code: int) -> NoReturn:
+    """Flush and leave without atexit handlers or thread joins, where TensorFlow can hang."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def run(bootstrap_path: str) -> int:
+    """Run the node described by the bootstrap file; returns the process exit code."""
+    _line_buffered_output()
+    try:
+        boot = load_bootstrap(bootstrap_path)
+    except BootstrapError as e:
+        sys.stderr.write(f"sparktf node: {e}\n")
+        return EXIT_STARTUP_FAILED
+    _configure_logging(f"{boot.job_name}:{boot.task_index}")
+    if boot.parent_death_signal:
+        set_parent_death_signal()
+    watch_parent()
+    apply_environment(boot)
+    try:
+        os.chdir(boot.working_dir)
+    except OSError as e:
+        log.error("cannot enter working_dir %s: %s", boot.working_dir, e)
+        return EXIT_STARTUP_FAILED
+    return _serve_and_run(boot)
+
+
+def apply_environment(boot: NodeBootstrap) -> None:
+    """Set the bootstrap's env vars and TF_CONFIG; must happen before TensorFlow is imported."""
+    os.environ.update(boot.env)
+    if boot.tf_config:
+        os.environ["TF_CONFIG"] = boot.tf_config
+    else:
+        # An inherited TF_CONFIG would make a single node look for a cluster.
+        os.environ.pop("TF_CONFIG", None)
+
+
+def write_ready_file(path: str, port: int) -> None:
+    """Tell the launcher the port, atomically: it must never read a half-written file."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"port": port, "pid": os.getpid()}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_program(spec: ProgramSpec) -> tuple[MainFun, Any]:
+    """``(main_fun, args)`` from a cloudpickle file or a function of a script."""
+    if spec.kind == "pickled":
+        import cloudpickle
+
+        # Written by this node's own executor task from bytes Spark shipped: never a socket.
+        with open(spec.path, "rb") as fh:
+            loaded = cloudpickle.load(fh)
+        if not (isinstance(loaded, tuple) and len(loaded) == 2 and callable(loaded[0])):
+            raise TypeError(f"{spec.path} must hold a pickled (main_fun, args) pair, found "
+                            f"{type(loaded).__name__}")
+        return loaded[0], loaded[1]
+    path = os.path.abspath(spec.path)
+    directory = os.path.dirname(path)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)  # so the script imports its neighbours
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = stem if stem.isidentifier() and stem not in sys.modules else "__sparktf_program__"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {path} as a Python module: is it a .py file?")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module  # pickling by reference of its functions needs it there
+    module_spec.loader.exec_module(module)
+    main_fun = getattr(module, spec.function or "", None)
+    if not callable(main_fun):
+        found = sorted(n for n, v in vars(module).items()
+                       if callable(v) and not n.startswith("_"))
+        raise AttributeError(f"{path} has no function '{spec.function}'; its functions are: "
+                             f"{', '.join(found) or 'none'}")
+    return main_fun, spec.args
+
+
+def _serve_and_run(boot: NodeBootstrap) -> int:
+    # Imported here, after TF_CONFIG and env are set: these pull in grpc and numpy only.
+    from sparktf.node.context import NodeContext  # noqa: F811 - the runtime import
+    from sparktf.node.control_server import NodeControlServicer
+    from sparktf.node.data_feed import DataFeed
+    from sparktf.node.feed_queue import FeedQueue
+    from sparktf.node.feed_server import DataFeedServicer
+    from sparktf.node.node_server import MAX_FEED_STREAMS, start_node_server
+    from sparktf.node.program_state import ProgramState  # noqa: F811
+
+    program = ProgramState(boot.job_name, boot.task_index)
+    queue = FeedQueue(boot.queue_capacity) if boot.takes_data else None
+    feed_servicer = None if queue is None else DataFeedServicer(
+        boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS)
+    try:
+        server, port = start_node_server(boot.host, boot.secret,
+                                         NodeControlServicer(program, queue), feed_servicer)
+        write_ready_file(boot.ready_file, port)
+    except OSError as e:
+        log.error("node could not start: %s", e)
+        return EXIT_STARTUP_FAILED
+    log.info("serving on %s:%d (pid %d, cluster %s)", boot.host, port, os.getpid(),
+             boot.cluster_id)
+
+    def stop_server() -> None:
+        server.stop(SERVER_STOP_GRACE_SECONDS).wait(SERVER_STOP_GRACE_SECONDS + 1.0)
+
+    _start_stop_watch(program, stop_server)
+    ctx = NodeContext(
+        job_name=boot.job_name, task_index=boot.task_index, worker_num=boot.worker_num,
+        num_workers=boot.num_workers, cluster_spec=boot.cluster_spec,
+        cluster_id=boot.cluster_id, executor_id=boot.executor_id, model_dir=boot.model_dir,
+        export_dir=boot.export_dir, checkpoint_dir=boot.checkpoint_dir,
+        working_dir=boot.working_dir,
+        data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds))
+
+    code = _run_program(boot.program, ctx, program)
+    if queue is not None:
+        queue.close()  # feed tasks still streaming get FeedAck.terminated
+    if boot.linger and not program.stop_requested.is_set():
+        log.info("program done; lingering up to %.0f s for Stop", boot.linger_timeout_seconds)
+        if not program.stop_requested.wait(boot.linger_timeout_seconds):
+            log.warning("no Stop came within linger_timeout_seconds (%.0f s); exiting",
+                        boot.linger_timeout_seconds)
+    stop_server()
+    return code
+
+
+def _run_program(spec: ProgramSpec, ctx: NodeContext, program: ProgramState) -> int:
+    try:
+        main_fun, args = load_program(spec)
+        main_fun(args, ctx)
+    except SystemExit as e:
+        if e.code in (None, 0):
+            program.mark_finished()
+            return EXIT_FINISHED
+        program.mark_failed(traceback.format_exc())
+    except BaseException:  # noqa: B036 - a KeyboardInterrupt is a failure the driver must see
+        program.mark_failed(traceback.format_exc())
+    else:
+        program.mark_finished()
+        log.info("program finished")
+        return EXIT_FINISHED
+    sys.stderr.write(f"sparktf node {program.role}: the program raised:\n{program.error}")
+    log.error("program failed")
+    return EXIT_FAILED
+
+
+def _start_stop_watch(program: ProgramState, stop_server: Callable[[], None]) -> None:
+    """On Stop while the program runs, give it the grace period, then end the process."""
+
+    def watch() -> None:
+        while not program.stop_requested.wait(1.0):
+            if program.done.is_set():
+                return  # the main thread handles Stop from here on
+        if program.done.wait(program.stop_grace):
+            return
+        log.warning("Stop: the program still runs after %.1f s of grace; exiting",
+                    program.stop_grace)
+        stop_server()
+        hard_exit(EXIT_STOPPED)
+
+    threading.Thread(target=watch, name="sparktf-stop-watch", daemon=True).start()
+
+
+def _configure_logging(role: str) -> None:
+    # A handler of our own, so the user's logging setup is neither needed nor disturbed.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(
+        f"%(asctime)s sparktf-node {role} %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def _line_buffered_output() -> None:
+    # The executor pumps these pipes into its log: lines must not sit in a buffer.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)

@@ -1,0 +1,187 @@
+"""DataFeed over FeedQueue: rebatching, feed ends, terminate, timeouts, tf.data."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from column_batches import batch, numeric_batch, schema, spec
+from sparktf.node.column_batch import decode_batch
+from sparktf.node.data_feed import DataFeed, batch_rows
+from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
+from sparktf.v1 import feed_pb2
+
+SCHEMA = schema(spec("x", feed_pb2.INT64), spec("y", feed_pb2.FLOAT32))
+
+
+def _put(queue, feed_id, start, rows, feed_schema=SCHEMA):
+    queue.open_feed(feed_id, feed_schema)
+    cols = decode_batch(feed_schema, numeric_batch(feed_schema, start, rows))
+    assert queue.put(FeedChunk(feed_id, rows, cols), timeout=1.0)
+
+
+def _feed(capacity=8, timeout=5.0):
+    queue = FeedQueue(capacity)
+    return queue, DataFeed(queue, timeout)
+
+
+@pytest.mark.timeout(60)
+def test_rebatches_across_chunks_and_ends_with_a_short_batch():
+    queue, feed = _feed()
+    for start, rows in [(0, 3), (3, 4), (7, 5)]:
+        _put(queue, "f1", start, rows)
+    queue.end_feed("f1")
+    sizes, xs = [], []
+    while not feed.should_stop():
+        b = feed.next_batch(5)
+        sizes.append(batch_rows(b))
+        xs.extend(b["x"].tolist())
+        assert b["y"].dtype == np.float32
+    assert sizes == [5, 5, 2]
+    assert xs == list(range(12))
+    assert feed.feed_id == "f1"
+
+
+@pytest.mark.timeout(60)
+def test_batch_inside_one_chunk_is_a_view():
+    queue, feed = _feed()
+    _put(queue, "f1", 0, 10)
+    first = feed.next_batch(4)
+    assert first["x"].base is not None and not first["x"].flags.owndata
+
+
+@pytest.mark.timeout(60)
+def test_feeds_are_served_one_after_another():
+    queue, feed = _feed()
+    _put(queue, "f1", 0, 3)
+    queue.end_feed("f1")
+    _put(queue, "f2", 100, 2)
+    queue.end_feed("f2")
+    assert feed.next_batch(2)["x"].tolist() == [0, 1]
+    assert feed.next_batch(2)["x"].tolist() == [2]  # end reached with rows: {} comes next
+    assert feed.should_stop()
+    assert feed.next_batch(2)["x"].tolist() == [100, 101]  # should_stop() saw the end
+    assert not feed.should_stop() and feed.feed_id == "f2"
+    assert feed.next_batch(2) == {}
+    assert feed.should_stop()
+
+
+@pytest.mark.timeout(60)
+def test_end_is_returned_once_when_not_seen_through_should_stop():
+    queue, feed = _feed()
+    _put(queue, "f1", 0, 3)
+    queue.end_feed("f1")
+    queue.end_feed("f1")  # idempotent
+    queue.end_feed("empty")  # a feed that sent this node no rows still ends
+    assert batch_rows(feed.next_batch(5)) == 3
+    assert feed.next_batch(5) == {}
+    assert feed.next_batch(5) == {}  # the empty feed
+    assert feed.feed_id == "empty" and feed.should_stop()
+    with pytest.raises(FeedEndedError):
+        queue.open_feed("f1", SCHEMA)
+
+
+@pytest.mark.timeout(60)
+def test_terminate_wakes_a_waiting_reader_and_stops_producers():
+    queue, feed = _feed(capacity=1)
+    _put(queue, "f1", 0, 2)
+    got = []
+    reader = threading.Thread(target=lambda: got.append((feed.next_batch(10), feed.next_batch(1))))
+    reader.start()
+    time.sleep(0.3)
+    feed.terminate()
+    reader.join(5)
+    assert got and got[0][1] == {} and feed.should_stop()
+    cols = decode_batch(SCHEMA, numeric_batch(SCHEMA, 0, 1))
+    assert queue.put(FeedChunk("f1", 1, cols), timeout=1.0) is False
+    assert feed.next_batch(1) == {}
+
+
+@pytest.mark.timeout(60)
+def test_next_batch_times_out_and_keeps_gathered_rows():
+    queue, feed = _feed()
+    _put(queue, "f1", 0, 3)
+    with pytest.raises(TimeoutError, match=r"no data from Spark for 0.3 s: feed 'f1'"):
+        feed.next_batch(5, timeout=0.3)
+    _put(queue, "f1", 3, 2)
+    assert feed.next_batch(5)["x"].tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.timeout(60)
+def test_full_queue_put_times_out_and_schema_wait_times_out():
+    queue, feed = _feed(capacity=1)
+    with pytest.raises(TimeoutError, match="no data from Spark for 0.2 s"):
+        feed.wait_schema(timeout=0.2)
+    _put(queue, "f1", 0, 1)
+    cols = decode_batch(SCHEMA, numeric_batch(SCHEMA, 1, 1))
+    began = time.monotonic()
+    with pytest.raises(TimeoutError, match="took no data for 0.6 s"):
+        queue.put(FeedChunk("f1", 1, cols), timeout=0.6)
+    assert 0.5 < time.monotonic() - began < 2.0
+    assert feed.wait_schema(0.1) == SCHEMA
+
+
+@pytest.mark.timeout(60)
+def test_put_stops_waiting_when_interrupted():
+    queue, _ = _feed(capacity=1)
+    _put(queue, "f1", 0, 1)
+    cols = decode_batch(SCHEMA, numeric_batch(SCHEMA, 1, 1))
+    flag = threading.Event()
+    threading.Timer(0.3, flag.set).start()
+    began = time.monotonic()
+    assert queue.put(FeedChunk("f1", 1, cols), 30.0, interrupted=flag.is_set) is False
+    assert time.monotonic() - began < 2.0
+    assert queue.rows_received("f1") == 1 and queue.total_rows == 1
+
+
+def _mixed_feed():
+    s = schema(spec("n", feed_pb2.FLOAT32), spec("v", feed_pb2.INT32, feed_pb2.FIXED_ARRAY, 2),
+               spec("r", feed_pb2.INT64, feed_pb2.VAR_ARRAY), spec("s", feed_pb2.STRING),
+               spec("b", feed_pb2.BOOL))
+    queue, feed = _feed()
+    queue.open_feed("f1", s)
+    for rows in ([0, 1, 2], [3, 4]):
+        data = {"n": np.array(rows), "v": np.array([[r, -r] for r in rows]),
+                "r": [list(range(r)) for r in rows], "s": [f"row{r}" for r in rows],
+                "b": np.array(rows) % 2}
+        queue.put(FeedChunk("f1", len(rows), decode_batch(s, batch(s, data))), 1.0)
+    queue.end_feed("f1")
+    return feed
+
+
+@pytest.mark.timeout(120)
+def test_dataset_has_the_schema_element_spec_and_the_rows():
+    import tensorflow as tf
+
+    feed = _mixed_feed()
+    ds = feed.dataset(4)
+    spec_ = ds.element_spec
+    assert spec_["n"] == tf.TensorSpec([None], tf.float32)
+    assert spec_["v"] == tf.TensorSpec([None, 2], tf.int32)
+    assert spec_["s"] == tf.TensorSpec([None], tf.string)
+    assert spec_["b"] == tf.TensorSpec([None], tf.bool)
+    assert isinstance(spec_["r"], tf.RaggedTensorSpec) and spec_["r"].dtype == tf.int64
+    assert (ds.options().experimental_distribute.auto_shard_policy
+            == tf.data.experimental.AutoShardPolicy.OFF)
+    batches = list(ds)
+    assert [int(b["n"].shape[0]) for b in batches] == [4, 1]
+    first = batches[0]
+    assert first["v"].numpy().tolist() == [[0, 0], [1, -1], [2, -2], [3, -3]]
+    assert first["r"].to_list() == [[], [0], [0, 1], [0, 1, 2]]
+    assert first["s"].numpy().tolist() == [b"row0", b"row1", b"row2", b"row3"]
+    assert first["b"].numpy().tolist() == [False, True, False, True]
+
+
+@pytest.mark.timeout(120)
+def test_dataset_with_features_and_label_yields_pairs():
+    import tensorflow as tf
+
+    feed = _mixed_feed()
+    ds = feed.dataset(5, features=["v"], label="n")
+    x_spec, y_spec = ds.element_spec
+    assert x_spec == tf.TensorSpec([None, 2], tf.int32) and y_spec == tf.TensorSpec([None])
+    (x, y), = list(ds)
+    assert x.shape == (5, 2) and y.numpy().tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="column 'nope' is not in the feed"):
+        feed.dataset(5, features=["nope"])

@@ -1,0 +1,176 @@
+"""The node's gRPC services on a real 127.0.0.1 server: feeding, auth, EndFeed, status, stop."""
+
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+
+from column_batches import batch, batch_message, numeric_batch, schema, spec, start_message
+from sparktf.node.control_server import NodeControlServicer
+from sparktf.node.data_feed import DataFeed
+from sparktf.node.feed_queue import FeedQueue
+from sparktf.node.feed_server import DataFeedServicer
+from sparktf.node.node_server import start_node_server
+from sparktf.node.program_state import ProgramState
+from sparktf.v1 import feed_pb2, feed_pb2_grpc, node_control_pb2, node_control_pb2_grpc
+
+SECRET = "s3cr3t-value-for-tests"
+CLUSTER = "cluster-a"
+SCHEMA = schema(spec("x", feed_pb2.INT64), spec("y", feed_pb2.FLOAT64))
+AUTH = [("sparktf-secret", SECRET)]
+
+
+class Node:
+    """A node's services without a program: the test plays the program."""
+
+    def __init__(self, capacity: int = 8, put_timeout: float = 10.0) -> None:
+        self.program = ProgramState("worker", 1)
+        self.queue = FeedQueue(capacity)
+        self.feed = DataFeed(self.queue, timeout=5.0)
+        self.server, port = start_node_server(
+            "127.0.0.1", SECRET, NodeControlServicer(self.program, self.queue),
+            DataFeedServicer(CLUSTER, self.queue, self.program, put_timeout, max_streams=4))
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.data = feed_pb2_grpc.DataFeedStub(self.channel)
+        self.control = node_control_pb2_grpc.NodeControlStub(self.channel)
+
+    def send(self, messages, metadata=AUTH) -> feed_pb2.FeedAck:
+        return self.data.Feed(iter(messages), metadata=metadata, timeout=10)
+
+    def close(self) -> None:
+        self.channel.close()
+        self.server.stop(0).wait(5)
+
+
+@pytest.fixture
+def node():
+    n = Node()
+    yield n
+    n.close()
+
+
+def _stream(feed_id="f1", starts=(0, 3, 7), rows=(3, 4, 5), cluster=CLUSTER):
+    yield start_message(cluster, feed_id, SCHEMA)
+    for s, r in zip(starts, rows):
+        yield batch_message(numeric_batch(SCHEMA, s, r))
+
+
+@pytest.mark.timeout(60)
+def test_feed_stream_is_acknowledged_counted_and_readable(node):
+    ack = node.send(_stream())
+    assert (ack.rows_received, ack.terminated) == (12, False)
+    ack = node.send(_stream(starts=(12,), rows=(2,)))
+    assert ack.rows_received == 2
+    reply = node.control.EndFeed(
+        node_control_pb2.EndFeedRequest(feed_id="f1", expected_rows=14), metadata=AUTH,
+        timeout=5)
+    assert reply.rows_received == 14
+    xs = []
+    while not node.feed.should_stop():
+        xs.extend(node.feed.next_batch(5).get("x", np.array([])).tolist())
+    assert xs == list(range(14))
+    status = node.control.GetStatus(node_control_pb2.StatusRequest(), metadata=AUTH, timeout=5)
+    assert status.state == node_control_pb2.RUNNING and status.rows_received == 14
+    assert (status.job_name, status.task_index) == ("worker", 1)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("metadata", [None, [("sparktf-secret", "wrong")],
+                                      [("other", SECRET)]])
+def test_calls_without_the_secret_are_refused(node, metadata):
+    with pytest.raises(grpc.RpcError) as err:
+        node.send(_stream(), metadata=metadata)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert err.value.details() == "missing or wrong sparktf secret"
+    with pytest.raises(grpc.RpcError) as err:
+        node.control.GetStatus(node_control_pb2.StatusRequest(), metadata=metadata, timeout=5)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert SECRET not in err.value.details()
+    assert node.queue.total_rows == 0
+
+
+@pytest.mark.timeout(60)
+def test_wrong_cluster_and_missing_start_are_refused(node):
+    with pytest.raises(grpc.RpcError) as err:
+        node.send(_stream(cluster="cluster-old"))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cluster-a" in err.value.details() and "cluster-old" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        node.send([batch_message(numeric_batch(SCHEMA, 0, 1))])
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "must begin with FeedStart" in err.value.details()
+
+
+@pytest.mark.timeout(60)
+def test_malformed_batch_is_refused_naming_the_column(node):
+    bad = numeric_batch(SCHEMA, 0, 2)
+    bad.columns[1].values = bad.columns[1].values[:-3]
+    with pytest.raises(grpc.RpcError) as err:
+        node.send([start_message(CLUSTER, "f1", SCHEMA), batch_message(bad)])
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "column 'y' (Spark column 'spark_y')" in err.value.details()
+    assert "partition 0" in err.value.details()
+
+
+@pytest.mark.timeout(60)
+def test_terminate_answers_terminated_with_rows_taken():
+    node = Node(capacity=1)
+    try:
+        threading.Timer(0.5, node.feed.terminate).start()
+        began = time.monotonic()
+        ack = node.send(_stream(starts=(0, 3, 6, 9), rows=(3, 3, 3, 3)))
+        assert ack.terminated and ack.rows_received == 3  # one chunk fit, then the queue froze
+        assert time.monotonic() - began < 5
+        ack = node.send(_stream())
+        assert (ack.rows_received, ack.terminated) == (0, True)
+    finally:
+        node.close()
+
+
+@pytest.mark.timeout(60)
+def test_end_feed_with_wrong_count_is_data_loss_and_late_streams_are_refused(node):
+    node.send(_stream())
+    with pytest.raises(grpc.RpcError) as err:
+        node.control.EndFeed(node_control_pb2.EndFeedRequest(feed_id="f1", expected_rows=13),
+                             metadata=AUTH, timeout=5)
+    assert err.value.code() == grpc.StatusCode.DATA_LOSS
+    assert "received 12 rows" in err.value.details() and "saw 13" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        node.send(_stream())
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "already ended" in err.value.details()
+
+
+@pytest.mark.timeout(60)
+def test_failed_program_refuses_feeds_with_its_traceback(node):
+    node.program.mark_failed("Traceback (most recent call last):\n" + "x" * 9000
+                             + "\nValueError: bad model\n")
+    node.queue.close()
+    with pytest.raises(grpc.RpcError) as err:
+        node.send(_stream())
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    details = err.value.details()
+    assert "node worker:1 failed" in details and "ValueError: bad model" in details
+    assert len(details) < 4200
+    status = node.control.GetStatus(node_control_pb2.StatusRequest(), metadata=AUTH, timeout=5)
+    assert status.state == node_control_pb2.FAILED and "bad model" in status.error
+
+
+@pytest.mark.timeout(60)
+def test_stop_is_recorded_and_answered_at_once(node):
+    node.control.Stop(node_control_pb2.StopRequest(grace_seconds=7), metadata=AUTH, timeout=5)
+    assert node.program.stop_requested.is_set() and node.program.stop_grace == 7
+
+
+@pytest.mark.timeout(60)
+def test_streams_of_mixed_columns_survive_the_wire(node):
+    s = schema(spec("img", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, 4),
+               spec("tok", feed_pb2.INT32, feed_pb2.VAR_ARRAY), spec("txt", feed_pb2.STRING))
+    data = {"img": np.ones((2, 4)), "tok": [[1, 2], [3]], "txt": ["a", "bc"]}
+    ack = node.send([start_message(CLUSTER, "f2", s), batch_message(batch(s, data))])
+    assert ack.rows_received == 2
+    got = node.feed.next_batch(2)
+    assert got["img"].shape == (2, 4) and got["tok"].row_splits.tolist() == [0, 2, 3]
+    assert got["txt"].tolist() == [b"a", b"bc"]

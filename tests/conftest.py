@@ -1,0 +1,86 @@
+"""Integration fixtures: a real local-cluster (separate executor JVMs), the sparktf jar, and a
+check after every test that no node process it started is left running."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Iterator
+
+import psutil
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "examples"))
+
+import sparktf  # noqa: E402
+
+
+def node_pids() -> set[int]:
+    """PIDs of sparktf node processes on this machine."""
+    pids = set()
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if "sparktf.node" in cmd:
+            pids.add(p.info["pid"])
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_nodes() -> Iterator[None]:
+    """Fails a test that leaves a node behind, after killing the nodes it started (only those:
+    processes that appeared during the test)."""
+    before = node_pids()
+    yield
+    deadline = time.time() + 30
+    left = node_pids() - before
+    while left and time.time() < deadline:
+        time.sleep(0.5)
+        left = node_pids() - before
+    for pid in left:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.NoSuchProcess:
+            pass
+    assert not left, f"node processes left running after the test: {sorted(left)}"
+
+
+@pytest.fixture(scope="session")
+def spark_env() -> dict[str, str]:
+    """Environment for Spark processes: loopback only, nodes run this interpreter."""
+    env = dict(os.environ)
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    env["PYSPARK_PYTHON"] = sys.executable
+    return env
+
+
+@pytest.fixture(scope="session")
+def spark(spark_env: dict[str, str]) -> Iterator["object"]:
+    """One local-cluster[2,1,1024] session for the module's tests: two executor JVMs, one task
+    slot each, as a sparktf cluster of two nodes needs."""
+    from pyspark.sql import SparkSession
+
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local-cluster[2,1,1024]")
+        .appName("sparktf integration tests")
+        .config("spark.jars", sparktf.jar_path())
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Fail fast instead of retrying for minutes when a barrier stage cannot get its slots.
+        .config("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "1")
+        .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
+        .config("spark.task.maxFailures", "2")
+        .getOrCreate()
+    )
+    deadline = time.time() + 120
+    while session.sparkContext._jsc.sc().getExecutorMemoryStatus().size() < 3:
+        assert time.time() < deadline, "local-cluster executors did not register within 120 s"
+        time.sleep(0.5)
+    session.range(4).repartition(2).count()  # warm-up: both executors have run a task
+    yield session
+    session.stop()
