@@ -47,9 +47,10 @@ def main_fun(args: dict[str, Any], ctx: Any) -> None:
     # One pass over the stream: the driver feeds it `epochs` times over.
     dataset = feed.dataset(args["batch_size"], features=["features"], label="label")
     model.fit(dataset, epochs=1, verbose=2)
-    # Under MWMS every worker saves (the save runs collectives); only the chief's copy is kept.
-    target = ctx.export_dir if ctx.job_name == "chief" else os.path.join(ctx.working_dir, "export")
-    model.save(target)
+    # The chief saves an undistributed copy: no collective ops, so no worker has to join.
+    from sparktf.export import export_model
+
+    export_model(model, ctx)
 
 
 def digits_frames(spark: Any, test_rows: int = 397) -> tuple[Any, Any]:

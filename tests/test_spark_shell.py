@@ -32,7 +32,9 @@ def test_spark_shell_trains_with_the_scala_api(spark_env, tmp_path):
     done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=540, cwd=str(tmp_path))
     out = done.stdout
-    assert done.returncode == 0, f"spark-shell failed:\n{out[-4000:]}\n{done.stderr[-4000:]}"
+    failed = f"spark-shell failed:\n{out[-4000:]}\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, failed
+    assert "SPARKTF_REPORT" in out, failed
     rows = int(next(l for l in out.splitlines() if l.startswith("SPARKTF_ROWS")).split()[1])
     report = json.loads(next(l for l in out.splitlines() if l.startswith("SPARKTF_REPORT"))[15:])
     assert report["rows_total"] == 3 * rows

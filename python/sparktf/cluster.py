@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import site
+import sys
+import sysconfig
 from typing import Any, Callable
 
 import cloudpickle
@@ -54,6 +58,31 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
         if message is None:
             raise
         raise SparkTFError(message) from None
+
+
+def _pickle_program(map_fun: Callable[..., Any], tf_args: Any) -> bytes:
+    """cloudpickles ``(map_fun, tf_args)``. A function from the user's own module (a script next
+    to the driver, not an installed package) is pickled by value: the nodes cannot import it."""
+    module = sys.modules.get(getattr(map_fun, "__module__", "") or "")
+    by_value = module is not None and _is_user_module(module)
+    if by_value:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps((map_fun, tf_args))
+    finally:
+        if by_value:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def _is_user_module(module: Any) -> bool:
+    name = module.__name__
+    path = getattr(module, "__file__", None)
+    if name == "__main__" or not path or name.split(".")[0] in ("sparktf", "pyspark"):
+        return False
+    installed = [sysconfig.get_paths()["stdlib"], *site.getsitepackages(),
+                 site.getusersitepackages()]
+    path = os.path.realpath(path)
+    return not any(path.startswith(os.path.realpath(p) + os.sep) for p in installed if p)
 
 
 class TFCluster:
@@ -117,7 +146,7 @@ class TFCluster:
             "env": env or {},
         }
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
-            bytearray(cloudpickle.dumps((map_fun, tf_args)))
+            bytearray(_pickle_program(map_fun, tf_args))
         )
         jcluster = _jvm_class(spark, "io.sparktf.TFCluster")
         java_obj = _call(jcluster.runJson, spark._jsparkSession, program, json.dumps(config))

@@ -1,0 +1,59 @@
+"""Model export from a distributed program, on the chief alone.
+
+Saving a model built under MultiWorkerMirroredStrategy runs collective ops, so every worker must
+join the save, in the same order; in our runs that sometimes hung for good. ``export_model``
+avoids collectives: the chief copies the trained weights (mirrored variables read locally) into
+an undistributed clone and saves that. The other nodes return at once.
+
+Example, at the end of ``main_fun(args, ctx)``::
+
+    from sparktf.export import export_model
+    export_model(model, ctx)              # SavedModel (tf_keras) or model.keras (Keras 3)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def _keras_of(model: Any) -> Any:
+    """The Keras the model was built with: legacy tf_keras or Keras 3."""
+    if type(model).__module__.startswith("tf_keras"):
+        import tf_keras
+
+        return tf_keras
+    import keras
+
+    return keras
+
+
+def export_model(model: Any, ctx: Any, path: str | None = None) -> str | None:
+    """Saves ``model`` to ``path`` (default ``ctx.export_dir``) on the chief; returns the path
+    written there, None on other nodes. tf_keras models become a SavedModel directory; Keras 3
+    models a ``model.keras`` file inside the directory (or ``path`` itself if it ends in
+    ``.keras``)."""
+    is_chief = ctx.job_name in ("chief", "master") or (
+        ctx.job_name == "worker" and ctx.task_index == 0 and "chief" not in ctx.cluster_spec
+    )
+    if not is_chief:
+        return None
+    target = path or ctx.export_dir
+    if not target:
+        raise ValueError("no export path: pass path= or start the cluster with export_dir=...")
+    keras = _keras_of(model)
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        raise RuntimeError("call export_model outside `with strategy.scope():`, so the copy it "
+                           "saves is not distributed")
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    if keras.__name__ == "tf_keras":
+        clone.save(target)
+        return target
+    if not target.endswith(".keras"):
+        os.makedirs(target, exist_ok=True)
+        target = os.path.join(target, "model.keras")
+    clone.save(target)
+    return target
