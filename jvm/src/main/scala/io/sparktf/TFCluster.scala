@@ -13,7 +13,7 @@ import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.slf4j.LoggerFactory
 
 import io.sparktf.cluster._
-import io.sparktf.feed.{FeedColumn, FeedJob}
+import io.sparktf.feed.{ClusterFeed, FeedColumn}
 import io.sparktf.proto.v1.NodeState
 import io.sparktf.rpc.{ClusterSecret, NodeChannels, NodeControlClient}
 
@@ -57,42 +57,17 @@ final class TFCluster private (
       throw new SparkTFException("train() feeds DataFrames, which needs InputMode.SPARK; this " +
         "cluster runs InputMode.TENSORFLOW, where the nodes read their own files")
     }
-    if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
     if (state.get() != "running") {
       throw new SparkTFException(s"cluster $clusterId is ${state.get()}: it takes no more data")
     }
-    val columns = FeedColumn.fromSchema(df.schema, inputMapping)
-    val fed = fedNodes
-    val feedId = UUID.randomUUID().toString
-    val rows = df.queryExecution.toRdd
-    val sc = spark.sparkContext
-    val started = System.nanoTime()
-    val perNode = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
-    var terminated = false
-    var epoch = 0
-    try {
-      while (epoch < numEpochs && !terminated) {
-        sc.setJobDescription(s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs")
-        val results = FeedJob.run(rows, fed, secret, clusterId, feedId, columns, epoch,
-          config.feedTimeout)
-        results.foreach(r => perNode(r.nodeIndex) += r.rowsReceived)
-        terminated = results.exists(_.terminated)
-        epoch += 1
-      }
-      fed.foreach { n =>
-        val reply = new NodeControlClient(n, secret).endFeed(feedId, perNode(n.barrierIndex),
-          config.feedTimeout)
-        log.info(s"feed $feedId: node ${n.describe} took ${reply.getRowsReceived} rows")
-      }
-    } catch {
-      case NonFatal(e) => throw fail(s"feeding the cluster failed", e)
-    } finally sc.setJobDescription(null)
-    val report = FeedReport(feedId, epoch,
-      fed.map(n => n.role.address -> perNode(n.barrierIndex)).toMap,
-      (System.nanoTime() - started) / 1e9, terminated)
-    log.info(s"sparktf cluster $clusterId fed ${report.rowsTotal} rows in " +
-      f"${report.seconds}%.1f s (${report.rowsPerSecond}%.0f rows/s)")
-    report
+    if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
+    // Bad columns are refused before anything is fed; the cluster lives on.
+    FeedColumn.fromSchema(df.schema, inputMapping)
+    try new ClusterFeed(clusterId, fedNodes, secret, config.feedTimeout)
+      .run(df, numEpochs, inputMapping)
+    catch {
+      case NonFatal(e) => throw fail("feeding the cluster failed", e)
+    }
   }
 
   /** Python's form of [[train]]: the mapping as a JSON object, the report as JSON. */
@@ -214,7 +189,7 @@ object TFCluster {
       sc.getConf.getOption("spark.authenticate.secret")
     } else None
     val secret = ClusterSecret.create(clusterId, authSecret)
-    val python = io.sparktf.node.NodeLauncher.pythonExecutable(sc.getConf)
+    val python = config.python.getOrElse(io.sparktf.node.NodeLauncher.pythonExecutable(sc.getConf))
     val started = System.nanoTime()
     log.info(s"sparktf cluster $clusterId: starting ${layout.roles.map(_.address).mkString(", ")}")
     config.inputMode match {

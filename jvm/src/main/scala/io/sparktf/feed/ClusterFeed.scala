@@ -1,0 +1,54 @@
+package io.sparktf.feed
+
+import java.util.UUID
+
+import org.apache.spark.sql.DataFrame
+import org.slf4j.LoggerFactory
+
+import io.sparktf.{FeedReport, SparkTFException}
+import io.sparktf.cluster.NodeInfo
+import io.sparktf.rpc.{ClusterSecret, NodeControlClient}
+
+/** One `train()` call: feeds a DataFrame to the fed nodes for some epochs, then ends the feed on
+ *  every node, checking that each took exactly the rows the tasks saw acknowledged.
+ *  {{{
+ *  new ClusterFeed(clusterId, fedNodes, secret, feedTimeout).run(df, numEpochs = 2, Nil)
+ *  }}}
+ */
+final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: ClusterSecret,
+    feedTimeoutSeconds: Double) {
+  private val log = LoggerFactory.getLogger(classOf[ClusterFeed])
+
+  def run(df: DataFrame, numEpochs: Int, inputMapping: Seq[(String, String)]): FeedReport = {
+    if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
+    val columns = FeedColumn.fromSchema(df.schema, inputMapping)
+    val feedId = UUID.randomUUID().toString
+    val rows = df.queryExecution.toRdd
+    val sc = df.sparkSession.sparkContext
+    val started = System.nanoTime()
+    val perNode = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
+    var terminated = false
+    var epoch = 0
+    try {
+      while (epoch < numEpochs && !terminated) {
+        sc.setJobDescription(s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs")
+        val results = FeedJob.run(rows, fed, secret, clusterId, feedId, columns, epoch,
+          feedTimeoutSeconds)
+        results.foreach(r => perNode(r.nodeIndex) += r.rowsReceived)
+        terminated = results.exists(_.terminated)
+        epoch += 1
+      }
+    } finally sc.setJobDescription(null)
+    fed.foreach { n =>
+      val reply = new NodeControlClient(n, secret).endFeed(feedId, perNode(n.barrierIndex),
+        feedTimeoutSeconds)
+      log.info(s"feed $feedId: node ${n.describe} took ${reply.getRowsReceived} rows")
+    }
+    val report = FeedReport(feedId, epoch,
+      fed.map(n => n.role.address -> perNode(n.barrierIndex)).toMap,
+      (System.nanoTime() - started) / 1e9, terminated)
+    log.info(s"sparktf cluster $clusterId fed ${report.rowsTotal} rows in " +
+      f"${report.seconds}%.1f s (${report.rowsPerSecond}%.0f rows/s)")
+    report
+  }
+}
