@@ -18,12 +18,15 @@ import sparktf  # noqa: E402
 
 
 def node_pids() -> set[int]:
-    """PIDs of sparktf node processes on this machine."""
+    """PIDs of the sparktf node processes this test session started: descendants of this
+    process (local-cluster executors and spark-submit children are), never anyone else's."""
     pids = set()
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        cmd = p.info.get("cmdline") or []
-        if "sparktf.node" in cmd:
-            pids.add(p.info["pid"])
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "sparktf.node" in p.cmdline():
+                pids.add(p.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
     return pids
 
 
@@ -84,3 +87,10 @@ def spark(spark_env: dict[str, str]) -> Iterator["object"]:
     session.range(4).repartition(2).count()  # warm-up: both executors have run a task
     yield session
     session.stop()
+
+
+def java_nodes(cluster) -> list:
+    """The started nodes of a Python ``TFCluster`` as py4j ``NodeInfo`` objects (host(), port(),
+    pid(), role().address(), ...)."""
+    seq = cluster._java_obj.nodes()
+    return [seq.apply(i) for i in range(seq.size())]

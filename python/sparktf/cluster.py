@@ -123,10 +123,13 @@ class TFCluster:
         shutdown_timeout: float = 600,
         queue_capacity: int = 16,
         env: dict[str, str] | None = None,
+        python: str | None = None,
     ) -> "TFCluster":
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
 
         ``map_fun`` and ``tf_args`` are cloudpickled and travel inside Spark's own task closure.
+        ``python`` is the interpreter the nodes run (it needs tensorflow); by default the one
+        Spark uses for its Python workers (``spark.pyspark.python`` / ``PYSPARK_PYTHON``).
         """
         if tensorboard or log_dir:
             raise SparkTFError("tensorboard is not available in this version of sparktf yet")
@@ -144,6 +147,7 @@ class TFCluster:
             "shutdown_timeout": shutdown_timeout,
             "queue_capacity": queue_capacity,
             "env": env or {},
+            "python": python,
         }
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
             bytearray(_pickle_program(map_fun, tf_args))
@@ -157,15 +161,23 @@ class TFCluster:
         return self._java_obj.clusterId()
 
     def train(
-        self, df: DataFrame, num_epochs: int = 1, input_mapping: dict[str, str] | None = None
+        self,
+        df: DataFrame,
+        num_epochs: int = 1,
+        input_mapping: dict[str, str] | None = None,
+        ragged_columns: list[str] | None = None,
     ) -> dict[str, Any]:
         """Feeds ``df`` to the chief and workers ``num_epochs`` times, then ends the feed.
 
-        Returns the feed report: ``rows_per_node``, ``rows_total`` (checked against what the
-        nodes acknowledged), ``seconds``, ``rows_per_second``.
+        ``input_mapping`` maps columns to tensor names (only those columns are fed);
+        ``ragged_columns`` names array columns whose rows differ in length (the node gets
+        ragged tensors; other arrays must all have one length). Returns the feed report:
+        ``rows_per_node``, ``rows_total`` (checked against what the nodes acknowledged),
+        ``seconds``, ``rows_per_second``.
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
-        return json.loads(_call(self._java_obj.trainJson, df._jdf, num_epochs, mapping))
+        ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
+        return json.loads(_call(self._java_obj.trainJson, df._jdf, num_epochs, mapping, ragged))
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Waits for the programs to return, then stops every node; raises SparkTFError naming

@@ -68,3 +68,14 @@ def start_message(cluster_id: str, feed_id: str, feed_schema: feed_pb2.FeedSchem
 
 def batch_message(column_batch: feed_pb2.ColumnBatch) -> feed_pb2.FeedMessage:
     return feed_pb2.FeedMessage(batch=column_batch)
+
+
+def feed_stream(stub, messages, metadata, timeout: float = 10) -> feed_pb2.FeedAck:
+    """What a JVM feed task does: BeginPartition for the stream's FeedStart, then the stream."""
+    messages = list(messages)
+    if messages and messages[0].WhichOneof("kind") == "start":
+        s = messages[0].start
+        stub.BeginPartition(feed_pb2.PartitionKey(
+            cluster_id=s.cluster_id, feed_id=s.feed_id, epoch=s.epoch, partition=s.partition,
+            attempt=s.attempt), metadata=metadata, timeout=timeout)
+    return stub.Feed(iter(messages), metadata=metadata, timeout=timeout)

@@ -7,7 +7,8 @@ import grpc
 import numpy as np
 import pytest
 
-from column_batches import batch, batch_message, numeric_batch, schema, spec, start_message
+from column_batches import (batch, batch_message, feed_stream, numeric_batch, schema, spec,
+                            start_message)
 from sparktf.node.control_server import NodeControlServicer
 from sparktf.node.data_feed import DataFeed
 from sparktf.node.feed_queue import FeedQueue
@@ -37,7 +38,7 @@ class Node:
         self.control = node_control_pb2_grpc.NodeControlStub(self.channel)
 
     def send(self, messages, metadata=AUTH) -> feed_pb2.FeedAck:
-        return self.data.Feed(iter(messages), metadata=metadata, timeout=10)
+        return feed_stream(self.data, messages, metadata)
 
     def close(self) -> None:
         self.channel.close()
@@ -51,8 +52,8 @@ def node():
     n.close()
 
 
-def _stream(feed_id="f1", starts=(0, 3, 7), rows=(3, 4, 5), cluster=CLUSTER):
-    yield start_message(cluster, feed_id, SCHEMA)
+def _stream(feed_id="f1", starts=(0, 3, 7), rows=(3, 4, 5), cluster=CLUSTER, partition=0):
+    yield start_message(cluster, feed_id, SCHEMA, partition)
     for s, r in zip(starts, rows):
         yield batch_message(numeric_batch(SCHEMA, s, r))
 
@@ -61,7 +62,7 @@ def _stream(feed_id="f1", starts=(0, 3, 7), rows=(3, 4, 5), cluster=CLUSTER):
 def test_feed_stream_is_acknowledged_counted_and_readable(node):
     ack = node.send(_stream())
     assert (ack.rows_received, ack.terminated) == (12, False)
-    ack = node.send(_stream(starts=(12,), rows=(2,)))
+    ack = node.send(_stream(starts=(12,), rows=(2,), partition=1))
     assert ack.rows_received == 2
     reply = node.control.EndFeed(
         node_control_pb2.EndFeedRequest(feed_id="f1", expected_rows=14), metadata=AUTH,

@@ -13,7 +13,7 @@ import cloudpickle
 import grpc
 import pytest
 
-from column_batches import batch_message, numeric_batch, schema, spec, start_message
+from column_batches import batch_message, feed_stream, numeric_batch, schema, spec, start_message
 from sparktf.v1 import feed_pb2, feed_pb2_grpc, node_control_pb2, node_control_pb2_grpc
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
@@ -132,7 +132,7 @@ def test_node_runs_a_pickled_program_on_fed_data_and_exits_on_stop(tmp_path):
         node.connect()
         messages = [start_message(CLUSTER, "feed-1", SCHEMA)] + [
             batch_message(numeric_batch(SCHEMA, s, 3)) for s in (0, 3, 6)]
-        ack = node.data.Feed(iter(messages), metadata=AUTH, timeout=10)
+        ack = feed_stream(node.data, messages, AUTH)
         assert ack.rows_received == 9 and not ack.terminated
         reply = node.control.EndFeed(
             node_control_pb2.EndFeedRequest(feed_id="feed-1", expected_rows=9), metadata=AUTH,
@@ -148,7 +148,7 @@ def test_node_runs_a_pickled_program_on_fed_data_and_exits_on_stop(tmp_path):
         assert json.loads(result["tf_config"])["task"] == {"type": "chief", "index": 0}
         assert result["export"] == str(tmp_path / "model" / "export")
         # The program has returned: later streams are told to stop.
-        ack = node.data.Feed(iter(messages), metadata=AUTH, timeout=10)
+        ack = feed_stream(node.data, messages, AUTH)
         assert ack.terminated
         node.stop()
         assert node.wait_exit(10) == 0

@@ -104,10 +104,13 @@ class FeedQueue:
                 self._cond.notify_all()  # wakes schema waiters
 
     def put(self, chunk: FeedChunk, timeout: float,
-            interrupted: Callable[[], bool] | None = None) -> bool:
+            interrupted: Callable[[], bool] | None = None,
+            admit: Callable[[], None] | None = None) -> bool:
         """Queue ``chunk`` (its feed must be open); False when closed or ``interrupted()``.
 
-        Raises TimeoutError when the feed's lane stayed full for ``timeout`` seconds.
+        ``admit`` runs under the queue's lock just before the chunk is queued; an exception
+        from it refuses the chunk. Raises TimeoutError when the feed's lane stayed full for
+        ``timeout`` seconds.
         """
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -119,6 +122,8 @@ class FeedQueue:
                                          "still sending rows; EndFeed came too early")
                 lane = self._lanes[chunk.feed_id]
                 if len(lane.chunks) < self.capacity:
+                    if admit is not None:
+                        admit()
                     if chunk.num_rows:
                         lane.chunks.append(chunk)
                         self._rows[chunk.feed_id] += chunk.num_rows

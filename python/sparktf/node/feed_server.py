@@ -10,6 +10,7 @@ import grpc
 
 from sparktf.node.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
+from sparktf.node.partition_ledger import PartitionLedger, SupersededError
 from sparktf.node.program_state import ProgramState
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
 
@@ -28,6 +29,26 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         self._max_streams = max_streams
         # A blocked stream holds a server thread; capping streams keeps threads for control.
         self._streams = threading.BoundedSemaphore(max_streams)
+        self.ledger = PartitionLedger()
+
+    def BeginPartition(self, request: feed_pb2.PartitionKey,
+                       context: grpc.ServicerContext) -> feed_pb2.PartitionProgress:
+        if request.cluster_id != self._cluster_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"this node serves cluster '{self._cluster_id}', the task feeds "
+                          f"cluster '{request.cluster_id}'")
+        if self._program.failed:
+            self._abort_failed(context)
+        key = (request.feed_id, request.epoch, request.partition)
+        try:
+            rows, complete = self.ledger.begin(key, request.attempt)
+        except SupersededError as e:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+        if rows or complete:
+            log.info("feed '%s' epoch %d partition %d attempt %d: %d rows already taken%s",
+                     request.feed_id, request.epoch, request.partition, request.attempt, rows,
+                     " (complete)" if complete else "; the retry sends the rest")
+        return feed_pb2.PartitionProgress(rows_taken=rows, complete=complete)
 
     def Feed(self, request_iterator: Iterator[feed_pb2.FeedMessage],
              context: grpc.ServicerContext) -> feed_pb2.FeedAck:
@@ -71,6 +92,11 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
         except ValueError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
+        key = (start.feed_id, start.epoch, start.partition)
+        try:
+            self.ledger.check_current(key, start.attempt)
+        except SupersededError as e:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
 
         rows = 0
         for message in messages:
@@ -85,8 +111,11 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}, rows {rows}+: {e}")
             chunk = FeedChunk(start.feed_id, batch.num_rows, columns)
             try:
-                taken = self._queue.put(chunk, self._put_timeout,
-                                        interrupted=lambda: not context.is_active())
+                taken = self._queue.put(
+                    chunk, self._put_timeout, interrupted=lambda: not context.is_active(),
+                    admit=lambda n=batch.num_rows: self.ledger.admit(key, start.attempt, n))
+            except SupersededError as e:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
             except TimeoutError as e:
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{where}: {e}")
             except FeedEndedError as e:
@@ -98,6 +127,7 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                     log.info("%s: the feeding task went away after %d rows", where, rows)
                 return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
             rows += batch.num_rows
+        self.ledger.finish(key, start.attempt)
         return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
 
     def _abort_failed(self, context: grpc.ServicerContext) -> NoReturn:

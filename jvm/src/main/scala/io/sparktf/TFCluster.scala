@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicReference
 import scala.concurrent.{Await, ExecutionContext, Future}
 import scala.concurrent.duration._
 import scala.jdk.CollectionConverters._
+import scala.util.Try
 import scala.util.control.NonFatal
 
 import com.fasterxml.jackson.databind.ObjectMapper
@@ -14,7 +15,7 @@ import org.slf4j.LoggerFactory
 
 import io.sparktf.cluster._
 import io.sparktf.feed.{ClusterFeed, FeedColumn}
-import io.sparktf.proto.v1.NodeState
+import io.sparktf.proto.v1.{NodeState, NodeStatus}
 import io.sparktf.rpc.{ClusterSecret, NodeChannels, NodeControlClient}
 
 /** A running TensorFlow cluster on Spark executors: one node per executor.
@@ -50,9 +51,12 @@ final class TFCluster private (
    *  feed runs dry after what it holds. Every row is counted and checked against what the nodes
    *  acknowledged.
    *
-   *  @param inputMapping Spark column -> tensor name; empty feeds every column under its name
+   *  @param inputMapping  Spark column -> tensor name; empty feeds every column under its name
+   *  @param raggedColumns array columns whose rows differ in length: the node gets them as
+   *                       ragged tensors (other arrays must all have one length)
    */
-  def train(df: DataFrame, numEpochs: Int = 1, inputMapping: Seq[(String, String)] = Nil): FeedReport = {
+  def train(df: DataFrame, numEpochs: Int = 1, inputMapping: Seq[(String, String)] = Nil,
+      raggedColumns: Seq[String] = Nil): FeedReport = {
     if (config.inputMode != InputMode.SPARK) {
       throw new SparkTFException("train() feeds DataFrames, which needs InputMode.SPARK; this " +
         "cluster runs InputMode.TENSORFLOW, where the nodes read their own files")
@@ -62,20 +66,25 @@ final class TFCluster private (
     }
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
     // Bad columns are refused before anything is fed; the cluster lives on.
-    FeedColumn.fromSchema(df.schema, inputMapping)
+    FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
     try new ClusterFeed(clusterId, fedNodes, secret, config.feedTimeout)
-      .run(df, numEpochs, inputMapping)
+      .run(df, numEpochs, inputMapping, raggedColumns.toSet)
     catch {
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
     }
   }
 
-  /** Python's form of [[train]]: the mapping as a JSON object, the report as JSON. */
-  def trainJson(df: DataFrame, numEpochs: Int, inputMappingJson: String): String = {
+  /** Python's form of [[train]]: the mapping as a JSON object, ragged columns as a JSON list,
+   *  the report as JSON. */
+  def trainJson(df: DataFrame, numEpochs: Int, inputMappingJson: String,
+      raggedColumnsJson: String): String = {
+    val mapper = new ObjectMapper()
     val mapping = Option(inputMappingJson).filter(_.trim.nonEmpty).map { j =>
-      new ObjectMapper().readTree(j).properties().asScala.map(e => e.getKey -> e.getValue.asText()).toSeq
+      mapper.readTree(j).properties().asScala.map(e => e.getKey -> e.getValue.asText()).toSeq
     }.getOrElse(Nil)
-    train(df, numEpochs, mapping).toJson
+    val ragged = Option(raggedColumnsJson).filter(_.trim.nonEmpty)
+      .map(j => mapper.readTree(j).elements().asScala.map(_.asText()).toSeq).getOrElse(Nil)
+    train(df, numEpochs, mapping, ragged).toJson
   }
 
   /** Waits for the programs to return (up to `timeoutSeconds`), then stops every node. Throws if
@@ -100,9 +109,12 @@ final class TFCluster private (
     val failures = scala.collection.mutable.ArrayBuffer[String]()
     while (pending.nonEmpty && System.nanoTime() < deadline) {
       pending = pending.filter { case (n, c) =>
-        c.status() match {
+        // A node too busy to answer within the call's deadline is still running.
+        Try(c.status(5)).getOrElse(Some(NodeStatus.getDefaultInstance.toBuilder
+            .setState(NodeState.RUNNING).build())) match {
           case None =>
-            failures += s"node ${n.describe} is gone (its process died)"
+            failures += s"node ${n.describe} is gone: its process died (killed, or its " +
+              "executor was lost); the executor log has its last output"
             false
           case Some(s) if s.getState == NodeState.FAILED =>
             failures += s"node ${n.describe} failed:\n${s.getError}"
@@ -131,14 +143,16 @@ final class TFCluster private (
     case None => Nil
   }
 
-  /** Asks every node to exit and waits until none answers any more. */
-  private def stopAll(): Unit = {
+  /** Asks every node to exit (its program gets `graceSeconds` to return) and waits until none
+   *  answers any more. */
+  private def stopAll(graceSeconds: Double = TFCluster.StopGraceSeconds): Unit = {
     val clients = nodeInfos.map(n => n -> new NodeControlClient(n, secret))
-    clients.foreach(_._2.stop(graceSeconds = 5))
-    val deadline = System.nanoTime() + 30e9.toLong
+    clients.foreach(_._2.stop(graceSeconds))
+    // A node exits at most grace + its server's own stop time after Stop; beyond that it hangs.
+    val deadline = System.nanoTime() + ((graceSeconds + 25) * 1e9).toLong
     var alive = clients
     while (alive.nonEmpty && System.nanoTime() < deadline) {
-      alive = alive.filter(_._2.status(2).isDefined)
+      alive = alive.filter { case (_, c) => Try(c.status(2).isDefined).getOrElse(true) }
       if (alive.nonEmpty) Thread.sleep(200)
     }
     alive.foreach { case (n, _) => log.warn(s"node ${n.describe} still answers after stop") }
@@ -148,21 +162,46 @@ final class TFCluster private (
   /** Stops the cluster after a failure and says which node failed and why. */
   private def fail(what: String, cause: Throwable): SparkTFException = {
     state.set("failed")
-    val nodeErrors = nodeInfos.flatMap { n =>
-      new NodeControlClient(n, secret).status(5) match {
-        case Some(s) if s.getState == NodeState.FAILED => Some(s"node ${n.describe} failed:\n${s.getError}")
-        case None => Some(s"node ${n.describe} is gone (its process died)")
-        case _ => None
-      }
+    val nodeErrors = nodeProblems()
+    // The other nodes' programs are stopped after a short grace: the cluster cannot go on.
+    try stopAll(TFCluster.FailureGraceSeconds) catch {
+      case NonFatal(e) => log.warn("stopping the nodes failed", e)
     }
-    try stopAll() catch { case NonFatal(e) => log.warn("stopping the nodes failed", e) }
     val detail = if (nodeErrors.nonEmpty) nodeErrors.mkString("\n") else TFCluster.rootMessage(cause)
     new SparkTFException(s"$what: $detail", cause)
   }
+
+  /** What the driver can learn of each node that is not well: its traceback, or its absence.
+   *  The nodes are asked at once, so a node that hangs costs one deadline, not one each. */
+  private def nodeProblems(): Seq[String] = {
+    implicit val ec: ExecutionContext = ExecutionContext.global
+    val asked = nodeInfos.map(n => Future(nodeProblem(n)))
+    asked.flatMap { f =>
+      try Await.result(f, 10.seconds)
+      catch { case NonFatal(e) => Some(s"a node could not be asked for its status: $e") }
+    }
+  }
+
+  private def nodeProblem(n: NodeInfo): Option[String] =
+    try {
+      new NodeControlClient(n, secret).status(5) match {
+        case Some(s) if s.getState == NodeState.FAILED =>
+          Some(s"node ${n.describe} failed:\n${s.getError}")
+        case Some(_) => None
+        case None => Some(s"node ${n.describe} is gone: its process died (killed, or its " +
+          "executor was lost); the executor log has its last output")
+      }
+    } catch {
+      case NonFatal(e) => Some(s"node ${n.describe} does not answer: ${TFCluster.rootMessage(e)}")
+    }
 }
 
 object TFCluster {
   private val log = LoggerFactory.getLogger(classOf[TFCluster])
+  /** Seconds a program gets to return after Stop at shutdown. */
+  private val StopGraceSeconds = 5.0
+  /** After a failure the cluster cannot go on: the other programs get less time. */
+  private val FailureGraceSeconds = 2.0
 
   /** Starts a cluster: checks the settings, waits for the executors, reserves them in a barrier
    *  stage and starts one TensorFlow node on each.
@@ -222,6 +261,18 @@ object TFCluster {
   private[sparktf] def rootMessage(e: Throwable): String = {
     val chain = Iterator.iterate(e)(_.getCause).takeWhile(_ != null).toSeq
     chain.collectFirst { case s: SparkTFException => s.getMessage }
-      .getOrElse(chain.last.getMessage)
+      .orElse(chain.iterator.map(_.getMessage).collectFirst(Function.unlift(taskError)))
+      .getOrElse(String.valueOf(chain.last.getMessage))
   }
+
+  private val TaskErrorPrefix = classOf[SparkTFException].getName + ": "
+
+  /** A failed task reaches the driver as text in a SparkException's message, the executor's
+   *  exception and its stack trace included: this keeps the sparktf message, without the trace. */
+  private[sparktf] def taskError(sparkMessage: String): Option[String] =
+    Option(sparkMessage).map(_.indexOf(TaskErrorPrefix)).filter(_ >= 0).map { at =>
+      val text = sparkMessage.substring(at + TaskErrorPrefix.length)
+      val traceAt = text.indexOf("\n\tat ")
+      (if (traceAt >= 0) text.substring(0, traceAt) else text).stripTrailing()
+    }
 }

@@ -12,16 +12,17 @@ import io.sparktf.rpc.{ClusterSecret, NodeControlClient}
 /** One `train()` call: feeds a DataFrame to the fed nodes for some epochs, then ends the feed on
  *  every node, checking that each took exactly the rows the tasks saw acknowledged.
  *  {{{
- *  new ClusterFeed(clusterId, fedNodes, secret, feedTimeout).run(df, numEpochs = 2, Nil)
+ *  new ClusterFeed(clusterId, fedNodes, secret, feedTimeout).run(df, 2, Nil, Set.empty)
  *  }}}
  */
 final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: ClusterSecret,
     feedTimeoutSeconds: Double) {
   private val log = LoggerFactory.getLogger(classOf[ClusterFeed])
 
-  def run(df: DataFrame, numEpochs: Int, inputMapping: Seq[(String, String)]): FeedReport = {
+  def run(df: DataFrame, numEpochs: Int, inputMapping: Seq[(String, String)],
+      raggedColumns: Set[String]): FeedReport = {
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
-    val columns = FeedColumn.fromSchema(df.schema, inputMapping)
+    val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns)
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
     val sc = df.sparkSession.sparkContext
@@ -34,7 +35,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
         sc.setJobDescription(s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs")
         val results = FeedJob.run(rows, fed, secret, clusterId, feedId, columns, epoch,
           feedTimeoutSeconds)
-        results.foreach(r => perNode(r.nodeIndex) += r.rowsReceived)
+        results.foreach(r => perNode(r.nodeIndex) += r.rowsAtNode)
         terminated = results.exists(_.terminated)
         epoch += 1
       }

@@ -9,7 +9,7 @@ import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.unsafe.Platform
 
 import io.sparktf.SparkTFException
-import io.sparktf.proto.v1.{ColumnBatch, ColumnData, DType, FeedSchema}
+import io.sparktf.proto.v1.{ColumnBatch, ColumnData, DType, FeedSchema, Shape}
 
 /** Packs `InternalRow`s into [[ColumnBatch]]es: per column one little-endian buffer of values
  *  (plus int32 offsets for strings and binary), so the node decodes them with `np.frombuffer`.
@@ -31,6 +31,8 @@ final class ColumnBatchEncoder(
   private val values = columns.map(_ => new ByteSink(64 * 1024)).toArray
   private val offsets = columns.map(c => if (hasOffsets(c)) new ByteSink(4096) else null).toArray
   private val widths = Array.fill(columns.size)(-1)
+  /** Elements of each ragged column in the current batch: its next offset. */
+  private val elements = new Array[Int](columns.size)
   private var batchRows = 0
   private var rowsSeen = 0L
   private var batchBytes = 0L
@@ -38,7 +40,8 @@ final class ColumnBatchEncoder(
   /** Unsafe arrays hold their elements in native order; the fast copy needs that to be LE. */
   private val nativeLittleEndian = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
 
-  private def hasOffsets(c: FeedColumn): Boolean = c.dtype == DType.STRING || c.dtype == DType.BINARY
+  private def hasOffsets(c: FeedColumn): Boolean =
+    c.dtype == DType.STRING || c.dtype == DType.BINARY || c.shape == Shape.VAR_ARRAY
 
   def rows: Int = batchRows
   def isFull: Boolean = batchRows >= maxRows || batchBytes >= targetBytes
@@ -54,7 +57,9 @@ final class ColumnBatchEncoder(
         throw new SparkTFException(s"column '${c.source}' has a null in partition $partition " +
           s"(row ${rowsSeen + 1}); sparktf feeds no nulls: fill or drop them first")
       }
-      if (c.isArray) writeArray(i, c, row.getArray(c.ordinal)) else writeScalar(i, c, row)
+      if (c.isVector) writeVector(i, c, row.getStruct(c.ordinal, 4))
+      else if (c.isArray) writeArray(i, c, row.getArray(c.ordinal))
+      else writeScalar(i, c, row)
       i += 1
     }
     batchRows += 1
@@ -86,7 +91,15 @@ final class ColumnBatchEncoder(
 
   private def writeArray(i: Int, c: FeedColumn, arr: ArrayData): Unit = {
     val n = arr.numElements()
-    if (widths(i) < 0) widths(i) = n
+    if (c.shape == Shape.VAR_ARRAY) {
+      // Offsets count elements: row r holds values[offsets(r) until offsets(r + 1)].
+      val off = offsets(i)
+      if (off.size == 0) off.putInt(0)
+      elements(i) += n
+      off.putInt(elements(i))
+      batchBytes += 4
+    }
+    else if (widths(i) < 0) widths(i) = n
     else if (widths(i) != n) {
       throw new SparkTFException(s"column '${c.source}' holds arrays of ${widths(i)} elements, " +
         s"but row ${rowsSeen + 1} of partition $partition has $n; sparktf feeds array columns " +
@@ -122,6 +135,34 @@ final class ColumnBatchEncoder(
     batchBytes += bytes
   }
 
+  /** An ML vector, fed dense: its struct is (type: 0 sparse | 1 dense, size, indices, values). */
+  private def writeVector(i: Int, c: FeedColumn, v: InternalRow): Unit = {
+    val dense = v.getByte(0) == 1
+    val size = if (dense) v.getArray(3).numElements() else v.getInt(1)
+    if (widths(i) < 0) widths(i) = size
+    else if (widths(i) != size) {
+      throw new SparkTFException(s"column '${c.source}' holds vectors of size ${widths(i)}, but " +
+        s"row ${rowsSeen + 1} of partition $partition has size $size; sparktf feeds vectors of " +
+        "one size per column")
+    }
+    if (dense) writeArray(i, c, v.getArray(3))
+    else {
+      val indices = v.getArray(2)
+      val vals = v.getArray(3)
+      val out = values(i)
+      val pos = out.reserve(size * 8)
+      java.util.Arrays.fill(out.array, pos, pos + size * 8, 0.toByte)
+      val view = java.nio.ByteBuffer.wrap(out.array).order(ByteOrder.LITTLE_ENDIAN)
+      var k = 0
+      while (k < indices.numElements()) {
+        view.putDouble(pos + 8 * indices.getInt(k), vals.getDouble(k))
+        k += 1
+      }
+      out.advance(size * 8)
+      batchBytes += size * 8
+    }
+  }
+
   /** The null bits sit in the words after the element count; any bit set is a null element. */
   private def hasNullBits(u: UnsafeArrayData, header: Int): Boolean = {
     var off = 8L
@@ -152,6 +193,7 @@ final class ColumnBatchEncoder(
     }
     batchRows = 0
     batchBytes = 0
+    java.util.Arrays.fill(elements, 0)
     b.build()
   }
 }

@@ -11,15 +11,19 @@ import io.sparktf.proto.v1.{ColumnSpec, DType, FeedSchema, Shape}
  *  @param source    the Spark column name
  *  @param tensor    the tensor name the node sees (after input_mapping)
  *  @param dtype     element type on the wire
- *  @param isArray   an array column: fixed width, learned from its first row
+ *  @param shape     SCALAR; FIXED_ARRAY (width learned from the first row, or an ML vector's
+ *                   size); VAR_ARRAY (arrays named in `raggedColumns`)
+ *  @param isVector  a Spark ML vector (dense or sparse), fed dense as float64
  */
 final case class FeedColumn(ordinal: Int, source: String, tensor: String, dtype: DType,
-    isArray: Boolean, sparkType: DataType) {
+    shape: Shape, sparkType: DataType, isVector: Boolean = false) {
   def elementBytes: Int = FeedColumn.elementBytes(dtype)
+  def isArray: Boolean = shape != Shape.SCALAR
 
   def spec(width: Int): ColumnSpec = {
     val b = ColumnSpec.newBuilder().setName(tensor).setSourceColumn(source).setDtype(dtype)
-    if (isArray) b.setShape(Shape.FIXED_ARRAY).setWidth(width) else b.setShape(Shape.SCALAR)
+      .setShape(shape)
+    if (shape == Shape.FIXED_ARRAY) b.setWidth(width)
     b.build()
   }
 }
@@ -46,15 +50,22 @@ object FeedColumn {
 
   /** The columns to feed, checked before any task runs.
    *
-   *  @param inputMapping Spark column -> tensor name; when empty, every column is fed under its
-   *                      own name, else only the mapped columns, in the mapping's order.
+   *  @param inputMapping  Spark column -> tensor name; when empty, every column is fed under its
+   *                       own name, else only the mapped columns, in the mapping's order.
+   *  @param raggedColumns array columns whose rows differ in length (fed as ragged tensors);
+   *                       other arrays must all have their first row's length
    */
-  def fromSchema(schema: StructType, inputMapping: Seq[(String, String)]): IndexedSeq[FeedColumn] = {
+  def fromSchema(schema: StructType, inputMapping: Seq[(String, String)],
+      raggedColumns: Set[String] = Set.empty): IndexedSeq[FeedColumn] = {
     val wanted = if (inputMapping.isEmpty) schema.fieldNames.toSeq.map(n => n -> n) else inputMapping
     if (wanted.isEmpty) throw new SparkTFException("the DataFrame has no columns to feed")
     val tensors = wanted.map(_._2)
     tensors.diff(tensors.distinct).distinct.foreach { t =>
       throw new SparkTFException(s"input_mapping names tensor '$t' twice: each tensor takes one column")
+    }
+    raggedColumns.diff(wanted.map(_._1).toSet).foreach { c =>
+      throw new SparkTFException(s"ragged_columns names '$c', which is not fed; fed columns: " +
+        wanted.map(_._1).mkString(", "))
     }
     wanted.map { case (column, tensor) =>
       val ordinal = schema.fieldNames.indexOf(column)
@@ -64,22 +75,34 @@ object FeedColumn {
       val field = schema(ordinal)
       def refuse(why: String) = throw new SparkTFException(
         s"column '$column' is ${field.dataType.simpleString}: $why")
+      val ragged = raggedColumns.contains(column)
+      if (ragged && !field.dataType.isInstanceOf[ArrayType]) {
+        refuse("ragged_columns takes array columns only")
+      }
       field.dataType match {
         case t if numeric(t).isDefined =>
-          FeedColumn(ordinal, column, tensor, numeric(t).get, isArray = false, t)
-        case StringType => FeedColumn(ordinal, column, tensor, DType.STRING, isArray = false, StringType)
-        case BinaryType => FeedColumn(ordinal, column, tensor, DType.BINARY, isArray = false, BinaryType)
+          FeedColumn(ordinal, column, tensor, numeric(t).get, Shape.SCALAR, t)
+        case StringType => FeedColumn(ordinal, column, tensor, DType.STRING, Shape.SCALAR, StringType)
+        case BinaryType => FeedColumn(ordinal, column, tensor, DType.BINARY, Shape.SCALAR, BinaryType)
         case ArrayType(e, _) if numeric(e).isDefined =>
-          FeedColumn(ordinal, column, tensor, numeric(e).get, isArray = true, field.dataType)
+          FeedColumn(ordinal, column, tensor, numeric(e).get,
+            if (ragged) Shape.VAR_ARRAY else Shape.FIXED_ARRAY, field.dataType)
+        case u: UserDefinedType[_] if isVector(u) =>
+          FeedColumn(ordinal, column, tensor, DType.FLOAT64, Shape.FIXED_ARRAY, u, isVector = true)
         case ArrayType(e, _) => refuse(
           s"sparktf feeds arrays of booleans, integers, float or double, not of ${e.simpleString}; " +
             "cast the elements or drop the column from input_mapping")
         case _ => refuse(
-          "sparktf feeds numeric scalars, numeric arrays, string and binary columns; " +
+          "sparktf feeds numeric scalars, numeric arrays, ML vectors, string and binary " +
+            "columns; " +
             "cast it or leave it out of input_mapping")
       }
     }.toIndexedSeq
   }
+
+  /** Spark ML (or old MLlib) vectors: struct<type, size, indices, values> underneath. */
+  private def isVector(u: UserDefinedType[_]): Boolean =
+    u.getClass.getName.endsWith(".linalg.VectorUDT")
 
   def schema(columns: Seq[FeedColumn], widths: Seq[Int]): FeedSchema = {
     val b = FeedSchema.newBuilder()

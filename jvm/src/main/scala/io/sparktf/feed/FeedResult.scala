@@ -2,13 +2,18 @@ package io.sparktf.feed
 
 /** What one feed task did: the rows it read from its partition and the rows the node took.
  *
- *  @param terminated the node's program called `terminate()`: it took fewer rows on purpose
+ *  @param rowsSkipped rows an earlier attempt of this task already delivered (not sent again)
+ *  @param terminated  the node's program called `terminate()`: it took fewer rows on purpose
  */
 final case class FeedResult(
     partition: Int,
     epoch: Int,
     nodeIndex: Int,
+    rowsSkipped: Long,
     rowsSent: Long,
     rowsReceived: Long,
     terminated: Boolean,
-    seconds: Double)
+    seconds: Double) {
+  /** Rows of this partition the node holds, from every attempt. */
+  def rowsAtNode: Long = rowsSkipped + rowsReceived
+}

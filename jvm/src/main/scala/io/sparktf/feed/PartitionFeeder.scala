@@ -9,11 +9,15 @@ import org.apache.spark.sql.catalyst.InternalRow
 
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
-import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedMessage, FeedStart}
+import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedMessage, FeedStart, PartitionKey}
 import io.sparktf.rpc.{ClusterSecret, NodeChannels}
 
 /** Streams one partition to one node over a client-streaming `DataFeed.Feed` call and checks
  *  that the node took every row.
+ *
+ *  Exactly once: `BeginPartition` first tells the node this attempt now owns the partition and
+ *  returns how many leading rows earlier attempts delivered; those are skipped (Spark recomputes
+ *  a partition in the same order), so a retried task never hands the node a row twice.
  *
  *  Backpressure: a batch is sent only when gRPC flow control says the stream is ready; the node
  *  stops granting credit while its bounded queue is full. A node that takes nothing for
@@ -43,10 +47,30 @@ final class PartitionFeeder(
   def feed(rows: Iterator[InternalRow]): FeedResult = {
     val started = System.nanoTime()
     if (!rows.hasNext) {
-      return FeedResult(partition, epoch, node.barrierIndex, 0, 0, terminated = false, 0.0)
+      return FeedResult(partition, epoch, node.barrierIndex, 0, 0, 0, terminated = false, 0.0)
+    }
+    val channel = NodeChannels.get(node.host, node.port, secret)
+    val progress = try DataFeedGrpc.newBlockingStub(channel)
+      .withDeadlineAfter(60, TimeUnit.SECONDS)
+      .beginPartition(PartitionKey.newBuilder().setClusterId(clusterId).setFeedId(feedId)
+        .setEpoch(epoch).setPartition(partition).setAttempt(attempt).build())
+      catch { case e: io.grpc.StatusRuntimeException => throw feedFailed(e) }
+    val skipped = progress.getRowsTaken
+    if (progress.getComplete) {
+      return FeedResult(partition, epoch, node.barrierIndex, skipped, 0, 0, terminated = false, 0.0)
+    }
+    var toSkip = skipped
+    while (toSkip > 0 && rows.hasNext) { rows.next(); toSkip -= 1 }
+    if (toSkip > 0) {
+      throw new SparkTFException(s"partition $partition has fewer rows on attempt $attempt than " +
+        s"the $skipped an earlier attempt delivered; sparktf needs partitions recomputed in the " +
+        "same order (cache or checkpoint the DataFrame before train())")
+    }
+    if (!rows.hasNext) {
+      return FeedResult(partition, epoch, node.barrierIndex, skipped, 0, 0, terminated = false, 0.0)
     }
     val encoder = new ColumnBatchEncoder(columns, partition)
-    val stub = DataFeedGrpc.newStub(NodeChannels.get(node.host, node.port, secret))
+    val stub = DataFeedGrpc.newStub(channel)
     var requests: ClientCallStreamObserver[FeedMessage] = null
     val observer = new ClientResponseObserver[FeedMessage, FeedAck] {
       override def beforeStart(s: ClientCallStreamObserver[FeedMessage]): Unit = {
@@ -92,7 +116,7 @@ final class PartitionFeeder(
       throw new SparkTFException(s"node ${node.describe} acknowledged $received rows of " +
         s"partition $partition, but the task sent $sent: rows were lost on the way")
     }
-    FeedResult(partition, epoch, node.barrierIndex, sent, received, ack.getTerminated,
+    FeedResult(partition, epoch, node.barrierIndex, skipped, sent, received, ack.getTerminated,
       (System.nanoTime() - started) / 1e9)
   }
 

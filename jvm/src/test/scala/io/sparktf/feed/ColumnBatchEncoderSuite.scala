@@ -96,3 +96,51 @@ class ColumnBatchEncoderSuite extends AnyFunSuite {
     assert(b.getLong(0) == 5L && b.getLong(8) == 6L)
   }
 }
+
+class RaggedAndVectorEncodingSuite extends AnyFunSuite {
+  import org.apache.spark.ml.linalg.{SQLDataTypes, Vectors}
+
+  private def le(bytes: Array[Byte]) = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN)
+
+  test("ragged columns carry element offsets per row") {
+    val s = StructType(Seq(StructField("tokens", ArrayType(IntegerType))))
+    val p = UnsafeProjection.create(s)
+    val cols = FeedColumn.fromSchema(s, Nil, Set("tokens"))
+    assert(cols.head.shape == Shape.VAR_ARRAY)
+    val enc = new ColumnBatchEncoder(cols, 0)
+    Seq(Array(1, 2, 3), Array[Int](), Array(4)).foreach(a =>
+      enc.add(p(InternalRow(ArrayData.toArrayData(a))).copy()))
+    assert(enc.schema.getColumns(0).getShape == Shape.VAR_ARRAY)
+    val b = enc.flush()
+    val values = le(b.getColumns(0).getValues.toByteArray).asIntBuffer()
+    assert((0 until 4).map(values.get) == Seq(1, 2, 3, 4))
+    val offsets = le(b.getColumns(0).getOffsets.toByteArray).asIntBuffer()
+    assert((0 until 4).map(offsets.get) == Seq(0, 3, 3, 4))
+    enc.add(p(InternalRow(ArrayData.toArrayData(Array(9, 9)))).copy())
+    val next = le(enc.flush().getColumns(0).getOffsets.toByteArray).asIntBuffer()
+    assert((0 until 2).map(next.get) == Seq(0, 2), "offsets restart with each batch")
+  }
+
+  test("ML vectors, dense and sparse, are fed dense as float64") {
+    val s = StructType(Seq(StructField("v", SQLDataTypes.VectorType)))
+    val cols = FeedColumn.fromSchema(s, Nil)
+    assert(cols.head.isVector && cols.head.dtype == DType.FLOAT64)
+    val enc = new ColumnBatchEncoder(cols, 0)
+    val udt = SQLDataTypes.VectorType.asInstanceOf[UserDefinedType[Any]]
+    enc.add(InternalRow(udt.serialize(Vectors.dense(1.0, 2.0, 3.0))))
+    enc.add(InternalRow(udt.serialize(Vectors.sparse(3, Array(1), Array(7.5)))))
+    assert(enc.schema.getColumns(0).getWidth == 3)
+    val v = le(enc.flush().getColumns(0).getValues.toByteArray).asDoubleBuffer()
+    assert((0 until 6).map(v.get) == Seq(1.0, 2.0, 3.0, 0.0, 7.5, 0.0))
+    val e = intercept[SparkTFException](enc.add(InternalRow(udt.serialize(Vectors.dense(1.0)))))
+    assert(e.getMessage.contains("'v'") && e.getMessage.contains("size 3"))
+  }
+
+  test("ragged_columns must name fed array columns") {
+    val s = StructType(Seq(StructField("x", IntegerType), StructField("a", ArrayType(FloatType))))
+    assert(intercept[SparkTFException](FeedColumn.fromSchema(s, Nil, Set("y")))
+      .getMessage.contains("'y'"))
+    assert(intercept[SparkTFException](FeedColumn.fromSchema(s, Nil, Set("x")))
+      .getMessage.contains("array columns only"))
+  }
+}

@@ -1,0 +1,203 @@
+"""The data feed on a real cluster: every column type, several train() calls on one cluster,
+exactly-once when Spark retries a feed task, rows larger than gRPC's default 4 MiB, bounded node
+memory, and terminate() stopping the feed."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from pyspark.sql import functions as F
+
+from sparktf import TFCluster
+
+MiB = 1 << 20
+
+
+def summarize_feeds(args: dict[str, Any], ctx: Any) -> None:
+    """The node program: reads `feeds` feeds one after another and writes what it saw."""
+    import resource
+    import time
+
+    import numpy as np
+
+    from sparktf.node.column_batch import RaggedColumn
+
+    def rss_mb() -> float:
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith("VmRSS"))
+        return int(line.split()[1]) / 1024
+
+    feed = ctx.get_data_feed()
+    summaries = []
+    for index in range(args["feeds"]):
+        seen: dict[str, Any] = {"rows": 0, "columns": {}, "batches": 0}
+        slow = index == args.get("slow_feed")
+        while True:
+            batch = feed.next_batch(args.get("batch", 256))
+            if not batch:
+                break
+            seen["batches"] += 1
+            first = next(iter(batch.values()))
+            seen["rows"] += len(first)
+            for name, col in batch.items():
+                info = seen["columns"].setdefault(name, {"sum": 0.0, "bytes": 0})
+                if isinstance(col, RaggedColumn):
+                    info["kind"] = "ragged"
+                    info["dtype"] = str(col.values.dtype)
+                    info["sum"] += float(col.values.sum())
+                    info["lengths"] = info.get("lengths", []) + np.diff(col.row_splits).tolist()
+                elif col.dtype == object:
+                    info["kind"] = "bytes"
+                    info["bytes"] += sum(len(v) for v in col)
+                else:
+                    info["kind"] = "dense"
+                    info["dtype"] = str(col.dtype)
+                    info["shape"] = list(col.shape[1:])
+                    info["sum"] += float(col.astype("float64").sum())
+            if slow:
+                if seen["batches"] == 3:
+                    seen["rss_after_3_batches_mb"] = rss_mb()
+                time.sleep(0.01)  # slower than Spark: the queue fills, backpressure holds
+            if index == args.get("terminate_feed") and seen["rows"] >= args["terminate_rows"]:
+                feed.terminate()
+                break
+        seen["rss_end_mb"] = rss_mb()
+        seen["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        summaries.append(seen)
+    path = os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}.json")
+    with open(path, "w") as f:
+        json.dump(summaries, f)
+
+
+def _merged(out_dir: str, feed: int) -> dict[str, Any]:
+    """One feed's summaries of both nodes, added up."""
+    total: dict[str, Any] = {"rows": 0, "columns": {}, "nodes": []}
+    for name in sorted(os.listdir(out_dir)):
+        with open(os.path.join(out_dir, name)) as f:
+            seen = json.load(f)[feed]
+        total["nodes"].append(seen)
+        total["rows"] += seen["rows"]
+        for col, info in seen["columns"].items():
+            t = total["columns"].setdefault(col, dict(info, sum=0.0, bytes=0, lengths=[]))
+            t["sum"] += info["sum"]
+            t["bytes"] += info["bytes"]
+            t["lengths"] += info.get("lengths", [])
+    return total
+
+
+def _executor_logs(spark: Any) -> str:
+    """The stderr of this application's executors (local-cluster keeps them under SPARK_HOME)."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    app = os.path.join(_find_spark_home(), "work", spark.sparkContext.applicationId)
+    text = []
+    for executor in os.listdir(app):
+        path = os.path.join(app, executor, "stderr")
+        if os.path.isfile(path):
+            with open(path, errors="replace") as f:
+                text.append(f.read())
+    return "\n".join(text)
+
+
+@pytest.mark.timeout(600)
+def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(spark, tmp_path):
+    from pyspark.ml.linalg import Vectors
+    from pyspark.sql import Row
+
+    out = tmp_path / "out"
+    out.mkdir()
+    cluster = TFCluster.run(
+        spark, summarize_feeds,
+        {"feeds": 6, "out": str(out), "slow_feed": 4, "terminate_feed": 5,
+         "terminate_rows": 512},
+        num_executors=2, queue_capacity=2, feed_timeout=120)
+    reports = []
+    try:
+        # 0: every scalar type, a fixed array, string and binary, renamed by input_mapping.
+        scalars = spark.range(0, 1000, 1, 4).select(
+            (F.col("id") % 2 == 0).alias("flag"), (F.col("id") % 100).cast("byte").alias("i8"),
+            F.col("id").cast("short").alias("i16"), F.col("id").cast("int").alias("i32"),
+            F.col("id").alias("i64"), F.col("id").cast("float").alias("f32"),
+            (F.col("id") / 4).alias("f64"),
+            F.array(F.col("id").cast("float"), F.lit(1.0).cast("float")).alias("pair"),
+            F.concat(F.lit("row"), F.col("id").cast("string")).alias("name"),
+            F.col("id").cast("string").cast("binary").alias("blob"))
+        mapping = {c: c for c in scalars.columns}
+        mapping["pair"] = "features"
+        reports.append(cluster.train(scalars, input_mapping=mapping))
+        # 1: ragged arrays and ML vectors, dense and sparse.
+        rows = [Row(tokens=list(range(i % 5)), vec=Vectors.dense([i, 1.0, 0.0]) if i % 2
+                    else Vectors.sparse(3, {2: float(i)})) for i in range(200)]
+        mixed = spark.createDataFrame(rows).repartition(2)
+        reports.append(cluster.train(mixed, ragged_columns=["tokens"]))
+        # 2: a feed task fails once mid-partition; Spark retries it (spark.task.maxFailures=2).
+        @F.udf("long")
+        def fail_once(i):  # no type hints: they would make it an Arrow UDF
+            from pyspark import TaskContext
+
+            tc = TaskContext.get()
+            if tc.attemptNumber() == 0 and tc.partitionId() == 0 and i == 3000:
+                raise RuntimeError("injected feed task failure")
+            return i
+
+        wide = spark.range(0, 8000, 1, 2).select(
+            fail_once("id").alias("id"),
+            F.array_repeat(F.col("id").cast("float"), 1024).alias("wide"))
+        reports.append(cluster.train(wide, input_mapping={"id": "id"}))
+        # 3: rows of 8 MiB, twice gRPC's default message limit.
+        big = spark.range(0, 4, 1, 2).select(
+            F.expr(f"repeat('x', {8 * MiB})").cast("binary").alias("payload"))
+        reports.append(cluster.train(big))
+        # 4: 20 times the node's queue capacity (2 chunks of ~4 MiB) through a slow consumer.
+        heavy = spark.range(0, 20 * 2 * 1024, 1, 4).select(
+            F.array_repeat(F.lit(1.0).cast("float"), 1024).alias("x"))
+        reports.append(cluster.train(heavy))
+        # 5: the program calls terminate() early; later partitions are not streamed.
+        many = spark.range(0, 20000, 1, 20).select(F.col("id"))
+        reports.append(cluster.train(many, num_epochs=3))
+    finally:
+        cluster.shutdown(timeout=120)
+
+    # Every row exactly once, counted by the feed and by the programs.
+    assert [r["rows_total"] for r in reports[:5]] == [1000, 200, 8000, 4, 40960]
+    seen = _merged(str(out), 0)
+    assert seen["rows"] == 1000
+    cols = seen["columns"]
+    assert cols["flag"]["dtype"] == "bool" and cols["flag"]["sum"] == 500
+    assert cols["i8"]["dtype"] == "int8" and cols["i16"]["dtype"] == "int16"
+    assert cols["i32"]["dtype"] == "int32" and cols["i64"]["sum"] == sum(range(1000))
+    assert cols["f32"]["dtype"] == "float32" and cols["f64"]["sum"] == sum(range(1000)) / 4
+    assert cols["features"]["shape"] == [2] and cols["features"]["sum"] == sum(range(1000)) + 1000
+    assert cols["name"]["bytes"] == sum(len(f"row{i}") for i in range(1000))
+    assert cols["blob"]["bytes"] == sum(len(str(i)) for i in range(1000))
+
+    mixed_seen = _merged(str(out), 1)
+    assert mixed_seen["columns"]["tokens"]["kind"] == "ragged"
+    assert sorted(mixed_seen["columns"]["tokens"]["lengths"]) == sorted(i % 5 for i in range(200))
+    assert mixed_seen["columns"]["vec"]["shape"] == [3]
+    expected_vec = sum(i + 1.0 for i in range(200) if i % 2) + sum(i for i in range(200) if not i % 2)
+    assert mixed_seen["columns"]["vec"]["sum"] == expected_vec
+
+    retried = _merged(str(out), 2)
+    assert "already taken; the retry sends the rest" in _executor_logs(spark), \
+        "the injected failure did not make Spark retry a feed task mid-partition"
+    assert retried["rows"] == 8000
+    assert retried["columns"]["id"]["sum"] == sum(range(8000)), "a row was taken twice or lost"
+
+    big_seen = _merged(str(out), 3)
+    assert big_seen["columns"]["payload"]["bytes"] == 4 * 8 * MiB
+
+    heavy_nodes = _merged(str(out), 4)["nodes"]
+    for node in heavy_nodes:
+        growth = node["rss_end_mb"] - node["rss_after_3_batches_mb"]
+        print(f"node RSS after 3 batches {node['rss_after_3_batches_mb']:.0f} MB, at the end "
+              f"{node['rss_end_mb']:.0f} MB, peak {node['peak_rss_mb']:.0f} MB")
+        assert growth < 64, f"node memory grew by {growth:.0f} MB over a bounded feed"
+
+    stopped = reports[5]
+    assert stopped["terminated"] is True
+    assert stopped["epochs"] == 1, "no further epoch after terminate()"
+    assert stopped["rows_total"] < 20000
