@@ -20,6 +20,8 @@ import io.sparktf.InputMode.InputMode
  *  @param shutdownTimeout     seconds `shutdown` waits for the programs to return
  *  @param queueCapacity       column batches a node buffers (each ~4 MiB at most)
  *  @param env                 extra environment for the node processes
+ *  @param python              the Python executable the nodes run; None: spark.sparktf.python,
+ *                             spark.pyspark.python, PYSPARK_PYTHON, then python3
  *  {{{
  *  ClusterConfig(numExecutors = 2).withModelDir("/tmp/model")
  *  }}}
@@ -36,7 +38,8 @@ final case class ClusterConfig(
     feedTimeout: Double = 600.0,
     shutdownTimeout: Double = 600.0,
     queueCapacity: Int = 16,
-    env: Map[String, String] = Map.empty) {
+    env: Map[String, String] = Map.empty,
+    python: Option[String] = None) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))
@@ -59,7 +62,7 @@ object ClusterConfig {
     val node = mapper.readTree(json)
     val known = Set("num_executors", "num_ps", "input_mode", "master_node", "eval_node",
       "model_dir", "export_dir", "reservation_timeout", "feed_timeout", "shutdown_timeout",
-      "queue_capacity", "env")
+      "queue_capacity", "env", "python")
     node.fieldNames().asScala.filterNot(known).foreach { f =>
       throw new SparkTFException(s"unknown cluster setting '$f'; known: ${known.toSeq.sorted.mkString(", ")}")
     }
@@ -79,6 +82,7 @@ object ClusterConfig {
       shutdownTimeout = opt("shutdown_timeout").map(_.asDouble()).getOrElse(d.shutdownTimeout),
       queueCapacity = opt("queue_capacity").map(_.asInt()).getOrElse(d.queueCapacity),
       env = opt("env").map(_.properties().asScala.map(e => e.getKey -> e.getValue.asText()).toMap)
-        .getOrElse(Map.empty))
+        .getOrElse(Map.empty),
+      python = str("python").filter(_.nonEmpty))
   }
 }

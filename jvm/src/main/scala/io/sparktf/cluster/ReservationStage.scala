@@ -71,13 +71,15 @@ object ReservationStage {
     }
     val outcomes = ctx.allGather(started match {
       case Success(_) => "ok"
-      case Failure(e) => s"${role.address} on $host: ${e.getMessage}"
+      case Failure(e) => s"${role.address} on $host (executor $executorId): ${e.getMessage}"
     })
     val failed = outcomes.filter(_ != "ok")
     if (failed.nonEmpty) {
       started.foreach { case (node, _) => node.stop(0) }
-      started.failed.foreach(e => throw e)
-      throw new SparkTFException(s"the cluster did not start: ${failed.mkString("; ")}")
+      // Every task names every node that failed: whichever task Spark reports first, the
+      // driver's error lists all of them.
+      throw new SparkTFException(s"${failed.size} of ${layout.size} nodes did not start:\n" +
+        failed.mkString("\n"), started.failed.toOption.orNull)
     }
     val (node, port) = started.get
     NodeRegistry.register(clusterId, node)

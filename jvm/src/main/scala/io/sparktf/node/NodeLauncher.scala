@@ -67,7 +67,9 @@ object NodeLauncher {
       }
       if (System.nanoTime() > deadline) {
         throw new SparkTFException(s"node ${node.role.address} (pid ${node.pid}) was not ready " +
-          s"within $timeoutSeconds s; its stderr ends with:\n${node.stderrTail}")
+          s"within $timeoutSeconds s (reservation_timeout): it never reported its port; raise " +
+          "reservation_timeout if nodes start slowly here, else see its stderr, which ends " +
+          s"with:\n${node.stderrTail}")
       }
       Thread.sleep(50)
     }

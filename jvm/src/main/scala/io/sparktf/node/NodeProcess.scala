@@ -28,8 +28,14 @@ final class NodeProcess(
       if (code > 128) s"killed by signal ${code - 128}" else s"exited with code $code"
     }
 
+  @volatile private var stopping = false
+
+  /** Whether the executor itself ended the process (its exit then says nothing of the node). */
+  def stoppedByExecutor: Boolean = stopping
+
   /** Waits for a voluntary exit, then SIGTERM, then SIGKILL; always returns with it dead. */
   def stop(graceSeconds: Double): Unit = {
+    stopping = true
     if (!process.waitFor((graceSeconds * 1000).toLong, TimeUnit.MILLISECONDS)) {
       process.destroy()
       if (!process.waitFor(5, TimeUnit.SECONDS)) {

@@ -4,11 +4,14 @@ import java.util.concurrent.ConcurrentHashMap
 
 import scala.jdk.CollectionConverters._
 
+import org.slf4j.LoggerFactory
+
 /** The node processes this executor JVM started, by cluster id. In InputMode.SPARK a node outlives
  *  its reservation task; later tasks on the same executor find it here.
  *
  *  When the JVM exits, every node it started is killed (the node also watches its parent). */
 object NodeRegistry {
+  private val log = LoggerFactory.getLogger("io.sparktf.node")
   private val nodes = new ConcurrentHashMap[String, NodeProcess]()
 
   Runtime.getRuntime.addShutdownHook(new Thread("sparktf-node-reaper") {
@@ -18,7 +21,13 @@ object NodeRegistry {
   def register(clusterId: String, node: NodeProcess): Unit = {
     nodes.put(clusterId, node)
     // Forget the node once it is gone, so a dead process is never mistaken for a live one.
-    node.process.onExit().thenRun(() => nodes.remove(clusterId, node))
+    node.process.onExit().thenRun { () =>
+      nodes.remove(clusterId, node)
+      if (!node.stoppedByExecutor && node.process.exitValue() != 0) {
+        log.warn(s"sparktf node ${node.role.address} (pid ${node.pid}) of cluster $clusterId " +
+          s"${node.exitDescription}")
+      }
+    }
   }
 
   def get(clusterId: String): Option[NodeProcess] = Option(nodes.get(clusterId))
