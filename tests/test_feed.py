@@ -140,6 +140,9 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
 
             tc = TaskContext.get()
             if tc.attemptNumber() == 0 and tc.partitionId() == 0 and i == 3000:
+                import time
+
+                time.sleep(2)  # lets the rows before this one reach the node: a partial delivery
                 raise RuntimeError("injected feed task failure")
             return i
 
@@ -182,8 +185,10 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
     assert mixed_seen["columns"]["vec"]["sum"] == expected_vec
 
     retried = _merged(str(out), 2)
-    assert "already taken; the retry sends the rest" in _executor_logs(spark), \
-        "the injected failure did not make Spark retry a feed task mid-partition"
+    logs = _executor_logs(spark)
+    assert "partition 0: retry attempt 1 begins" in logs, \
+        "the injected failure did not make Spark retry the feed task"
+    print(next(l for l in logs.splitlines() if "retry attempt 1 begins" in l))
     assert retried["rows"] == 8000
     assert retried["columns"]["id"]["sum"] == sum(range(8000)), "a row was taken twice or lost"
 

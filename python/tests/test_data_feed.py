@@ -185,3 +185,41 @@ def test_dataset_with_features_and_label_yields_pairs():
     assert x.shape == (5, 2) and y.numpy().tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="column 'nope' is not in the feed"):
         feed.dataset(5, features=["nope"])
+
+
+def _planned(node_rows: int, min_rows: int) -> feed_pb2.FeedSchema:
+    planned = feed_pb2.FeedSchema()
+    planned.CopyFrom(SCHEMA)
+    planned.plan.node_rows, planned.plan.min_node_rows = node_rows, min_rows
+    return planned
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("node_rows,min_rows,expected", [
+    (25, 24, [8, 8, 9]),       # one row more than the smallest share goes to the last batch
+    (24, 24, [8, 8, 8]),
+    (5, 5, [5]),               # less than a batch: one batch, as on every other node
+    (5005, 5005, [8] * 624 + [13]),
+])
+def test_balanced_batches_give_every_node_the_same_step_count(node_rows, min_rows, expected):
+    queue, feed = _feed(capacity=1024)
+    planned = _planned(node_rows, min_rows)
+    start = 0
+    while start < node_rows:
+        rows = min(7, node_rows - start)
+        _put(queue, "f1", start, rows, planned)
+        start += rows
+    queue.end_feed("f1")
+    batches = list(feed.balanced_batches(8))
+    assert [batch_rows(b) for b in batches] == expected
+    assert np.concatenate([b["x"] for b in batches]).tolist() == list(range(node_rows))
+    assert feed.should_stop()
+
+
+@pytest.mark.timeout(60)
+def test_balanced_batches_refuse_rows_beyond_the_plan():
+    queue, feed = _feed()
+    _put(queue, "f1", 0, 10, _planned(8, 8))
+    queue.end_feed("f1")
+    with pytest.raises(RuntimeError, match="more rows than its plan of 8"):
+        list(feed.balanced_batches(4))

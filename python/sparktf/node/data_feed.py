@@ -179,6 +179,38 @@ class DataFeed:
                 return
             yield batch
 
+    def balanced_batches(self, batch_size: int) -> Iterator[dict[str, Column]]:
+        """Batches of one feed, as many on every fed node: what synchronous training needs.
+
+        The JVM splits each feed evenly over the fed nodes (shares differ by at most a row per
+        epoch) and tells each node its share and the smallest share. Every node then yields
+        ``max(1, smallest // batch_size)`` batches: all of ``batch_size`` rows but the last,
+        which takes the rest of the node's share (up to about twice ``batch_size``). No row is
+        dropped and no worker waits at a step the others never reach.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, found {batch_size}")
+        plan = self.wait_schema().plan
+        if plan.min_node_rows <= 0:  # no plan: a feed from an older JVM side
+            yield from self.batches(batch_size)
+            return
+        steps = max(1, plan.min_node_rows // batch_size)
+        for _ in range(steps - 1):
+            batch = self.next_batch(batch_size)
+            if not batch:  # terminated, or the feed ended early
+                return
+            yield batch
+        rest = plan.node_rows - (steps - 1) * batch_size
+        last = self.next_batch(rest)
+        if not last:
+            return
+        yield last
+        extra = self.next_batch(1)  # takes the end marker, so the next feed starts clean
+        if extra:
+            raise RuntimeError(
+                f"feed '{self._feed_id}' brought this node more rows than its plan of "
+                f"{plan.node_rows}; the balanced batches would differ between nodes")
+
     def dataset(self, batch_size: int, features: list[str] | None = None,
                 label: str | None = None) -> tf.data.Dataset:
         """A ``tf.data.Dataset`` of this feed's batches with a known element spec.
@@ -186,7 +218,9 @@ class DataFeed:
         Elements are dicts of all columns, or ``(x, y)`` when ``features``/``label`` are given
         (``x`` is the tensor itself for one feature name, else a dict). Batches are already
         rebatched: do not ``.batch()`` again. Auto-sharding is off: each node reads only the
-        partitions Spark sent it. Every iteration of the dataset serves one feed.
+        rows Spark sent it. Every iteration of the dataset serves one feed, in
+        ``balanced_batches``: every fed node yields the same number of batches, so
+        MultiWorkerMirroredStrategy never waits at a step one worker does not reach.
         """
         import tensorflow as tf
 
@@ -220,7 +254,7 @@ class DataFeed:
                 return x if label is None else (x, to_tf(batch, label))
 
         def generate() -> Iterator[Any]:
-            for batch in self.batches(batch_size):
+            for batch in self.balanced_batches(batch_size):
                 yield element(batch)
 
         ds = tf.data.Dataset.from_generator(generate, output_signature=signature)

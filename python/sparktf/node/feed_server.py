@@ -44,10 +44,10 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             rows, complete = self.ledger.begin(key, request.attempt)
         except SupersededError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
-        if rows or complete:
-            log.info("feed '%s' epoch %d partition %d attempt %d: %d rows already taken%s",
-                     request.feed_id, request.epoch, request.partition, request.attempt, rows,
-                     " (complete)" if complete else "; the retry sends the rest")
+        if request.attempt > 0:
+            log.info("feed '%s' epoch %d partition %d: retry attempt %d begins with %d rows "
+                     "already taken%s", request.feed_id, request.epoch, request.partition,
+                     request.attempt, rows, " (complete)" if complete else "")
         return feed_pb2.PartitionProgress(rows_taken=rows, complete=complete)
 
     def Feed(self, request_iterator: Iterator[feed_pb2.FeedMessage],

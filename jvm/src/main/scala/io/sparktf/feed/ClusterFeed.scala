@@ -26,6 +26,11 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
     val sc = df.sparkSession.sparkContext
+    sc.setJobDescription(s"sparktf cluster $clusterId: count rows per partition to plan the feed")
+    // One counting pass plans equal shares for every epoch (cache the DataFrame to make it cheap).
+    val plan = try FeedPlan(rows.mapPartitions(it => Iterator(it.size.toLong)).collect().toIndexedSeq,
+      fed.size) finally sc.setJobDescription(null)
+    plan.check()
     val started = System.nanoTime()
     val perNode = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
     var terminated = false
@@ -33,8 +38,8 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     try {
       while (epoch < numEpochs && !terminated) {
         sc.setJobDescription(s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs")
-        val results = FeedJob.run(rows, fed, secret, clusterId, feedId, columns, epoch,
-          feedTimeoutSeconds)
+        val results = FeedJob.run(rows, fed, plan, numEpochs, secret, clusterId, feedId, columns,
+          epoch, feedTimeoutSeconds)
         results.foreach(r => perNode(r.nodeIndex) += r.rowsAtNode)
         terminated = results.exists(_.terminated)
         epoch += 1

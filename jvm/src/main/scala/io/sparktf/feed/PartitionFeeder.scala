@@ -10,6 +10,7 @@ import org.apache.spark.sql.catalyst.InternalRow
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedMessage, FeedStart, PartitionKey}
+import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
 import io.sparktf.rpc.{ClusterSecret, NodeChannels}
 
 /** Streams one partition to one node over a client-streaming `DataFeed.Feed` call and checks
@@ -23,7 +24,7 @@ import io.sparktf.rpc.{ClusterSecret, NodeChannels}
  *  stops granting credit while its bounded queue is full. A node that takes nothing for
  *  `idleTimeoutSeconds` fails the task instead of hanging it.
  *  {{{
- *  new PartitionFeeder(node, secret, clusterId, feedId, columns, epoch, partition, attempt)
+ *  new PartitionFeeder(node, secret, clusterId, feedId, columns, plan, epoch, partition, attempt)
  *    .feed(rows)   // FeedResult(rowsSent = rowsReceived = rows in the partition)
  *  }}}
  */
@@ -33,6 +34,7 @@ final class PartitionFeeder(
     clusterId: String,
     feedId: String,
     columns: IndexedSeq[FeedColumn],
+    plan: PlanMessage,
     epoch: Int,
     partition: Int,
     attempt: Int,
@@ -104,8 +106,10 @@ final class PartitionFeeder(
           s"$partition within $idleTimeoutSeconds s after the last batch; is its program stuck?")
       }
     } catch {
-      case e: SparkTFException =>
-        if (requests != null) requests.cancel(e.getMessage, e)
+      case e: Throwable =>
+        // Whatever failed (the node, or computing the partition), end the call: the node then
+        // frees the stream and keeps exactly the rows it took, for a retry to continue from.
+        if (requests != null) requests.cancel(s"feed task failed: ${e.getMessage}", e)
         throw e
     }
     if (failure != null) throw feedFailed(failure)
@@ -122,7 +126,7 @@ final class PartitionFeeder(
 
   private def start(encoder: ColumnBatchEncoder): FeedStart = FeedStart.newBuilder()
     .setClusterId(clusterId).setFeedId(feedId).setEpoch(epoch).setPartition(partition)
-    .setAttempt(attempt).setSchema(encoder.schema).build()
+    .setAttempt(attempt).setSchema(encoder.schema.toBuilder.setPlan(plan)).build()
 
   private def signalReady(): Unit = {
     lock.lock()
