@@ -11,6 +11,7 @@ import os
 import signal
 import stat
 import sys
+import threading
 import time
 
 import pytest
@@ -76,25 +77,39 @@ def shutdown_quietly(cluster):
     assert time.monotonic() - started < 5
 
 
+def stop_anyway(cluster):
+    """Cleanup when a test failed before the failure it expected: the nodes must still go."""
+    try:
+        cluster.shutdown(timeout=10)
+    except SparkTFError:
+        pass
+
+
 @pytest.mark.timeout(180)
 def test_a_program_raises_before_feeding(spark):
     cluster = start(spark, raise_before_feeding)
-    message = expect_failure(lambda: cluster.train(rows(spark)), "a")
+    try:
+        message = expect_failure(lambda: cluster.train(rows(spark)), "a")
+        shutdown_quietly(cluster)
+    finally:
+        stop_anyway(cluster)
     assert "chief:0" in message and "worker:0" in message, message
     assert "127.0.0.1" in message, message
     assert "ValueError: boom before feeding (test case a)" in message, message
     assert "Traceback" in message, message
-    shutdown_quietly(cluster)
 
 
 @pytest.mark.timeout(180)
 def test_b_program_raises_mid_feed(spark):
     cluster = start(spark, raise_mid_feed)
-    message = expect_failure(lambda: cluster.train(rows(spark), num_epochs=50), "b")
+    try:
+        message = expect_failure(lambda: cluster.train(rows(spark), num_epochs=50), "b")
+        shutdown_quietly(cluster)
+    finally:
+        stop_anyway(cluster)
     assert "worker:0" in message and "127.0.0.1" in message, message
     assert "ValueError: boom mid-feed (test case b)" in message, message
     assert "Traceback" in message, message
-    shutdown_quietly(cluster)
 
 
 @pytest.mark.timeout(180)
@@ -107,8 +122,6 @@ def test_c_node_killed_mid_feed(spark, tmp_path):
     assert worker_pid in node_pids() - before
 
     def feed_and_kill():
-        import threading
-
         def kill_when_fed():
             # Kill once the worker has taken data, so the kill lands mid-feed.
             deadline = time.monotonic() + FAIL_FAST_SECONDS
@@ -119,10 +132,13 @@ def test_c_node_killed_mid_feed(spark, tmp_path):
         threading.Thread(target=kill_when_fed, daemon=True).start()
         cluster.train(rows(spark), num_epochs=1000)
 
-    message = expect_failure(feed_and_kill, "c")
+    try:
+        message = expect_failure(feed_and_kill, "c")
+        shutdown_quietly(cluster)
+    finally:
+        stop_anyway(cluster)
     assert "worker:0" in message and "127.0.0.1" in message, message
     assert "died" in message or "gone" in message or "signal" in message, message
-    shutdown_quietly(cluster)
 
 
 @pytest.mark.timeout(120)

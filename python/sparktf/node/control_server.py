@@ -41,6 +41,10 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
                           "worker nodes only")
         if not request.feed_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "EndFeed needs a feed_id")
+        if self._program.failed:
+            # A feed that raced the failure may have looked like a terminate() to the tasks;
+            # ending it here must not pass for success: the rows went to a dead program.
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, self._program.failure_message())
         # The marker goes in even when counts differ, so the program never waits for rows
         # that will not come; the driver fails the job on the DATA_LOSS below.
         rows = self._queue.end_feed(request.feed_id)

@@ -219,9 +219,7 @@ object TFCluster {
 
   def run(spark: SparkSession, program: TFProgram, config: ClusterConfig): TFCluster = {
     val sc = spark.sparkContext
-    val layout = ClusterLayout.assign(config.numExecutors, config.numPs, config.masterNode,
-      config.evalNode)
-    ClusterSettings.check(sc, config)
+    val layout = ClusterSettings.check(sc, config)
     ClusterSettings.awaitExecutors(sc, layout.size, config.reservationTimeout)
     val clusterId = UUID.randomUUID().toString.take(8)
     val authSecret = if (sc.getConf.getBoolean("spark.authenticate", defaultValue = false)) {
