@@ -107,14 +107,14 @@ final class TFCluster private (
     val clients = fedNodes.map(n => n -> new NodeControlClient(n, secret))
     var pending = clients
     val failures = scala.collection.mutable.ArrayBuffer[String]()
+    val gone = scala.collection.mutable.ArrayBuffer[NodeInfo]()
     while (pending.nonEmpty && System.nanoTime() < deadline) {
       pending = pending.filter { case (n, c) =>
         // A node too busy to answer within the call's deadline is still running.
         Try(c.status(5)).getOrElse(Some(NodeStatus.getDefaultInstance.toBuilder
             .setState(NodeState.RUNNING).build())) match {
           case None =>
-            failures += s"node ${n.describe} is gone: its process died (killed, or its " +
-              "executor was lost); the executor log has its last output"
+            gone += n
             false
           case Some(s) if s.getState == NodeState.FAILED =>
             failures += s"node ${n.describe} failed:\n${s.getError}"
@@ -128,7 +128,7 @@ final class TFCluster private (
       failures += s"node ${n.describe} was still running its program after $timeoutSeconds s " +
         "(shutdown_timeout); it was stopped"
     }
-    failures.toSeq
+    failures.toSeq ++ deathsOf(gone.toSeq)
   }
 
   private def awaitReservationJob(timeoutSeconds: Double): Seq[String] = programEnd match {
@@ -175,25 +175,40 @@ final class TFCluster private (
    *  The nodes are asked at once, so a node that hangs costs one deadline, not one each. */
   private def nodeProblems(): Seq[String] = {
     implicit val ec: ExecutionContext = ExecutionContext.global
-    val asked = nodeInfos.map(n => Future(nodeProblem(n)))
-    asked.flatMap { f =>
-      try Await.result(f, 10.seconds)
-      catch { case NonFatal(e) => Some(s"a node could not be asked for its status: $e") }
-    }
-  }
-
-  private def nodeProblem(n: NodeInfo): Option[String] =
-    try {
-      new NodeControlClient(n, secret).status(5) match {
+    val asked = nodeInfos.map(n => n -> Future(new NodeControlClient(n, secret).status(5)))
+    val gone = scala.collection.mutable.ArrayBuffer[NodeInfo]()
+    val problems = asked.flatMap { case (n, f) =>
+      try Await.result(f, 10.seconds) match {
         case Some(s) if s.getState == NodeState.FAILED =>
           Some(s"node ${n.describe} failed:\n${s.getError}")
         case Some(_) => None
-        case None => Some(s"node ${n.describe} is gone: its process died (killed, or its " +
-          "executor was lost); the executor log has its last output")
+        case None =>
+          gone += n
+          None
+      } catch {
+        case NonFatal(e) => Some(s"node ${n.describe} does not answer: ${TFCluster.rootMessage(e)}")
       }
-    } catch {
-      case NonFatal(e) => Some(s"node ${n.describe} does not answer: ${TFCluster.rootMessage(e)}")
     }
+    problems ++ deathsOf(gone.toSeq)
+  }
+
+  /** Nodes whose process is gone: how each ended (signal or exit code, stderr tail) when its
+   *  executor is still there to say. */
+  private def deathsOf(gone: Seq[NodeInfo]): Seq[String] = {
+    val deaths = try NodePostMortem.collect(spark.sparkContext, clusterId, gone, 5) catch {
+      case NonFatal(e) =>
+        log.warn("asking the executors how nodes ended failed", e)
+        Map.empty[Int, String]
+    }
+    gone.map { n =>
+      deaths.get(n.barrierIndex) match {
+        case Some(death) => s"node ${n.describe} died: $death"
+        case None => s"node ${n.describe} is gone: its process died and its executor could not " +
+          "say how (the executor was lost, or the process was already forgotten); the " +
+          "executor's log has the node's last output"
+      }
+    }
+  }
 }
 
 object TFCluster {

@@ -33,6 +33,12 @@ final class NodeProcess(
   /** Whether the executor itself ended the process (its exit then says nothing of the node). */
   def stoppedByExecutor: Boolean = stopping
 
+  /** Waits up to `millis` for the output pumps to copy the last lines of an ended process. */
+  def awaitOutput(millis: Long): Unit = {
+    stdout.join(millis)
+    stderr.join(millis)
+  }
+
   /** Waits for a voluntary exit, then SIGTERM, then SIGKILL; always returns with it dead. */
   def stop(graceSeconds: Double): Unit = {
     stopping = true

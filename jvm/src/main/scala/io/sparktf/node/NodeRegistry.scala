@@ -13,6 +13,8 @@ import org.slf4j.LoggerFactory
 object NodeRegistry {
   private val log = LoggerFactory.getLogger("io.sparktf.node")
   private val nodes = new ConcurrentHashMap[String, NodeProcess]()
+  // One short text per cluster that lost its node here; kept for the executor's life.
+  private val deaths = new ConcurrentHashMap[String, String]()
 
   Runtime.getRuntime.addShutdownHook(new Thread("sparktf-node-reaper") {
     override def run(): Unit = nodes.values().asScala.foreach(_.process.destroyForcibly())
@@ -26,9 +28,15 @@ object NodeRegistry {
       if (!node.stoppedByExecutor && node.process.exitValue() != 0) {
         log.warn(s"sparktf node ${node.role.address} (pid ${node.pid}) of cluster $clusterId " +
           s"${node.exitDescription}")
+        node.awaitOutput(2000)
+        deaths.put(clusterId, s"${node.exitDescription}; its stderr ends with:\n${node.stderrTail}")
       }
     }
   }
+
+  /** How this executor's node of `clusterId` ended, when it ended on its own with an error
+   *  (a signal or a non-zero code), with the tail of its stderr: for the driver's error. */
+  def deathOf(clusterId: String): Option[String] = Option(deaths.get(clusterId))
 
   def get(clusterId: String): Option[NodeProcess] = Option(nodes.get(clusterId))
 
