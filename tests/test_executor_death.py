@@ -1,5 +1,5 @@
 """Fail fast when an executor JVM dies (case d of the fail-fast issue), on a standalone master
-and two workers on 127.0.0.1: the driver gets a SparkTFError naming the node, and the node whose
+and two workers on 127.0.0.1 (and case e where the cluster could grow: the wait is bounded): the driver gets a SparkTFError naming the node, and the node whose
 executor died exits on its own within seconds (it watches its parent).
 
 The driver runs in its own process (tests/programs/executor_death_driver.py): this test session
@@ -124,6 +124,11 @@ def test_d_executor_killed_mid_feed(standalone, spark_env):
     assert proc.returncode == 0 and lines, (
         f"driver exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     result = json.loads(lines[-1][len("RESULT "):])
+    print(f"time-to-error e) on standalone {result['too_many_seconds']:.1f} s")
+    too_many = result["too_many_error"]
+    assert too_many is not None, "a cluster of 3 nodes started on 2 executors"
+    assert "needs 3 executors" in too_many and "only 2 registered within 5.0 s" in too_many
+    assert result["too_many_seconds"] < 15, result
     print(f"time-to-error d) {result['seconds_to_error']:.1f} s")
     print(f"the killed executor's node exited {result['victim_node_exit_seconds']:.1f} s after "
           "the kill")

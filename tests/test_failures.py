@@ -148,7 +148,8 @@ def test_e_more_executors_than_the_cluster_has(spark):
     message = expect_failure(
         lambda: TFCluster.run(spark, read_until_stopped, {}, num_executors=3,
                               reservation_timeout=5), "e")
-    assert "needs 3 executors" in message and "only 2" in message, message
+    assert "needs 3 executors" in message and "has only 2" in message, message
+    assert "num_executors" in message, message
 
 
 @pytest.fixture

@@ -71,6 +71,15 @@ def main(master, worker_pids):
         .getOrCreate()
     )
     try:
+        # Case e on a cluster that could grow: the reservation waits, then names what it found.
+        started = time.monotonic()
+        try:
+            TFCluster.run(spark, read_until_stopped, {}, num_executors=3, reservation_timeout=5)
+            result["too_many_error"] = None
+        except SparkTFError as e:
+            result["too_many_error"] = str(e)
+        result["too_many_seconds"] = time.monotonic() - started
+
         marker = os.path.join(tempfile.mkdtemp(prefix="sparktf-death-"), "fed")
         cluster = TFCluster.run(spark, read_until_stopped, {"fed_marker": marker},
                                 num_executors=2, input_mode=InputMode.SPARK, master_node="chief",

@@ -53,6 +53,12 @@ object ClusterSettings {
     case _ => conf.getOption("spark.executor.cores").map(_.trim.toInt)
   }
 
+  /** How many executors a master has for sure, when it says so (local-cluster[N,cores,mem]). */
+  def fixedExecutorCount(master: String): Option[Int] = master match {
+    case LocalCluster(n, _, _) => Some(n.toInt)
+    case _ => None
+  }
+
   /** Waits until `n` executors are registered; a cluster that has fewer fails with what it has. */
   def awaitExecutors(sc: SparkContext, n: Int, timeoutSeconds: Double): Unit = {
     if (sc.isLocal) {
@@ -60,6 +66,12 @@ object ClusterSettings {
       if (n > 1) throw new SparkTFException(s"master ${sc.master} runs a single executor, but " +
         s"the cluster needs $n: use local-cluster[$n,1,1024] or a real cluster")
       return
+    }
+    fixedExecutorCount(sc.master).filter(_ < n).foreach { has =>
+      // local-cluster never grows: waiting would only delay the same answer.
+      throw new SparkTFException(s"the cluster needs $n executors (one per TensorFlow node) " +
+        s"but master ${sc.master} has only $has; ask for fewer nodes (num_executors) or use " +
+        s"local-cluster[$n,1,1024]")
     }
     val deadline = System.nanoTime() + (timeoutSeconds * 1e9).toLong
     // The status tracker lists the driver too.

@@ -66,4 +66,10 @@ class ClusterSettingsSuite extends AnyFunSuite {
     assert(refused(conf(), "local-cluster[2,1,1024]", two.copy(queueCapacity = 0))
       .contains("queue_capacity is 0: use 1 or more"))
   }
+
+  test("local-cluster says how many executors it has; other masters do not") {
+    assert(ClusterSettings.fixedExecutorCount("local-cluster[2, 1, 1024]").contains(2))
+    assert(ClusterSettings.fixedExecutorCount("spark://h:7077").isEmpty)
+    assert(ClusterSettings.fixedExecutorCount("yarn").isEmpty)
+  }
 }
