@@ -1,6 +1,7 @@
 """Fail fast when an executor JVM dies (case d of the fail-fast issue), on a standalone master
-and two workers on 127.0.0.1 (and case e where the cluster could grow: the wait is bounded): the driver gets a SparkTFError naming the node, and the node whose
-executor died exits on its own within seconds (it watches its parent).
+and two workers on 127.0.0.1: the driver gets a SparkTFError naming the node, and the node whose
+executor died exits on its own within seconds (it watches its parent). Also case e where the
+cluster could grow: the wait for executors is bounded and names what it found.
 
 The driver runs in its own process (tests/programs/executor_death_driver.py): this test session
 may already hold a local-cluster SparkContext, and a JVM has one.

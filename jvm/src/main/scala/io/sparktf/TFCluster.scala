@@ -167,7 +167,8 @@ final class TFCluster private (
     try stopAll(TFCluster.FailureGraceSeconds) catch {
       case NonFatal(e) => log.warn("stopping the nodes failed", e)
     }
-    val detail = if (nodeErrors.nonEmpty) nodeErrors.mkString("\n") else TFCluster.rootMessage(cause)
+    val detail =
+      if (nodeErrors.nonEmpty) nodeErrors.mkString("\n") else TFCluster.rootMessage(cause)
     new SparkTFException(s"$what: $detail", cause)
   }
 
