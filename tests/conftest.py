@@ -3,10 +3,11 @@ check after every test that no node process it started is left running."""
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 import time
-from typing import Iterator
+from typing import Any, Iterator
 
 import psutil
 import pytest
@@ -47,6 +48,15 @@ def no_leftover_nodes() -> Iterator[None]:
         except psutil.NoSuchProcess:
             pass
     assert not left, f"node processes left running after the test: {sorted(left)}"
+
+
+def executor_logs(spark: Any) -> list[str]:
+    """Paths of the stdout/stderr files of this application's executors."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    # local-cluster workers always use SPARK_HOME/work (scripts/test prunes old runs).
+    app = os.path.join(_find_spark_home(), "work", spark.sparkContext.applicationId)
+    return sorted(glob.glob(os.path.join(app, "*", "std*")))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pyspark.sql import functions as F
 
+from conftest import executor_logs
 from sparktf import TFCluster
 
 MiB = 1 << 20
@@ -89,16 +90,11 @@ def _merged(out_dir: str, feed: int) -> dict[str, Any]:
 
 
 def _executor_logs(spark: Any) -> str:
-    """The stderr of this application's executors (local-cluster keeps them under SPARK_HOME)."""
-    from pyspark.find_spark_home import _find_spark_home
-
-    app = os.path.join(_find_spark_home(), "work", spark.sparkContext.applicationId)
+    """The text of this application's executor logs."""
     text = []
-    for executor in os.listdir(app):
-        path = os.path.join(app, executor, "stderr")
-        if os.path.isfile(path):
-            with open(path, errors="replace") as f:
-                text.append(f.read())
+    for path in executor_logs(spark):
+        with open(path, errors="replace") as f:
+            text.append(f.read())
     return "\n".join(text)
 
 

@@ -85,6 +85,8 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         except ValueError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
         if self._queue.closed:
+            if self._program.failed:
+                self._abort_failed(context)
             return feed_pb2.FeedAck(rows_received=0, terminated=True)
         try:
             self._queue.open_feed(start.feed_id, start.schema)
@@ -127,6 +129,8 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                     log.info("%s: the feeding task went away after %d rows", where, rows)
                 return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
             rows += batch.num_rows
+        if self._program.failed:  # a closed queue means failure here, not terminate()
+            self._abort_failed(context)
         self.ledger.finish(key, start.attempt)
         return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
 
