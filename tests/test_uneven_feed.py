@@ -1,4 +1,4 @@
-"""Uneven partitions (10 rows and 10,000) under MultiWorkerMirroredStrategy: the feed splits the
+"""Uneven partitions (10 rows and 10,000) under MultiWorkerMirroredStrategy: the feed deals the
 rows evenly, both workers run the same number of steps, and training ends instead of hanging."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def count_steps(args: dict[str, Any], ctx: Any) -> None:
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():
-        model = keras.Sequential([keras.layers.Input((1,)), keras.layers.Dense(1)])
+        model = keras.Sequential([keras.layers.Input((1024,)), keras.layers.Dense(1)])
         model.compile(optimizer="sgd", loss="mse")
     steps = []
     callback = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: steps.append(b))
@@ -34,11 +34,14 @@ def test_uneven_partitions_do_not_hang_synchronous_training(spark, tmp_path):
     # One slice per partition: the first holds 10 rows, the second 10,000.
     ids = spark.sparkContext.parallelize([range(0, 10), range(10, 10010)], 2).flatMap(
         lambda r: [(i,) for i in r])
+    # Rows of 4 KiB and a queue of one batch (~1000 rows): the nodes hold far less than their
+    # share, so both must be fed at one pace while they train in lockstep, or they deadlock.
     df = spark.createDataFrame(ids, "id long").select(
-        (F.col("id") / 10010.0).cast("float").alias("x"), (F.col("id") % 2).cast("float").alias("y"))
+        F.array_repeat((F.col("id") / 10010.0).cast("float"), 1024).alias("x"),
+        (F.col("id") % 2).cast("float").alias("y"))
     assert [len(p) for p in df.rdd.glom().collect()] == [10, 10000]
     cluster = TFCluster.run(spark, count_steps, {"out": str(tmp_path)}, num_executors=2,
-                            feed_timeout=120)
+                            queue_capacity=1, feed_timeout=120)
     try:
         report = cluster.train(df)
     finally:

@@ -175,3 +175,30 @@ def test_streams_of_mixed_columns_survive_the_wire(node):
     got = node.feed.next_batch(2)
     assert got["img"].shape == (2, 4) and got["tok"].row_splits.tolist() == [0, 2, 3]
     assert got["txt"].tolist() == [b"a", b"bc"]
+
+
+@pytest.mark.timeout(60)
+def test_only_a_finished_stream_completes_its_partition(node):
+    def begin(partition, attempt=0):
+        return node.data.BeginPartition(feed_pb2.PartitionKey(
+            cluster_id=CLUSTER, feed_id="f1", partition=partition, attempt=attempt),
+            metadata=AUTH, timeout=5)
+
+    finish = feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=12))
+    begin(0)
+    assert node.data.Feed(iter([*_stream(partition=0), finish]), metadata=AUTH,
+                          timeout=10).rows_received == 12
+    assert begin(0, attempt=1).complete
+    # A stream that just stops (a cancelled task can look like that) leaves it open.
+    begin(1)
+    assert node.data.Feed(iter(_stream(partition=1)), metadata=AUTH,
+                          timeout=10).rows_received == 12
+    progress = begin(1, attempt=1)
+    assert (progress.rows_taken, progress.complete) == (12, False)
+    # A finish that disagrees with what arrived is data loss.
+    begin(2)
+    with pytest.raises(grpc.RpcError) as err:
+        node.data.Feed(iter([*_stream(starts=(0,), rows=(3,), partition=2),
+                             feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=4))]),
+                       metadata=AUTH, timeout=10)
+    assert err.value.code() == grpc.StatusCode.DATA_LOSS

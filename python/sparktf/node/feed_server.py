@@ -101,7 +101,15 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
 
         rows = 0
+        finished = False
         for message in messages:
+            if message.WhichOneof("kind") == "finish":
+                if message.finish.rows != rows:
+                    context.abort(grpc.StatusCode.DATA_LOSS,
+                                  f"{where}: the task sent {message.finish.rows} rows, the node "
+                                  f"took {rows}")
+                finished = True
+                break
             if message.WhichOneof("kind") != "batch":
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               f"{where}: after FeedStart only ColumnBatch messages may follow, "
@@ -131,7 +139,12 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             rows += batch.num_rows
         if self._program.failed:  # a closed queue means failure here, not terminate()
             self._abort_failed(context)
-        self.ledger.finish(key, start.attempt)
+        if finished:
+            self.ledger.finish(key, start.attempt)
+        else:
+            # No FeedFinish: the stream was cancelled (its task failed), which can also end the
+            # iteration; the partition stays open and a retry continues after the rows taken.
+            log.info("%s: the stream ended without FeedFinish after %d rows", where, rows)
         return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
 
     def _abort_failed(self, context: grpc.ServicerContext) -> NoReturn:

@@ -1,18 +1,20 @@
 package io.sparktf.feed
 
+import scala.util.control.NonFatal
+
 import org.apache.spark.TaskContext
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 
+import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
 import io.sparktf.rpc.ClusterSecret
 
-/** One epoch of feeding: a Spark job whose tasks stream their partitions to the nodes.
- *
- *  Rows go where the [[FeedPlan]] says: contiguous row ranges per node, so every node gets an equal
- *  share whatever executor runs a task and however uneven the partitions are; a retried task
- *  reaches the same nodes; a task on an executor without a fed node (a ps) sends over the network.
+/** One epoch of feeding: a Spark job whose tasks deal their partitions' rows to the nodes as the
+ *  [[FeedPlan]] says, one stream per node per task. The split is the same whatever executor runs
+ *  a task, so a retried task reaches the same nodes, and a task on an executor without a fed
+ *  node (a ps) simply sends over the network.
  */
 object FeedJob {
   def run(rows: RDD[InternalRow], fed: IndexedSeq[NodeInfo], plan: FeedPlan, epochs: Int,
@@ -20,20 +22,31 @@ object FeedJob {
       epoch: Int, idleTimeoutSeconds: Double): Seq[FeedResult] = {
     rows.mapPartitionsWithIndex { (partition, it) =>
       val attempt = Option(TaskContext.get()).map(_.attemptNumber()).getOrElse(0)
-      val results = Seq.newBuilder[FeedResult]
-      var terminated = false
-      for ((k, count) <- plan.segments(partition) if !terminated) {
+      val streams = fed.indices.map { k =>
         val share = PlanMessage.newBuilder().setNodeRows(plan.nodeRows(k) * epochs)
           .setMinNodeRows(plan.minNodeRows * epochs).build()
-        val segment = it.take(count.toInt)
-        val result = new PartitionFeeder(fed(k), secret, clusterId, feedId, columns, share, epoch,
-          partition, attempt, idleTimeoutSeconds).feed(segment)
-        // A partition an earlier attempt delivered is not read by the feeder: skip past it.
-        while (segment.hasNext) segment.next()
-        terminated = result.terminated
-        results += result
+        new NodeStream(fed(k), secret, clusterId, feedId, columns, share, epoch, partition,
+          attempt, idleTimeoutSeconds)
       }
-      results.result().iterator
+      val expected = plan.partitionRows(partition)
+      var row = 0L
+      try {
+        if (expected > 0) streams.foreach(_.begin())
+        while (it.hasNext && !streams.exists(_.closedByNode)) {
+          streams(plan.nodeOf(partition, row)).offer(it.next())
+          row += 1
+        }
+        if (row != expected && !streams.exists(_.closedByNode)) {
+          throw new SparkTFException(s"partition $partition has $row rows now but had $expected " +
+            "when the feed was planned: the DataFrame is not deterministic; cache or " +
+            "checkpoint it before train()")
+        }
+        streams.filter(_ => expected > 0).map(_.finish()).iterator
+      } catch {
+        case NonFatal(e) =>
+          streams.foreach(_.cancel(e))
+          throw e
+      }
     }.collect().toSeq
   }
 }

@@ -2,13 +2,14 @@ package io.sparktf.feed
 
 import io.sparktf.SparkTFException
 
-/** How one epoch's rows are split over the fed nodes: node `k` takes the global rows
- *  `[total * k / n, total * (k + 1) / n)` in partition order, so the shares differ by at most one
- *  row whatever the partition sizes (10 rows in one partition and 10,000 in another included).
- *  A partition that straddles a boundary is split between two nodes.
+/** How one epoch's rows are dealt to the fed nodes: global row `g` (rows numbered in partition
+ *  order) goes to node `g % nodes`, like cards. Every node's share differs from the others' by at
+ *  most one row whatever the partition sizes, and every feed task deals to every node as it
+ *  goes, so all nodes receive data at the same pace: under synchronous training no node starves
+ *  while another's queue is full (which would deadlock the two).
  *  {{{
  *  val plan = FeedPlan(partitionRows = IndexedSeq(10L, 10000L), nodes = 2)
- *  plan.nodeRows(0) == 5005 && plan.segments(1) == Seq(0 -> 4995L, 1 -> 5005L)
+ *  plan.nodeRows(0) == 5005 && plan.nodeOf(partition = 1, row = 0) == 0
  *  }}}
  */
 final case class FeedPlan(partitionRows: IndexedSeq[Long], nodes: Int) {
@@ -16,19 +17,12 @@ final case class FeedPlan(partitionRows: IndexedSeq[Long], nodes: Int) {
   val total: Long = partitionRows.sum
   private val offsets: IndexedSeq[Long] = partitionRows.scanLeft(0L)(_ + _)
 
-  private def nodeStart(k: Int): Long = total * k / nodes
+  /** Rows of global index `k`, `k + nodes`, `k + 2 * nodes`, ... */
+  def nodeRows(k: Int): Long = (total - k + nodes - 1) / nodes
+  def minNodeRows: Long = total / nodes
 
-  def nodeRows(k: Int): Long = nodeStart(k + 1) - nodeStart(k)
-  def minNodeRows: Long = (0 until nodes).map(nodeRows).min
-
-  /** The (node, rows) pieces of partition `p`, in row order. */
-  def segments(p: Int): Seq[(Int, Long)] = {
-    val (lo, hi) = (offsets(p), offsets(p + 1))
-    (0 until nodes).flatMap { k =>
-      val (s, e) = (math.max(lo, nodeStart(k)), math.min(hi, nodeStart(k + 1)))
-      if (e > s) Some(k -> (e - s)) else None
-    }
-  }
+  /** The node that takes row `row` (0-based) of partition `partition`. */
+  def nodeOf(partition: Int, row: Long): Int = ((offsets(partition) + row) % nodes).toInt
 
   /** Every fed node needs rows, or synchronous training would wait for one that has none. */
   def check(): Unit = if (nodes > 1 && minNodeRows == 0) {

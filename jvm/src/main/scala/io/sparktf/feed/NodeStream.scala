@@ -1,0 +1,176 @@
+package io.sparktf.feed
+
+import java.util.concurrent.{CountDownLatch, TimeUnit}
+import java.util.concurrent.locks.ReentrantLock
+
+import io.grpc.{Status, StatusRuntimeException}
+import io.grpc.stub.{ClientCallStreamObserver, ClientResponseObserver}
+import org.apache.spark.sql.catalyst.InternalRow
+
+import io.sparktf.SparkTFException
+import io.sparktf.cluster.NodeInfo
+import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart, PartitionKey}
+import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
+import io.sparktf.rpc.{ClusterSecret, NodeChannels}
+
+/** The rows of one partition that go to one node, pushed row by row into a client-streaming
+ *  `DataFeed.Feed` call, checked against what the node acknowledges.
+ *
+ *  Exactly once: [[begin]] calls `BeginPartition`, which makes this task attempt the partition's
+ *  owner on the node and says how many of its rows earlier attempts delivered; [[offer]] skips
+ *  those (Spark recomputes a partition in the same order), so a retry never repeats a row.
+ *  Backpressure: a batch is sent only when gRPC flow control allows; a node that takes nothing
+ *  for `idleTimeoutSeconds` fails the task instead of hanging it.
+ *  {{{
+ *  val s = new NodeStream(node, secret, clusterId, feedId, columns, plan, epoch, p, attempt)
+ *  s.begin(); rows.foreach(s.offer); val result = s.finish()
+ *  }}}
+ */
+final class NodeStream(
+    node: NodeInfo,
+    secret: ClusterSecret,
+    clusterId: String,
+    feedId: String,
+    columns: IndexedSeq[FeedColumn],
+    plan: PlanMessage,
+    epoch: Int,
+    partition: Int,
+    attempt: Int,
+    idleTimeoutSeconds: Double = 600.0) {
+
+  private val lock = new ReentrantLock()
+  private val ready = lock.newCondition()
+  private val done = new CountDownLatch(1)
+  @volatile private var ack: FeedAck = _
+  @volatile private var failure: Throwable = _
+  private val started = System.nanoTime()
+  private val encoder = new ColumnBatchEncoder(columns, partition)
+  private var requests: ClientCallStreamObserver[FeedMessage] = _
+  private var skip = 0L
+  private var skipped = 0L
+  private var complete = false
+  private var offered = 0L
+  private var sent = 0L
+
+  /** True once the node answered early: its program called `terminate()` (or failed). */
+  def closedByNode: Boolean = done.getCount == 0
+
+  def begin(): Unit = {
+    val progress = try DataFeedGrpc.newBlockingStub(NodeChannels.get(node.host, node.port, secret))
+      .withDeadlineAfter(60, TimeUnit.SECONDS)
+      .beginPartition(PartitionKey.newBuilder().setClusterId(clusterId).setFeedId(feedId)
+        .setEpoch(epoch).setPartition(partition).setAttempt(attempt).build())
+      catch { case e: StatusRuntimeException => throw feedFailed(e) }
+    skip = progress.getRowsTaken
+    complete = progress.getComplete
+  }
+
+  def offer(row: InternalRow): Unit = {
+    offered += 1
+    if (complete || closedByNode) return
+    if (skipped < skip) { skipped += 1; return }
+    encoder.add(row)
+    if (encoder.isFull) flush()
+  }
+
+  /** Sends what is left, closes the stream and checks the node's count. */
+  def finish(): FeedResult = {
+    if (skipped < skip && !complete) {
+      throw new SparkTFException(s"partition $partition sent $offered rows to node " +
+        s"${node.describe} on attempt $attempt, fewer than the $skip an earlier attempt " +
+        "delivered; sparktf needs partitions recomputed in the same order (cache or " +
+        "checkpoint the DataFrame before train())")
+    }
+    if (encoder.rows > 0 && !closedByNode) flush()
+    val alreadyTaken = if (complete) skip else skipped
+    if (requests == null) {
+      return FeedResult(partition, epoch, node.barrierIndex, alreadyTaken, 0, 0,
+        terminated = false, seconds)
+    }
+    if (!closedByNode) {
+      send(FeedMessage.newBuilder().setFinish(FeedFinish.newBuilder().setRows(sent)).build())
+      requests.onCompleted()
+    }
+    if (!done.await((idleTimeoutSeconds * 1000).toLong, TimeUnit.MILLISECONDS)) {
+      cancel(new SparkTFException("no acknowledgement"))
+      throw new SparkTFException(s"node ${node.describe} did not acknowledge partition " +
+        s"$partition within $idleTimeoutSeconds s after the last batch; is its program stuck?")
+    }
+    if (failure != null) throw feedFailed(failure)
+    if (ack == null) throw new SparkTFException(s"node ${node.describe} closed the feed of " +
+      s"partition $partition without an acknowledgement")
+    val received = ack.getRowsReceived
+    if (!ack.getTerminated && received != sent) {
+      throw new SparkTFException(s"node ${node.describe} acknowledged $received rows of " +
+        s"partition $partition, but the task sent $sent: rows were lost on the way")
+    }
+    FeedResult(partition, epoch, node.barrierIndex, alreadyTaken, sent, received,
+      ack.getTerminated, seconds)
+  }
+
+  /** Ends the call after a failure: the node frees the stream and keeps exactly the rows it
+   *  took, for a retry to continue from. */
+  def cancel(cause: Throwable): Unit =
+    if (requests != null && !closedByNode) {
+      requests.cancel(s"feed task failed: ${cause.getMessage}", cause)
+    }
+
+  private def seconds: Double = (System.nanoTime() - started) / 1e9
+
+  private def open(): Unit = {
+    val observer = new ClientResponseObserver[FeedMessage, FeedAck] {
+      override def beforeStart(s: ClientCallStreamObserver[FeedMessage]): Unit = {
+        requests = s
+        s.setOnReadyHandler(() => signalReady())
+      }
+      override def onNext(value: FeedAck): Unit = ack = value
+      override def onError(t: Throwable): Unit = { failure = t; done.countDown(); signalReady() }
+      override def onCompleted(): Unit = { done.countDown(); signalReady() }
+    }
+    DataFeedGrpc.newStub(NodeChannels.get(node.host, node.port, secret)).feed(observer)
+    send(FeedMessage.newBuilder().setStart(FeedStart.newBuilder()
+      .setClusterId(clusterId).setFeedId(feedId).setEpoch(epoch).setPartition(partition)
+      .setAttempt(attempt).setSchema(encoder.schema.toBuilder.setPlan(plan))).build())
+  }
+
+  private def flush(): Unit = {
+    if (requests == null) open()
+    val n = encoder.rows
+    send(FeedMessage.newBuilder().setBatch(encoder.flush()).build())
+    sent += n
+  }
+
+  private def signalReady(): Unit = {
+    lock.lock()
+    try ready.signalAll() finally lock.unlock()
+  }
+
+  /** Sends once flow control allows; gives up after `idleTimeoutSeconds` without credit. */
+  private def send(msg: FeedMessage): Unit = {
+    val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
+    lock.lock()
+    try {
+      while (!requests.isReady && done.getCount > 0) {
+        val left = deadline - System.nanoTime()
+        if (left <= 0) {
+          throw new SparkTFException(s"node ${node.describe} took no data for " +
+            s"$idleTimeoutSeconds s while partition $partition waited to send; its program may " +
+            "have stopped reading the feed")
+        }
+        ready.await(math.min(left, 1000000000L), TimeUnit.NANOSECONDS)
+      }
+    } finally lock.unlock()
+    if (done.getCount > 0) requests.onNext(msg)
+  }
+
+  private def feedFailed(t: Throwable): SparkTFException = {
+    val status = Status.fromThrowable(t)
+    val what = status.getCode match {
+      case Status.Code.UNAVAILABLE => "is unreachable (did its process die?)"
+      case Status.Code.UNAUTHENTICATED => "refused the cluster secret"
+      case _ => s"failed the feed (${status.getCode})"
+    }
+    new SparkTFException(s"node ${node.describe} $what while taking partition $partition: " +
+      Option(status.getDescription).getOrElse(""), t)
+  }
+}
