@@ -124,15 +124,20 @@ class TFCluster:
         queue_capacity: int = 16,
         env: dict[str, str] | None = None,
         python: str | None = None,
+        ps_gpus: bool = False,
     ) -> "TFCluster":
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
 
         ``map_fun`` and ``tf_args`` are cloudpickled and travel inside Spark's own task closure.
         ``python`` is the interpreter the nodes run (it needs tensorflow); by default the one
         Spark uses for its Python workers (``spark.pyspark.python`` / ``PYSPARK_PYTHON``).
+
+        ``tensorboard=True`` starts TensorBoard on the chief (worker:0 without a chief) over
+        ``log_dir`` (``ctx.log_dir`` on every node; default ``<model_dir>/tensorboard``, or a
+        directory in the node's working dir); ``cluster.tensorboard_url`` says where it answers.
+        With Spark scheduling a ``gpu`` resource, each node's ``CUDA_VISIBLE_DEVICES`` is set to
+        its task's GPUs; parameter servers get none unless ``ps_gpus=True``.
         """
-        if tensorboard or log_dir:
-            raise SparkTFError("tensorboard is not available in this version of sparktf yet")
         spark = _session(sc)
         config = {
             "num_executors": num_executors,
@@ -148,6 +153,9 @@ class TFCluster:
             "queue_capacity": queue_capacity,
             "env": env or {},
             "python": python,
+            "ps_gpus": ps_gpus,
+            "tensorboard": tensorboard,
+            "log_dir": log_dir,
         }
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
             bytearray(_pickle_program(map_fun, tf_args))
@@ -159,6 +167,21 @@ class TFCluster:
     @property
     def cluster_id(self) -> str:
         return self._java_obj.clusterId()
+
+    @property
+    def tensorboard_url(self) -> str | None:
+        """Where the cluster's TensorBoard answers (``tensorboard=True``), e.g.
+        ``"http://10.0.0.5:39871/"``; None without one. It stops with the cluster."""
+        url = self._java_obj.tensorboardUrl()
+        return url.get() if url.isDefined() else None
+
+    @property
+    def nodes(self) -> list[dict[str, Any]]:
+        """The started nodes: ``role``, ``host``, ``executor_id``, ``pid``, ``port``,
+        ``tf_port``, ``gpus`` (the GPU addresses Spark gave the node's task),
+        ``cuda_visible_devices`` (None: left as the executor had it) and ``tensorboard_url``.
+        Empty in InputMode.TENSORFLOW."""
+        return json.loads(self._java_obj.nodesJson())
 
     def train(
         self,

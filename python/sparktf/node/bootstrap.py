@@ -49,6 +49,8 @@ class NodeBootstrap:
     feed_timeout_seconds: float = 600.0
     linger_timeout_seconds: float = 3600.0
     env: dict[str, str] = field(default_factory=dict)
+    tensorboard: bool = False  # this node serves TensorBoard over log_dir
+    log_dir: str | None = None  # None: model_dir/tensorboard, else working_dir/tensorboard
     # Opt-in: Linux sends the signal when the *thread* that spawned the node exits, and Spark's
     # task threads are pooled and die when idle, so by default only the ppid poll is used.
     parent_death_signal: bool = False
@@ -87,6 +89,8 @@ class NodeBootstrap:
             feed_timeout_seconds=f.number("feed_timeout_seconds", default=600.0),
             linger_timeout_seconds=f.number("linger_timeout_seconds", default=3600.0),
             env=f.string_map("env"),
+            tensorboard=f.boolean("tensorboard", default=False),
+            log_dir=f.optional_string("log_dir"),
             parent_death_signal=f.boolean("parent_death_signal", default=False),
         )
         return boot

@@ -9,13 +9,27 @@ from sparktf.node.data_feed import DataFeed
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+def is_uri(path: str) -> bool:
+    """``hdfs://...``, ``gs://...``, ``file://...``: a path some filesystem other than the
+    local one resolves."""
+    return bool(_URI.match(path))
+
+
+def under(base: str, path: str) -> str:
+    """``path`` inside ``base``; a local ``base`` is made absolute, a URI base is joined with /."""
+    if is_uri(base):
+        return base.rstrip("/") + "/" + path
+    return os.path.join(os.path.abspath(base), path)
+
+
 class NodeContext:
     """Who this node is in the TF cluster, where to write, and its data feed."""
 
     def __init__(self, *, job_name: str, task_index: int, worker_num: int, num_workers: int,
                  cluster_spec: dict[str, list[str]], cluster_id: str, executor_id: str | None,
                  model_dir: str | None, export_dir: str | None, checkpoint_dir: str | None,
-                 working_dir: str, data_feed: DataFeed | None) -> None:
+                 working_dir: str, data_feed: DataFeed | None,
+                 log_dir: str | None = None) -> None:
         self.job_name = job_name
         self.task_index = task_index
         self.worker_num = worker_num  # global index over all nodes (TFoS name)
@@ -27,6 +41,8 @@ class NodeContext:
         self.export_dir = export_dir
         self.checkpoint_dir = checkpoint_dir
         self.working_dir = working_dir
+        # TensorBoard's log dir: the chief's is what the cluster's TensorBoard serves.
+        self.log_dir = log_dir
         self._data_feed = data_feed
 
     def __repr__(self) -> str:
@@ -53,10 +69,8 @@ class NodeContext:
     def absolute_path(self, path: str) -> str:
         """``path`` made absolute: URIs (hdfs://, file://, ...) and absolute paths as they are,
         relative paths under ``model_dir`` when it is set, else under the working directory."""
-        if _URI.match(path) or os.path.isabs(path):
+        if is_uri(path) or os.path.isabs(path):
             return path
         if self.model_dir:
-            if _URI.match(self.model_dir):
-                return self.model_dir.rstrip("/") + "/" + path
-            return os.path.join(os.path.abspath(self.model_dir), path)
+            return under(self.model_dir, path)
         return os.path.abspath(path)

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
@@ -85,12 +86,16 @@ def apply_environment(boot: NodeBootstrap) -> None:
         os.environ.pop("TF_CONFIG", None)
 
 
-def write_ready_file(path: str, port: int) -> None:
-    """Tell the launcher the port, atomically: it must never read a half-written file."""
+def write_ready_file(path: str, port: int, tensorboard_url: str | None = None) -> None:
+    """Tell the launcher the port (and TensorBoard's URL), atomically: it must never read a
+    half-written file."""
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    ready: dict[str, Any] = {"port": port, "pid": os.getpid()}
+    if tensorboard_url:
+        ready["tensorboard_url"] = tensorboard_url
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"port": port, "pid": os.getpid()}, fh)
+        json.dump(ready, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -138,7 +143,19 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     from sparktf.node.feed_server import DataFeedServicer
     from sparktf.node.node_server import MAX_FEED_STREAMS, start_node_server
     from sparktf.node.program_state import ProgramState  # noqa: F811
+    from sparktf.node.tensorboard import TensorBoardError, default_log_dir, start_tensorboard
 
+    log_dir = default_log_dir(boot.log_dir, boot.model_dir, boot.working_dir)
+    tensorboard_url = None
+    if boot.tensorboard:
+        started = time.monotonic()
+        try:
+            tensorboard_url = start_tensorboard(log_dir, boot.host)
+        except (TensorBoardError, OSError) as e:
+            log.error("node could not start: %s", e)
+            return EXIT_STARTUP_FAILED
+        log.info("TensorBoard serves %s at %s (started in %.1f s)", log_dir, tensorboard_url,
+                 time.monotonic() - started)
     program = ProgramState(boot.job_name, boot.task_index)
     queue = FeedQueue(boot.queue_capacity) if boot.takes_data else None
     feed_servicer = None if queue is None else DataFeedServicer(
@@ -146,7 +163,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     try:
         server, port = start_node_server(boot.host, boot.secret,
                                          NodeControlServicer(program, queue), feed_servicer)
-        write_ready_file(boot.ready_file, port)
+        write_ready_file(boot.ready_file, port, tensorboard_url)
     except OSError as e:
         log.error("node could not start: %s", e)
         return EXIT_STARTUP_FAILED
@@ -162,7 +179,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
         num_workers=boot.num_workers, cluster_spec=boot.cluster_spec,
         cluster_id=boot.cluster_id, executor_id=boot.executor_id, model_dir=boot.model_dir,
         export_dir=boot.export_dir, checkpoint_dir=boot.checkpoint_dir,
-        working_dir=boot.working_dir,
+        working_dir=boot.working_dir, log_dir=log_dir,
         data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds))
 
     code = _run_program(boot.program, ctx, program)

@@ -22,6 +22,11 @@ import io.sparktf.InputMode.InputMode
  *  @param env                 extra environment for the node processes
  *  @param python              the Python executable the nodes run; None: spark.sparktf.python,
  *                             spark.pyspark.python, PYSPARK_PYTHON, then python3
+ *  @param psGpus              give parameter servers the GPUs Spark scheduled for them; by
+ *                             default a ps runs with CUDA_VISIBLE_DEVICES="" (see GpuBinding)
+ *  @param tensorboard         start TensorBoard on the chief (worker:0 without a chief)
+ *  @param logDir              TensorBoard's log dir (ctx.log_dir); None: model_dir/tensorboard,
+ *                             or a directory in the node's working dir without a model_dir
  *  {{{
  *  ClusterConfig(numExecutors = 2).withModelDir("/tmp/model")
  *  }}}
@@ -39,7 +44,10 @@ final case class ClusterConfig(
     shutdownTimeout: Double = 600.0,
     queueCapacity: Int = 16,
     env: Map[String, String] = Map.empty,
-    python: Option[String] = None) {
+    python: Option[String] = None,
+    psGpus: Boolean = false,
+    tensorboard: Boolean = false,
+    logDir: Option[String] = None) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))
@@ -62,7 +70,7 @@ object ClusterConfig {
     val node = mapper.readTree(json)
     val known = Set("num_executors", "num_ps", "input_mode", "master_node", "eval_node",
       "model_dir", "export_dir", "reservation_timeout", "feed_timeout", "shutdown_timeout",
-      "queue_capacity", "env", "python")
+      "queue_capacity", "env", "python", "ps_gpus", "tensorboard", "log_dir")
     node.fieldNames().asScala.filterNot(known).foreach { f =>
       throw new SparkTFException(s"unknown cluster setting '$f'; known: ${known.toSeq.sorted.mkString(", ")}")
     }
@@ -83,6 +91,9 @@ object ClusterConfig {
       queueCapacity = opt("queue_capacity").map(_.asInt()).getOrElse(d.queueCapacity),
       env = opt("env").map(_.properties().asScala.map(e => e.getKey -> e.getValue.asText()).toMap)
         .getOrElse(Map.empty),
-      python = str("python").filter(_.nonEmpty))
+      python = str("python").filter(_.nonEmpty),
+      psGpus = opt("ps_gpus").exists(_.asBoolean()),
+      tensorboard = opt("tensorboard").exists(_.asBoolean()),
+      logDir = str("log_dir").filter(_.nonEmpty))
   }
 }

@@ -47,6 +47,13 @@ final class TFCluster private (
   def fedNodes: IndexedSeq[NodeInfo] = nodeInfos.filter(_.role.takesData).toIndexedSeq
   def currentState: String = state.get()
 
+  /** Where the cluster's TensorBoard answers (`tensorboard = true`, InputMode.SPARK), e.g.
+   *  `Some("http://10.0.0.5:39871/")`; it stops with the cluster. */
+  def tensorboardUrl: Option[String] = nodeInfos.flatMap(_.tensorboardUrl).headOption
+
+  /** Python's form of [[nodes]]: a JSON list of objects (role, host, pid, gpus, ...). */
+  def nodesJson: String = new ObjectMapper().writeValueAsString(nodeInfos.map(_.toJavaMap).asJava)
+
   /** Feeds `df` to the chief and workers `numEpochs` times, then ends the feed: each node's data
    *  feed runs dry after what it holds. Every row is counted and checked against what the nodes
    *  acknowledged.
@@ -255,6 +262,11 @@ object TFCluster {
         log.info(f"sparktf cluster $clusterId started in ${(System.nanoTime() - started) / 1e9}%.1f s")
         new TFCluster(spark, clusterId, config, layout, nodes, secret, None)
       case _ =>
+        if (config.tensorboard) {
+          log.warn(s"sparktf cluster $clusterId: in InputMode.TENSORFLOW the driver learns no " +
+            "TensorBoard URL (the nodes report when their programs end); the chief's executor " +
+            "log has it")
+        }
         // The barrier tasks live as long as the programs; the job runs in the background and
         // shutdown() waits for it.
         implicit val ec: ExecutionContext = ExecutionContext.global

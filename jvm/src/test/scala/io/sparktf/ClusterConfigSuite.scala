@@ -15,6 +15,14 @@ class ClusterConfigSuite extends AnyFunSuite {
     assert(c.masterNode.contains("chief") && c.inputMode == InputMode.SPARK)
   }
 
+  test("GPU and TensorBoard options: off by default") {
+    val d = ClusterConfig.fromJson("""{"num_executors": 2}""")
+    assert(!d.psGpus && !d.tensorboard && d.logDir.isEmpty)
+    val c = ClusterConfig.fromJson(
+      """{"num_executors": 2, "ps_gpus": true, "tensorboard": true, "log_dir": "/l"}""")
+    assert(c.psGpus && c.tensorboard && c.logDir.contains("/l"))
+  }
+
   test("unknown settings and bad values say what to change") {
     assert(intercept[SparkTFException](ClusterConfig.fromJson("""{"num_executors": 2, "nmu_ps": 1}"""))
       .getMessage.contains("'nmu_ps'"))

@@ -16,6 +16,12 @@ final case class ClusterLayout(roles: IndexedSeq[NodeRole]) {
   def fed: IndexedSeq[NodeRole] = roles.filter(_.takesData)
   /** Workers as TensorFlow counts them: chief plus workers. */
   def numWorkers: Int = fed.size
+
+  /** The node that runs TensorBoard when asked: the chief, or worker:0 in a cluster without one
+   *  (the nodes that write summaries). */
+  def tensorboardRole: Option[NodeRole] =
+    roles.find(r => r.jobName == NodeRole.Chief || r.jobName == NodeRole.Master)
+      .orElse(roles.find(_ == NodeRole(NodeRole.Worker, 0)))
 }
 
 object ClusterLayout {

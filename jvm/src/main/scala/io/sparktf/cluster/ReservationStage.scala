@@ -51,6 +51,9 @@ object ReservationStage {
         "run exactly one task at a time: one core per executor, or spark.task.cpus = cores")
     }
     val spec = TFConfig.clusterSpec(peers.toSeq.map(p => layout.roles(p._1) -> s"${p._3}:${p._4}"))
+    val gpus = ctx.resources().get(GpuBinding.ResourceName).map(_.addresses.toSeq)
+    val visibleDevices = Try(GpuBinding.cudaVisibleDevices(gpus,
+      sys.env.get("CUDA_VISIBLE_DEVICES"), role, config.psGpus))
     val workDir = NodeLauncher.workingDir(clusterId, role.address.replace(':', '-'))
     val boot = NodeBootstrap(
       clusterId = clusterId, role = role, workerNum = index, numWorkers = layout.numWorkers,
@@ -59,9 +62,14 @@ object ReservationStage {
       modelDir = config.modelDir, exportDir = config.exportDir, checkpointDir = None,
       queueCapacity = config.queueCapacity, feedTimeoutSeconds = config.feedTimeout,
       linger = config.inputMode == InputMode.SPARK,
-      lingerTimeoutSeconds = 24 * 3600.0, env = config.env)
+      lingerTimeoutSeconds = 24 * 3600.0, env = config.env,
+      cudaVisibleDevices = visibleDevices.getOrElse(None),
+      tensorboard = config.tensorboard && layout.tensorboardRole.contains(role),
+      logDir = config.logDir)
 
-    val started = Try(NodeLauncher.launch(boot, python, config.reservationTimeout))
+    // A GPU binding error fails this node's start like any other, so every task reports it.
+    val started = visibleDevices.flatMap(_ =>
+      Try(NodeLauncher.launch(boot, python, config.reservationTimeout)))
     started.foreach { case (node, _) =>
       // A stage that fails after this point must not leave the node behind.
       ctx.addTaskFailureListener(new org.apache.spark.util.TaskFailureListener {
@@ -81,11 +89,14 @@ object ReservationStage {
       throw new SparkTFException(s"${failed.size} of ${layout.size} nodes did not start:\n" +
         failed.mkString("\n"), started.failed.toOption.orNull)
     }
-    val (node, port) = started.get
+    val (node, ready) = started.get
     NodeRegistry.register(clusterId, node)
-    log.info(s"sparktf node ${role.address} ready on $host:$port (TF port $tfPort)")
+    log.info(s"sparktf node ${role.address} ready on $host:${ready.port} (TF port $tfPort" +
+      boot.cudaVisibleDevices.fold("")(d => s", CUDA_VISIBLE_DEVICES='$d'") +
+      ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
     if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(node)
-    NodeInfo(index, role, executorId, host, tfPort, port, node.pid)
+    NodeInfo(index, role, executorId, host, tfPort, ready.port, node.pid,
+      gpus.getOrElse(Nil), boot.cudaVisibleDevices, ready.tensorboardUrl)
   }
 
   /** InputMode.TENSORFLOW: the task lives as long as its node's program. */

@@ -12,7 +12,10 @@ import io.sparktf.TFProgram
 import io.sparktf.cluster.NodeRole
 
 /** Everything a node process needs to start, written as `bootstrap.json` (mode 0600) in its
- *  working directory. The Python side (`sparktf.node.bootstrap`) reads the same fields. */
+ *  working directory. The Python side (`sparktf.node.bootstrap`) reads the same fields.
+ *
+ *  `cudaVisibleDevices` is not in the file: the launcher sets it in the process environment,
+ *  before Python starts, so no library can initialise CUDA with the executor's GPUs first. */
 final case class NodeBootstrap(
     clusterId: String,
     role: NodeRole,
@@ -31,7 +34,10 @@ final case class NodeBootstrap(
     feedTimeoutSeconds: Double,
     linger: Boolean,
     lingerTimeoutSeconds: Double,
-    env: Map[String, String]) {
+    env: Map[String, String],
+    cudaVisibleDevices: Option[String] = None,
+    tensorboard: Boolean = false,
+    logDir: Option[String] = None) {
 
   def readyFile: Path = workingDir.resolve("ready.json")
 
@@ -71,6 +77,8 @@ final case class NodeBootstrap(
     root.put("linger", linger)
     root.put("linger_timeout_seconds", lingerTimeoutSeconds)
     root.put("env", env.asJava)
+    root.put("tensorboard", tensorboard)
+    root.put("log_dir", logDir.orNull)
     NodeBootstrap.writePrivate(workingDir.resolve("bootstrap.json"),
       new ObjectMapper().writeValueAsBytes(root))
   }

@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory
 import io.sparktf.SparkTFException
 
 /** Starts the node process `python -m sparktf.node bootstrap.json` on this executor and waits
- *  until it reports its port in `ready.json`.
+ *  until it reports its port (and its TensorBoard's URL, if it runs one) in `ready.json`.
  *
  *  The node's Python code comes from the jar this class was loaded from (the `sparktf` package
  *  sits at the jar's root), put first on PYTHONPATH so the node always matches the JVM side.
@@ -27,7 +27,8 @@ object NodeLauncher {
     s"sparktf-$clusterId-$label-",
     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")))
 
-  def launch(boot: NodeBootstrap, python: String, readyTimeoutSeconds: Double): (NodeProcess, Int) = {
+  def launch(boot: NodeBootstrap, python: String,
+      readyTimeoutSeconds: Double): (NodeProcess, NodeReady) = {
     val bootstrapFile = boot.write()
     val pb = new ProcessBuilder(python, "-u", "-m", "sparktf.node", bootstrapFile.toString)
       .directory(boot.workingDir.toFile)
@@ -35,6 +36,7 @@ object NodeLauncher {
     env.put("PYTHONPATH", (pythonPath() ++ Option(env.get("PYTHONPATH")).filter(_.nonEmpty))
       .mkString(File.pathSeparator))
     env.put("PYTHONUNBUFFERED", "1")
+    boot.cudaVisibleDevices.foreach(env.put("CUDA_VISIBLE_DEVICES", _))
     boot.env.foreach { case (k, v) => env.put(k, v) }
     val label = boot.role.address
     val process = try pb.start() catch {
@@ -56,7 +58,7 @@ object NodeLauncher {
     }
   }
 
-  private def awaitReady(node: NodeProcess, readyFile: Path, timeoutSeconds: Double): Int = {
+  private def awaitReady(node: NodeProcess, readyFile: Path, timeoutSeconds: Double): NodeReady = {
     val deadline = System.nanoTime() + (timeoutSeconds * 1e9).toLong
     while (!Files.exists(readyFile)) {
       if (!node.isAlive) {
@@ -73,8 +75,8 @@ object NodeLauncher {
       }
       Thread.sleep(50)
     }
-    val ready = mapper.readTree(new String(Files.readAllBytes(readyFile), StandardCharsets.UTF_8))
-    ready.get("port").asInt()
+    NodeReady.fromJson(
+      mapper.readTree(new String(Files.readAllBytes(readyFile), StandardCharsets.UTF_8)))
   }
 
   /** Where the `sparktf` Python package is: the jar holding this class, or SPARKTF_PYTHONPATH

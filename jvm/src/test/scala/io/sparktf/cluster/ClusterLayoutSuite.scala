@@ -18,6 +18,14 @@ class ClusterLayoutSuite extends AnyFunSuite {
     assert(addresses(ClusterLayout.assign(2, 0, None, evalNode = false)) == Seq("worker:0", "worker:1"))
   }
 
+  test("TensorBoard runs on the chief, or on worker:0 without one") {
+    def tb(ps: Int, master: Option[String]) =
+      ClusterLayout.assign(3, ps, master, evalNode = false).tensorboardRole.map(_.address)
+    assert(tb(1, Some("chief")).contains("chief:0"))
+    assert(tb(1, Some("master")).contains("master:0"))
+    assert(tb(1, None).contains("worker:0"))
+  }
+
   test("a chief alone is a cluster") {
     assert(addresses(ClusterLayout.assign(1, 0, Some("chief"), evalNode = false)) == Seq("chief:0"))
   }

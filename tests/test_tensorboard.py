@@ -1,0 +1,92 @@
+"""TensorBoard: ``tensorboard=True`` starts it in the chief's node process (worker:0 without a
+chief); its URL reaches the driver, answers while the cluster runs and stops with it."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+
+from sparktf import InputMode, TFCluster
+
+STOP_SECONDS = 10
+
+
+def record_log_dir(args, ctx):
+    import os
+
+    with open(os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}"), "w") as fh:
+        fh.write(ctx.log_dir)
+
+
+def answers(url: str) -> bool:
+    """True unless the connection is refused (nothing listens); raises on a status other than
+    200. A connection cut while the server stops also counts as answering: ask again."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert r.status == 200, f"TensorBoard at {url} answered {r.status}"
+            return True
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, ConnectionRefusedError):
+            return False
+        raise
+    except (ConnectionError, TimeoutError):
+        return True
+
+
+def run_and_check(spark, out, **kwargs):
+    """Starts a two-node cluster with TensorBoard, checks its URL while it runs and after
+    shutdown; returns (url, the nodes, seconds run() took)."""
+    started = time.monotonic()
+    cluster = TFCluster.run(spark, record_log_dir, {"out": str(out)}, num_executors=2,
+                            input_mode=InputMode.SPARK, tensorboard=True,
+                            reservation_timeout=60, shutdown_timeout=60, **kwargs)
+    run_seconds = time.monotonic() - started
+    try:
+        url = cluster.tensorboard_url
+        nodes = cluster.nodes
+        assert url and url.startswith("http://127.0.0.1:"), url
+        assert answers(url), f"TensorBoard at {url} did not answer 200"
+    finally:
+        cluster.shutdown()
+    deadline = time.monotonic() + STOP_SECONDS
+    while answers(url):
+        assert time.monotonic() < deadline, f"TensorBoard at {url} still answers " \
+            f"{STOP_SECONDS} s after shutdown"
+        time.sleep(0.2)
+    return url, nodes, run_seconds
+
+
+def test_chief_serves_model_dir_tensorboard(spark, tmp_path):
+    model_dir = tmp_path / "model"
+    url, nodes, seconds = run_and_check(spark, tmp_path, model_dir=str(model_dir))
+    print(f"TFCluster.run with tensorboard took {seconds:.1f} s; TensorBoard at {url}")
+    by_role = {n["role"]: n for n in nodes}
+    assert by_role["chief:0"]["tensorboard_url"] == url
+    assert by_role["worker:0"]["tensorboard_url"] is None
+    expected = str(model_dir / "tensorboard")
+    assert (tmp_path / "chief-0").read_text() == expected
+    assert (tmp_path / "worker-0").read_text() == expected
+    assert os.path.isdir(expected)  # made by the chief, ready for summaries
+
+
+def test_without_a_chief_worker_0_serves_log_dir(spark, tmp_path):
+    log_dir = tmp_path / "logs"
+    url, nodes, _ = run_and_check(spark, tmp_path, master_node=None, log_dir=str(log_dir))
+    by_role = {n["role"]: n for n in nodes}
+    assert by_role["worker:0"]["tensorboard_url"] == url
+    assert by_role["worker:1"]["tensorboard_url"] is None
+    assert (tmp_path / "worker-0").read_text() == str(log_dir)
+
+
+def test_no_tensorboard_unless_asked(spark, tmp_path):
+    cluster = TFCluster.run(spark, record_log_dir, {"out": str(tmp_path)}, num_executors=2,
+                            input_mode=InputMode.SPARK, reservation_timeout=60)
+    try:
+        assert cluster.tensorboard_url is None
+        assert all(n["tensorboard_url"] is None for n in cluster.nodes)
+    finally:
+        cluster.shutdown()
+    # ctx.log_dir is there anyway: a folder in the node's working directory.
+    assert (tmp_path / "chief-0").read_text().endswith(os.sep + "tensorboard")
