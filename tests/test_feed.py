@@ -217,3 +217,38 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
     assert stopped["terminated"] is True
     assert stopped["epochs"] == 1, "no further epoch after terminate()"
     assert stopped["rows_total"] < 20000
+
+
+def chief_counts_rows(args: dict[str, Any], ctx: Any) -> None:
+    """A ps returns at once (it takes no data); the chief counts what it is fed."""
+    if ctx.job_name == "ps":
+        return
+    feed = ctx.get_data_feed()
+    rows = 0
+    while True:
+        batch = feed.next_batch(1000)
+        if not batch:
+            break
+        rows += len(batch["id"])
+    with open(os.path.join(args["out"], "chief.json"), "w") as f:
+        json.dump({"rows": rows}, f)
+
+
+@pytest.mark.timeout(300)
+def test_tasks_on_the_ps_executor_forward_their_rows_to_the_chief(spark, tmp_path):
+    cluster = TFCluster.run(spark, chief_counts_rows, {"out": str(tmp_path)}, num_executors=2,
+                            num_ps=1, feed_timeout=120)
+    try:
+        roles = sorted(n["role"] for n in cluster.nodes)
+        assert roles == ["chief:0", "ps:0"]
+        # Four partitions over two executors: some tasks run where the ps is.
+        report = cluster.train(spark.range(0, 4000, 1, 4).select("id"))
+    except BaseException:
+        try:  # stop the nodes, but report train()'s error, not the shutdown's
+            cluster.shutdown(timeout=10)
+        except Exception:
+            pass
+        raise
+    cluster.shutdown(timeout=120)
+    assert report["rows_per_node"] == {"chief:0": 4000}
+    assert json.loads((tmp_path / "chief.json").read_text())["rows"] == 4000
