@@ -44,7 +44,10 @@ def running(pid):
 def executor_pid(worker_pids, executor_id):
     for worker in worker_pids:
         for child in psutil.Process(worker).children(recursive=True):
-            cmd = child.cmdline()
+            try:
+                cmd = child.cmdline()
+            except psutil.NoSuchProcess:  # also a zombie: an executor that already ended
+                continue
             if ("org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmd
                     and cmd[cmd.index("--executor-id") + 1] == executor_id):
                 return child.pid
