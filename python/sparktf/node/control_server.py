@@ -7,6 +7,7 @@ import logging
 import grpc
 
 from sparktf.node.feed_queue import FeedQueue
+from sparktf.node.partition_ledger import PartitionLedger
 from sparktf.node.program_state import ProgramState
 from sparktf.v1 import node_control_pb2, node_control_pb2_grpc
 
@@ -19,9 +20,11 @@ MAX_STATUS_ERROR_CHARS = 64 * 1024
 class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
     """Served by every node; ``queue`` is None on nodes that take no data (ps, evaluator)."""
 
-    def __init__(self, program: ProgramState, queue: FeedQueue | None) -> None:
+    def __init__(self, program: ProgramState, queue: FeedQueue | None,
+                 ledger: PartitionLedger | None = None) -> None:
         self._program = program
         self._queue = queue
+        self._ledger = ledger  # the feed server's: a feed that ended needs no retry records
 
     def GetStatus(self, request: node_control_pb2.StatusRequest,
                   context: grpc.ServicerContext) -> node_control_pb2.NodeStatus:
@@ -48,6 +51,8 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
         # The marker goes in even when counts differ, so the program never waits for rows
         # that will not come; the driver fails the job on the DATA_LOSS below.
         rows = self._queue.end_feed(request.feed_id)
+        if self._ledger is not None:
+            self._ledger.forget_feed(request.feed_id)
         if rows != request.expected_rows:
             context.abort(grpc.StatusCode.DATA_LOSS,
                           f"feed '{request.feed_id}': node {self._program.role} received {rows} "

@@ -160,9 +160,10 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     queue = FeedQueue(boot.queue_capacity) if boot.takes_data else None
     feed_servicer = None if queue is None else DataFeedServicer(
         boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS)
+    control = NodeControlServicer(program, queue,
+                                  feed_servicer.ledger if feed_servicer else None)
     try:
-        server, port = start_node_server(boot.host, boot.secret,
-                                         NodeControlServicer(program, queue), feed_servicer)
+        server, port = start_node_server(boot.host, boot.secret, control, feed_servicer)
         write_ready_file(boot.ready_file, port, tensorboard_url)
     except OSError as e:
         log.error("node could not start: %s", e)

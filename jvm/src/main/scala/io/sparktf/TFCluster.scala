@@ -73,9 +73,9 @@ final class TFCluster private (
     }
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
     // Bad columns are refused before anything is fed; the cluster lives on.
-    FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
+    val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
     try new ClusterFeed(clusterId, fedNodes, secret, config.feedTimeout)
-      .run(df, numEpochs, inputMapping, raggedColumns.toSet)
+      .run(df, columns, numEpochs)
     catch {
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
     }

@@ -5,24 +5,22 @@ import java.util.UUID
 import org.apache.spark.sql.DataFrame
 import org.slf4j.LoggerFactory
 
-import io.sparktf.{FeedReport, SparkTFException}
+import io.sparktf.FeedReport
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.rpc.{ClusterSecret, NodeControlClient}
 
 /** One `train()` call: feeds a DataFrame to the fed nodes for some epochs, then ends the feed on
  *  every node, checking that each took exactly the rows the tasks saw acknowledged.
  *  {{{
- *  new ClusterFeed(clusterId, fedNodes, secret, feedTimeout).run(df, 2, Nil, Set.empty)
+ *  new ClusterFeed(clusterId, fedNodes, secret, feedTimeout).run(df, FeedColumn.fromSchema(df.schema, Nil), numEpochs = 2)
  *  }}}
  */
 final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: ClusterSecret,
     feedTimeoutSeconds: Double) {
   private val log = LoggerFactory.getLogger(classOf[ClusterFeed])
 
-  def run(df: DataFrame, numEpochs: Int, inputMapping: Seq[(String, String)],
-      raggedColumns: Set[String]): FeedReport = {
-    if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
-    val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns)
+  /** @param columns the fed columns, as [[FeedColumn.fromSchema]] checked them for `df` */
+  def run(df: DataFrame, columns: IndexedSeq[FeedColumn], numEpochs: Int): FeedReport = {
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
     val sc = df.sparkSession.sparkContext
