@@ -3,7 +3,8 @@ package io.sparktf.tfrecord
 import java.io.{BufferedInputStream, BufferedOutputStream, InputStream, OutputStream}
 import java.util.zip.{GZIPInputStream, GZIPOutputStream}
 
-import org.apache.hadoop.fs.{FileSystem, Path}
+import org.apache.hadoop.conf.Configuration
+import org.apache.hadoop.fs.{ChecksumFileSystem, FileSystem, Path}
 
 import io.sparktf.SparkTFException
 
@@ -20,6 +21,14 @@ import io.sparktf.SparkTFException
 object TFRecordFiles {
   /** Compression a write can ask for; a read goes by the file name's suffix. */
   val Compressions: Seq[String] = Seq("none", "gzip")
+
+  /** The file system of `path`, without Hadoop's client-side `.crc` files (the local file
+   *  system's): every TFRecord carries its own CRCs, and a stale `.crc` would hide the record
+   *  checks' clearer error when a file is changed by TensorFlow or by hand. */
+  def fileSystem(path: Path, conf: Configuration): FileSystem = path.getFileSystem(conf) match {
+    case c: ChecksumFileSystem => c.getRawFileSystem
+    case fs => fs
+  }
 
   def partName(index: Int, compression: String): String =
     f"part-$index%05d.tfrecord" + (if (compression == "gzip") ".gz" else "")
@@ -55,8 +64,8 @@ object TFRecordFiles {
     if (file.getName.endsWith(".gz")) new GZIPInputStream(in, 1 << 16) else in
   }
 
-  def create(fs: FileSystem, file: Path): OutputStream = {
+  def create(fs: FileSystem, file: Path, compression: String): OutputStream = {
     val out = new BufferedOutputStream(fs.create(file, true), 1 << 16)
-    if (file.getName.endsWith(".gz")) new GZIPOutputStream(out, 1 << 16) else out
+    if (compression == "gzip") new GZIPOutputStream(out, 1 << 16) else out
   }
 }

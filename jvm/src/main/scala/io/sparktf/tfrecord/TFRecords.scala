@@ -59,7 +59,7 @@ object TFRecords {
     val sc = df.sparkSession.sparkContext
     val conf = sc.hadoopConfiguration
     val folder = new Path(path)
-    val fs = folder.getFileSystem(conf)
+    val fs = TFRecordFiles.fileSystem(folder, conf)
     val (schema, first) = if (!fs.exists(folder)) (df.schema, 0) else saveMode match {
       case "error" | "errorifexists" => throw new SparkTFException(s"$path already exists: pass " +
         "mode 'overwrite' to replace it, 'append' to add to it or 'ignore' to keep it")
@@ -73,13 +73,17 @@ object TFRecords {
     val tmp = new Path(new Path(folder, "_temporary"), UUID.randomUUID().toString)
     val tmpName = tmp.toString
     val hadoopConf = sc.broadcast(new SerializableConfiguration(conf))
+    // A failed write into a folder it created leaves no folder: mode 'error' can try again.
+    val fresh = !fs.exists(folder)
+    var written = false
     try {
-      val written = sc.runJob(df.queryExecution.toRdd,
+      val parts = sc.runJob(df.queryExecution.toRdd,
         (ctx: TaskContext, rows: Iterator[InternalRow]) => {
           val name = TFRecordFiles.partName(first + ctx.partitionId(), codec)
           // One file per attempt: a retried or speculative attempt never writes over another.
           val file = new Path(new Path(tmpName), s"$name-${ctx.taskAttemptId()}")
-          val out = TFRecordFiles.create(file.getFileSystem(hadoopConf.value.value), file)
+          val out = TFRecordFiles.create(TFRecordFiles.fileSystem(file, hadoopConf.value.value), file,
+            codec)
           try {
             val writer = new TFRecordWriter(out)
             rows.foreach(r => writer.write(encoder.encode(r)))
@@ -87,15 +91,19 @@ object TFRecords {
           (name, file.toString)
         })
       fs.mkdirs(folder)
-      written.foreach { case (name, file) =>
+      parts.foreach { case (name, file) =>
         if (!fs.rename(new Path(file), new Path(folder, name))) {
           throw new SparkTFException(s"could not move $file to ${new Path(folder, name)}")
         }
       }
       SchemaSidecar.write(fs, folder, schema)
+      written = true
     } finally {
       hadoopConf.destroy()
-      try fs.delete(new Path(folder, "_temporary"), true) catch { case NonFatal(_) => }
+      try {
+        if (!written && fresh) fs.delete(folder, true)
+        else fs.delete(new Path(folder, "_temporary"), true)
+      } catch { case NonFatal(_) => }
     }
   }
 
@@ -131,7 +139,7 @@ object TFRecords {
     val sc = spark.sparkContext
     val conf = sc.hadoopConfiguration
     val root = new Path(path)
-    val fs = root.getFileSystem(conf)
+    val fs = TFRecordFiles.fileSystem(root, conf)
     val files = TFRecordFiles.list(fs, root)
     val folder = TFRecordFiles.folderOf(fs, root, files)
     val chosen = schema.orElse(SchemaSidecar.read(fs, folder)).getOrElse {
@@ -144,7 +152,7 @@ object TFRecords {
     val rows: RDD[Row] = sc.parallelize(files.map(_.toString), files.size).mapPartitions { names =>
       names.flatMap { name =>
         val file = new Path(name)
-        val in = TFRecordFiles.open(file.getFileSystem(hadoopConf.value), file)
+        val in = TFRecordFiles.open(TFRecordFiles.fileSystem(file, hadoopConf.value), file)
         Option(TaskContext.get()).foreach(_.addTaskCompletionListener[Unit](_ => in.close()))
         new TFRecordReader(in, name).zipWithIndex.map { case (r, i) => decoder.decode(r, name, i) }
       }
