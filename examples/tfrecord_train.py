@@ -8,7 +8,8 @@ TFRecords back into a DataFrame (``load_tfrecords``) and scores the exported mod
 
 Run it by hand (``scripts/build`` first)::
 
-    python examples/tfrecord_train.py --master 'local-cluster[2,1,1024]' --epochs 10
+    PYTHONPATH=python python examples/tfrecord_train.py --master 'local-cluster[2,1,1024]' \
+        --epochs 10
 
 On a real cluster, ``--data-dir`` and ``--model-dir`` must be on storage every node reaches
 (HDFS, a shared mount).
@@ -95,7 +96,7 @@ def run(spark: Any, work_dir: str, epochs: int, batch_size: int = 32,
     # Two part files per node: each node reads whole files.
     save_as_tfrecords(train_df.repartition(2 * nodes), train_dir, mode="overwrite")
     save_as_tfrecords(test_df.coalesce(1), test_dir, mode="overwrite")
-    written = time.time()
+    written = time.time()  # the first Spark jobs of the session: they include executor start
     # A step takes one batch on every node: an epoch sees the training rows about once.
     steps_per_epoch = max(1, train_rows // (batch_size * nodes))
     cluster = TFCluster.run(
@@ -123,7 +124,7 @@ def run(spark: Any, work_dir: str, epochs: int, batch_size: int = 32,
         "test_schema": test_back.schema.simpleString(),
         "part_files": sorted(n for n in os.listdir(train_dir) if n.startswith("part-")),
         "steps_per_epoch": steps_per_epoch,
-        "write_seconds": round(written - started, 1),
+        "load_and_write_seconds": round(written - started, 1),
         "train_seconds": round(trained - written, 1),
         "export_dir": export_dir,
     }

@@ -122,7 +122,8 @@ def test_sparktf_reads_what_tensorflow_wrote(spark, tmp_path):
                     "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 2])),
                     "pixels": tf.train.Feature(
                         float_list=tf.train.FloatList(value=[i * 0.5, 1.0])),
-                    "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[bytes([i, 255])])),
+                    "image": tf.train.Feature(
+                        bytes_list=tf.train.BytesList(value=[bytes([i, 255])])),
                     "caption": tf.train.Feature(
                         bytes_list=tf.train.BytesList(value=[f"digit {i}".encode()])),
                 }))
@@ -165,6 +166,11 @@ def test_bad_input_fails_naming_what_is_wrong(spark, tmp_path):
     with pytest.raises(Exception, match="null at index 1"):
         save_as_tfrecords(spark.createDataFrame([([1, None],)], "ints array<int>"), failing)
     assert not os.path.exists(failing)
+
+    with pytest.raises(SparkTFError, match="no TFRecord files at .*nowhere"):
+        load_tfrecords(spark, str(tmp_path / "nowhere"))
+    with pytest.raises(SparkTFError, match="binary_features names 'pixels', which is not a column"):
+        load_tfrecords(spark, path, binary_features=["pixels"])
 
     with pytest.raises(SparkTFError, match="mode 'replace' is unknown"):
         save_as_tfrecords(spark.range(1), str(tmp_path / "m"), mode="replace")

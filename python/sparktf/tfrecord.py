@@ -83,5 +83,6 @@ def load_tfrecords(
     names = spark.sparkContext._gateway.jvm.java.util.ArrayList()
     for name in binary_features:
         names.add(name)
-    jdf = _call(_jvm_class(spark, _TFRECORDS).readJson, spark._jsparkSession, path, schema_text, names)
+    tfrecords = _jvm_class(spark, _TFRECORDS)
+    jdf = _call(tfrecords.readJson, spark._jsparkSession, path, schema_text, names)
     return DataFrame(jdf, spark)

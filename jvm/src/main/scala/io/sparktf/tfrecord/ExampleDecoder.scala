@@ -62,15 +62,19 @@ final class ExampleDecoder(schema: StructType) extends Serializable {
       case Feature.KindCase.FLOAT_LIST => f.getFloatList.getValueCount
       case _ => f.getBytesList.getValueCount
     }
+    def int64(k: Int, min: Long, max: Long): Long = {
+      val v = f.getInt64List.getValue(k)
+      if (v < min || v > max) refuse(s"holds $v, outside $min..$max") else v
+    }
     def element(k: Int): Any = c.element match {
       case BooleanType => f.getInt64List.getValue(k) match {
         case 0L => false
         case 1L => true
         case v => refuse(s"holds $v, not 0 or 1")
       }
-      case ByteType => narrow(f.getInt64List.getValue(k), Byte.MinValue, Byte.MaxValue, refuse).toByte
-      case ShortType => narrow(f.getInt64List.getValue(k), Short.MinValue, Short.MaxValue, refuse).toShort
-      case IntegerType => narrow(f.getInt64List.getValue(k), Int.MinValue, Int.MaxValue, refuse).toInt
+      case ByteType => int64(k, Byte.MinValue, Byte.MaxValue).toByte
+      case ShortType => int64(k, Short.MinValue, Short.MaxValue).toShort
+      case IntegerType => int64(k, Int.MinValue, Int.MaxValue).toInt
       case LongType => f.getInt64List.getValue(k)
       case FloatType => f.getFloatList.getValue(k)
       case DoubleType => f.getFloatList.getValue(k).toDouble
@@ -80,7 +84,8 @@ final class ExampleDecoder(schema: StructType) extends Serializable {
     if (c.isVector) {
       val dense = Array.tabulate(n)(k => f.getFloatList.getValue(k).toDouble)
       // The struct of a dense vector: (type 1, no size, no indices, values).
-      val struct = new GenericInternalRow(Array[Any](1.toByte, null, null, new GenericArrayData(dense)))
+      val struct = new GenericInternalRow(
+        Array[Any](1.toByte, null, null, new GenericArrayData(dense)))
       c.dataType.asInstanceOf[UserDefinedType[_]].deserialize(struct)
     } else if (c.isArray) {
       ArraySeq.unsafeWrapArray(Array.tabulate[Any](n)(element))
@@ -89,9 +94,6 @@ final class ExampleDecoder(schema: StructType) extends Serializable {
       element(0)
     }
   }
-
-  private def narrow(v: Long, min: Long, max: Long, refuse: String => Nothing): Long =
-    if (v < min || v > max) refuse(s"holds $v, outside $min..$max") else v
 
   private def kindName(k: Feature.KindCase): String = k match {
     case Feature.KindCase.INT64_LIST => "an int64_list"
@@ -103,16 +105,20 @@ final class ExampleDecoder(schema: StructType) extends Serializable {
 
 object ExampleDecoder {
   /** The features of a record as (name, list kind, value count), for schema inference. */
-  def describe(record: Array[Byte], source: String, index: Long): Seq[(String, FeatureKind, Int)] = {
+  def describe(record: Array[Byte], source: String,
+      index: Long): Seq[(String, FeatureKind, Int)] = {
     val features = try Example.parseFrom(record).getFeatures.getFeatureMap catch {
       case e: InvalidProtocolBufferException => throw new SparkTFException(
         s"record $index of $source is not a tf.train.Example: ${e.getMessage}", e)
     }
     features.asScala.toSeq.flatMap { case (name, f) =>
       f.getKindCase match {
-        case Feature.KindCase.INT64_LIST => Some((name, FeatureKind.Int64, f.getInt64List.getValueCount))
-        case Feature.KindCase.FLOAT_LIST => Some((name, FeatureKind.Float, f.getFloatList.getValueCount))
-        case Feature.KindCase.BYTES_LIST => Some((name, FeatureKind.Bytes, f.getBytesList.getValueCount))
+        case Feature.KindCase.INT64_LIST =>
+          Some((name, FeatureKind.Int64, f.getInt64List.getValueCount))
+        case Feature.KindCase.FLOAT_LIST =>
+          Some((name, FeatureKind.Float, f.getFloatList.getValueCount))
+        case Feature.KindCase.BYTES_LIST =>
+          Some((name, FeatureKind.Bytes, f.getBytesList.getValueCount))
         case _ => None
       }
     }

@@ -64,7 +64,8 @@ final class ExampleEncoder(schema: StructType) extends Serializable {
           f.setBytesList(l)
       }
     } else c.element match {
-      case BooleanType => f.setInt64List(Int64List.newBuilder().addValue(if (row.getBoolean(i)) 1L else 0L))
+      case BooleanType =>
+        f.setInt64List(Int64List.newBuilder().addValue(if (row.getBoolean(i)) 1L else 0L))
       case ByteType => f.setInt64List(Int64List.newBuilder().addValue(row.getByte(i).toLong))
       case ShortType => f.setInt64List(Int64List.newBuilder().addValue(row.getShort(i).toLong))
       case IntegerType => f.setInt64List(Int64List.newBuilder().addValue(row.getInt(i).toLong))
@@ -72,7 +73,8 @@ final class ExampleEncoder(schema: StructType) extends Serializable {
       case FloatType => f.setFloatList(FloatList.newBuilder().addValue(row.getFloat(i)))
       case DoubleType => f.setFloatList(FloatList.newBuilder().addValue(row.getDouble(i).toFloat))
       case StringType =>
-        f.setBytesList(BytesList.newBuilder().addValue(ByteString.copyFrom(row.getUTF8String(i).getBytes)))
+        val utf8 = ByteString.copyFrom(row.getUTF8String(i).getBytes)
+        f.setBytesList(BytesList.newBuilder().addValue(utf8))
       case BinaryType =>
         f.setBytesList(BytesList.newBuilder().addValue(ByteString.copyFrom(row.getBinary(i))))
       case other => throw new IllegalStateException(s"no scalar writer for $other")
@@ -103,7 +105,10 @@ final class ExampleEncoder(schema: StructType) extends Serializable {
       val dense = new Array[Float](v.getInt(1))
       val indices = v.getArray(2)
       var k = 0
-      while (k < indices.numElements()) { dense(indices.getInt(k)) = values.getDouble(k).toFloat; k += 1 }
+      while (k < indices.numElements()) {
+        dense(indices.getInt(k)) = values.getDouble(k).toFloat
+        k += 1
+      }
       dense.foreach(x => l.addValue(x))
     }
     l.build()

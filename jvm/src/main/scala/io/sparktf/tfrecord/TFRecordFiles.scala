@@ -57,7 +57,8 @@ object TFRecordFiles {
 
   /** The folder whose schema sidecar describes `path`: itself when a folder, else the parent. */
   def folderOf(fs: FileSystem, path: Path, files: Seq[Path]): Path =
-    if (fs.exists(path) && fs.getFileStatus(path).isDirectory) path else files.headOption.map(_.getParent).getOrElse(path.getParent)
+    if (fs.exists(path) && fs.getFileStatus(path).isDirectory) path
+    else files.headOption.map(_.getParent).getOrElse(path.getParent)
 
   def open(fs: FileSystem, file: Path): InputStream = {
     val in = new BufferedInputStream(fs.open(file), 1 << 16)

@@ -65,7 +65,9 @@ object TFRecords {
         "mode 'overwrite' to replace it, 'append' to add to it or 'ignore' to keep it")
       case "ignore" => return
       case "overwrite" =>
-        if (!fs.delete(folder, true)) throw new SparkTFException(s"could not delete $path to overwrite it")
+        if (!fs.delete(folder, true)) {
+          throw new SparkTFException(s"could not delete $path to overwrite it")
+        }
         (df.schema, 0)
       case _ => // append
         (appendedSchema(fs, folder, df.schema), TFRecordFiles.list(fs, folder).size)
@@ -82,8 +84,8 @@ object TFRecords {
           val name = TFRecordFiles.partName(first + ctx.partitionId(), codec)
           // One file per attempt: a retried or speculative attempt never writes over another.
           val file = new Path(new Path(tmpName), s"$name-${ctx.taskAttemptId()}")
-          val out = TFRecordFiles.create(TFRecordFiles.fileSystem(file, hadoopConf.value.value), file,
-            codec)
+          val fileFs = TFRecordFiles.fileSystem(file, hadoopConf.value.value)
+          val out = TFRecordFiles.create(fileFs, file, codec)
           try {
             val writer = new TFRecordWriter(out)
             rows.foreach(r => writer.write(encoder.encode(r)))

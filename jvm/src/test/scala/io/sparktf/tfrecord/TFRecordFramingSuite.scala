@@ -52,13 +52,15 @@ class TFRecordFramingSuite extends AnyFunSuite {
     val lengthHit = framed("hello".getBytes(US_ASCII))
     lengthHit(0) = 6
     val l = intercept[SparkTFException](readAll(lengthHit))
-    assert(l.getMessage.contains("byte offset 0") && l.getMessage.contains("length CRC"), l.getMessage)
+    assert(l.getMessage.contains("byte offset 0") && l.getMessage.contains("length CRC"),
+      l.getMessage)
   }
 
   test("a truncated file is an error, not a short read") {
     val bytes = framed("hello".getBytes(US_ASCII), "world".getBytes(US_ASCII))
     val e = intercept[SparkTFException](readAll(bytes.dropRight(2)))
-    assert(e.getMessage.contains("byte offset 21") && e.getMessage.contains("truncated"), e.getMessage)
+    assert(e.getMessage.contains("byte offset 21") && e.getMessage.contains("truncated"),
+      e.getMessage)
     val h = intercept[SparkTFException](readAll(bytes.take(25)))
     assert(h.getMessage.contains("truncated header (4 of 12 bytes)"), h.getMessage)
   }
