@@ -72,6 +72,10 @@ def test_round_trip_keeps_schema_and_rows(spark, tmp_path):
     assert got == expected
     # The sparse vector comes back as the dense vector of the same size.
     assert isinstance(back.where("id = 1").first().vec, DenseVector)
+    # No rows: the schema alone comes back.
+    save_as_tfrecords(spark.createDataFrame([], EVERY_TYPE), str(tmp_path / "empty"))
+    empty = load_tfrecords(spark.sparkContext, str(tmp_path / "empty"))
+    assert empty.schema == EVERY_TYPE and empty.count() == 0
 
 
 @pytest.mark.timeout(300)
@@ -128,7 +132,11 @@ def test_sparktf_reads_what_tensorflow_wrote(spark, tmp_path):
                         bytes_list=tf.train.BytesList(value=[f"digit {i}".encode()])),
                 }))
                 writer.write(example.SerializeToString())
-    df = load_tfrecords(spark, str(folder / "*.tfrecord"), binary_features=["image"])
+    from sparktf import dfutil
+
+    # TensorFlowOnSpark's names read the same way.
+    df = dfutil.loadTFRecords(spark.sparkContext, str(folder / "*.tfrecord"),
+                              binary_features=["image"])
     assert df.schema.simpleString() == (
         "struct<caption:string,image:binary,label:bigint,pixels:array<float>>")
     assert df.rdd.getNumPartitions() == 2

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from sparktf.cluster import _call, _jvm_class
+from sparktf.cluster import _call, _jvm_class, _session
 
 _TFRECORDS = "io.sparktf.tfrecord.TFRecords"
 
@@ -52,7 +53,7 @@ def save_as_tfrecords(
 
 
 def load_tfrecords(
-    spark: SparkSession,
+    spark: SparkSession | SparkContext,
     path: str,
     schema: StructType | str | None = None,
     binary_features: Iterable[str] = (),
@@ -72,6 +73,7 @@ def load_tfrecords(
         df = load_tfrecords(spark, "/tmp/tfr-example")
         raw = load_tfrecords(spark, "/data/from_tf/*.tfrecord", binary_features=["image"])
     """
+    spark = _session(spark)
     if isinstance(schema, StructType):
         schema_text = schema.json()
     elif schema is None or isinstance(schema, str):
