@@ -202,6 +202,38 @@ class TFCluster:
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
         return json.loads(_call(self._java_obj.trainJson, df._jdf, num_epochs, mapping, ragged))
 
+    def inference(
+        self,
+        df: DataFrame,
+        output_schema: str,
+        input_mapping: dict[str, str] | None = None,
+        batch_size: int = 1024,
+    ) -> DataFrame:
+        """``df`` with the programs' answers appended as columns: same rows, same order in
+        each partition.
+
+        The chief and workers take the rows with ``feed.next_batch`` and answer each batch with
+        ``feed.batch_results`` (keys = the ``output_schema`` column names); the nodes serve
+        inference until ``shutdown()``. Lazy like any DataFrame: every action streams the rows
+        again, so cache the result to score once::
+
+            def main_fun(args, ctx):
+                feed = ctx.get_data_feed(train_mode=False)
+                while not feed.should_stop():
+                    batch = feed.next_batch(256)
+                    if batch:
+                        feed.batch_results({"doubled": batch["x"] * 2})
+
+            cluster = TFCluster.run(spark, main_fun, None, num_executors=2)
+            scored = cluster.inference(spark.range(10).selectExpr("cast(id as float) x"),
+                                       "doubled float").cache()
+            scored.show()
+            cluster.shutdown()
+        """
+        mapping = json.dumps(input_mapping) if input_mapping else ""
+        jdf = _call(self._java_obj.inferenceJson, df._jdf, output_schema, mapping, int(batch_size))
+        return DataFrame(jdf, self._spark)
+
     def shutdown(self, timeout: float | None = None) -> None:
         """Waits for the programs to return, then stops every node; raises SparkTFError naming
         any node that failed, with its traceback."""

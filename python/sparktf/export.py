@@ -57,3 +57,32 @@ def export_model(model: Any, ctx: Any, path: str | None = None) -> str | None:
         target = os.path.join(target, "model.keras")
     clone.save(target)
     return target
+
+
+def export_saved_model(model: Any, ctx: Any, path: str | None = None) -> str | None:
+    """Saves ``model`` as a TensorFlow SavedModel for serving (what ``TFModel`` and
+    ``TFEstimator`` load) to ``path`` (default ``ctx.export_dir``) on the chief; returns the
+    path there, None on other nodes. Keras 3 models go through ``model.export``; tf_keras
+    models through ``model.save``. Its signature ``serving_default`` takes the model's inputs
+    by their ``keras.Input(name=...)`` names."""
+    is_chief = ctx.job_name in ("chief", "master") or (
+        ctx.job_name == "worker" and ctx.task_index == 0 and "chief" not in ctx.cluster_spec
+    )
+    if not is_chief:
+        return None
+    target = path or ctx.export_dir
+    if not target:
+        raise ValueError("no export path: pass path= or start the cluster with export_dir=...")
+    keras = _keras_of(model)
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        raise RuntimeError("call export_saved_model outside `with strategy.scope():`, so the "
+                           "copy it saves is not distributed")
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    if keras.__name__ == "tf_keras":
+        clone.save(target, save_format="tf")
+    else:
+        clone.export(target, format="tf_saved_model", verbose=False)
+    return target

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
+
+from sparktf.node.answer_sink import AnswerSink
 
 from sparktf.node.column_batch import Column, RaggedColumn, concat_rows, slice_rows
 from sparktf.node.feed_queue import FeedChunk, FeedEnd, FeedQueue
+from sparktf.node.result_batch import check_rows, encode_answers
 from sparktf.v1 import feed_pb2
 
 if TYPE_CHECKING:
@@ -47,6 +51,9 @@ class DataFeed:
         self._feed_ended = False
         self._owe_empty = False  # the end came with rows: the next call returns {}
         self._terminated = False
+        # Inference rows handed out and not answered yet: (their stream's sink, row count).
+        self._pending: deque[tuple[AnswerSink, int]] = deque()
+        self._pending_lock = threading.Lock()
 
     @property
     def feed_id(self) -> str | None:
@@ -142,6 +149,10 @@ class DataFeed:
                         return {}
                     self._take(item)
                 assert self._carry is not None
+                if self._carry.answers is not None:
+                    # Inference rows never wait for more: their task waits for the answers.
+                    assert not parts, "an inference chunk follows training rows in one lane"
+                    return self._take_answerable(need)
                 start = self._carry_offset
                 stop = min(self._carry.num_rows, start + need)
                 parts.append(slice_rows(self._carry.columns, start, stop))
@@ -151,6 +162,49 @@ class DataFeed:
                 else:
                     self._carry_offset = stop
             return concat_rows(parts)
+
+    def _take_answerable(self, need: int) -> dict[str, Column]:
+        """Up to ``need`` rows of the current inference chunk; remembers whom they answer."""
+        chunk = self._carry
+        assert chunk is not None and chunk.answers is not None
+        start = self._carry_offset
+        stop = min(chunk.num_rows, start + need)
+        with self._pending_lock:
+            self._pending.append((chunk.answers, stop - start))
+        if stop == chunk.num_rows:
+            self._carry, self._carry_offset = None, 0
+        else:
+            self._carry_offset = stop
+        return slice_rows(chunk.columns, start, stop)
+
+    def batch_results(self, results: Any) -> None:
+        """Answer the rows of the oldest unanswered ``next_batch`` of a ``cluster.inference``.
+
+        ``results`` is a dict ``{result column: values}`` (one value, or one array, a row), or
+        just the values when ``inference`` asked for one result column. Every call must answer
+        exactly the rows of its batch, in order::
+
+            feed = ctx.get_data_feed(train_mode=False)
+            while not feed.should_stop():
+                batch = feed.next_batch(256)
+                if batch:
+                    feed.batch_results({"prediction": model(batch["x"]).numpy().argmax(-1)})
+
+        A wrong row count or type raises ValueError here, and fails the inference task with the
+        same message.
+        """
+        with self._pending_lock:
+            if not self._pending:
+                raise RuntimeError("batch_results() answers the rows of a next_batch() call of "
+                                   "an inference, but no such rows wait for answers")
+            sink, rows = self._pending.popleft()
+        try:
+            columns = check_rows(sink.outputs, results, rows)
+        except ValueError as e:
+            message = f"{sink.where}: batch_results() for a batch of {rows} rows: {e}"
+            sink.fail(message)
+            raise ValueError(message) from None
+        sink.answer(encode_answers(sink.outputs, columns, 0, rows))
 
     def _take(self, chunk: FeedChunk) -> None:
         if chunk.feed_id != self._feed_id or self._feed_ended:

@@ -13,10 +13,13 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from sparktf.node.column_batch import Column
 from sparktf.v1 import feed_pb2
+
+if TYPE_CHECKING:
+    from sparktf.node.answer_sink import AnswerSink
 
 # Every wait wakes this often to re-check flags that no notify covers (a gRPC peer going away).
 POLL_SECONDS = 0.5
@@ -29,6 +32,7 @@ class FeedChunk:
     feed_id: str
     num_rows: int
     columns: dict[str, Column]
+    answers: AnswerSink | None = None  # inference rows: where their answers go
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,9 @@ class FeedQueue:
         with self._cond:
             return self._rows.get(feed_id, 0)
 
-    def open_feed(self, feed_id: str, schema: feed_pb2.FeedSchema) -> None:
-        """Register a stream of ``feed_id``; every stream of a feed must carry the same schema."""
+    def open_feed(self, feed_id: str, schema: feed_pb2.FeedSchema | None) -> None:
+        """Register a stream of ``feed_id``; every stream of a feed must carry the same schema
+        (``None``: streams whose chunks need no common schema, as inference streams)."""
         with self._cond:
             if self._closed:
                 return  # the following put says so
@@ -92,7 +97,9 @@ class FeedQueue:
                     f"feed '{feed_id}' already ended (EndFeed was called); a stream for it came "
                     "late: is a retried feed task still running after its stage finished?")
             known = self._schemas.get(feed_id)
-            if known is None:
+            if schema is None:
+                pass
+            elif known is None:
                 self._schemas[feed_id] = schema
             elif known != schema:
                 raise ValueError(

@@ -9,7 +9,8 @@ import grpc
 from sparktf.node.auth import SecretInterceptor
 from sparktf.node.control_server import NodeControlServicer
 from sparktf.node.feed_server import DataFeedServicer
-from sparktf.v1 import feed_pb2_grpc, node_control_pb2_grpc
+from sparktf.node.inference_server import NodeInferenceServicer
+from sparktf.v1 import feed_pb2_grpc, inference_pb2_grpc, node_control_pb2_grpc
 
 MAX_RECEIVE_BYTES = 256 * 1024 * 1024
 MAX_SEND_BYTES = 64 * 1024 * 1024
@@ -26,7 +27,8 @@ def bind_address(host: str, port: int) -> str:
 
 
 def start_node_server(host: str, secret: str, control: NodeControlServicer,
-                      feed: DataFeedServicer | None) -> tuple[grpc.Server, int]:
+                      feed: DataFeedServicer | None,
+                      inference: NodeInferenceServicer | None = None) -> tuple[grpc.Server, int]:
     """Start serving on ``host`` at a free port; returns the server and that port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix="sparktf-rpc"),
@@ -41,6 +43,8 @@ def start_node_server(host: str, secret: str, control: NodeControlServicer,
     node_control_pb2_grpc.add_NodeControlServicer_to_server(control, server)
     if feed is not None:
         feed_pb2_grpc.add_DataFeedServicer_to_server(feed, server)
+    if inference is not None:
+        inference_pb2_grpc.add_InferenceServicer_to_server(inference, server)
     address = bind_address(host, 0)
     try:
         port = server.add_insecure_port(address)

@@ -141,6 +141,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     from sparktf.node.data_feed import DataFeed
     from sparktf.node.feed_queue import FeedQueue
     from sparktf.node.feed_server import DataFeedServicer
+    from sparktf.node.inference_server import NodeInferenceServicer
     from sparktf.node.node_server import MAX_FEED_STREAMS, start_node_server
     from sparktf.node.program_state import ProgramState  # noqa: F811
     from sparktf.node.tensorboard import TensorBoardError, default_log_dir, start_tensorboard
@@ -160,10 +161,13 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     queue = FeedQueue(boot.queue_capacity) if boot.takes_data else None
     feed_servicer = None if queue is None else DataFeedServicer(
         boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS)
+    inference = None if queue is None else NodeInferenceServicer(
+        boot.cluster_id, queue, program, boot.feed_timeout_seconds)
     control = NodeControlServicer(program, queue,
                                   feed_servicer.ledger if feed_servicer else None)
     try:
-        server, port = start_node_server(boot.host, boot.secret, control, feed_servicer)
+        server, port = start_node_server(boot.host, boot.secret, control, feed_servicer,
+                                         inference)
         write_ready_file(boot.ready_file, port, tensorboard_url)
     except OSError as e:
         log.error("node could not start: %s", e)

@@ -11,6 +11,7 @@ import scala.util.control.NonFatal
 
 import com.fasterxml.jackson.databind.ObjectMapper
 import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.types.StructType
 import org.slf4j.LoggerFactory
 
 import io.sparktf.cluster._
@@ -86,18 +87,57 @@ final class TFCluster private (
   def trainJson(df: DataFrame, numEpochs: Int, inputMappingJson: String,
       raggedColumnsJson: String): String = {
     val mapper = new ObjectMapper()
-    val mapping = Option(inputMappingJson).filter(_.trim.nonEmpty).map { j =>
-      mapper.readTree(j).properties().asScala.map(e => e.getKey -> e.getValue.asText()).toSeq
-    }.getOrElse(Nil)
+    val mapping = TFCluster.mappingFromJson(inputMappingJson)
     val ragged = Option(raggedColumnsJson).filter(_.trim.nonEmpty)
       .map(j => mapper.readTree(j).elements().asScala.map(_.asText()).toSeq).getOrElse(Nil)
     train(df, numEpochs, mapping, ragged).toJson
+  }
+
+  /** Streams `df` through the chief and workers, whose programs answer every batch with
+   *  `feed.batch_results(...)`, and returns `df` with the answer columns appended: the same
+   *  rows, in the same order in each partition. Lazy like any DataFrame: each action streams the
+   *  rows again (cache the result to answer once). The nodes serve inference until `shutdown()`.
+   *  {{{
+   *  val scored = cluster.inference(df, StructType.fromDDL("prediction int"), Seq("pixels" -> "x"))
+   *  scored.show()
+   *  }}}
+   *
+   *  @param outputSchema the answer columns, named as the program's result keys
+   *  @param inputMapping Spark column -> tensor name; empty sends every column under its name
+   *  @param batchRows    rows per batch sent to a node at most
+   */
+  def inference(df: DataFrame, outputSchema: StructType, inputMapping: Seq[(String, String)] = Nil,
+      batchRows: Int = 1024): DataFrame = {
+    if (config.inputMode != InputMode.SPARK) {
+      throw new SparkTFException("inference() streams DataFrames, which needs InputMode.SPARK")
+    }
+    if (state.get() != "running") {
+      throw new SparkTFException(s"cluster $clusterId is ${state.get()}: it answers no more rows")
+    }
+    if (batchRows < 1) throw new SparkTFException(s"batch_size is $batchRows: use 1 or more")
+    val columns = FeedColumn.fromSchema(df.schema, inputMapping)
+    val results = io.sparktf.infer.ResultColumn.fromSchema(outputSchema, Map.empty,
+      df.schema.fieldNames.toSeq)
+    new io.sparktf.infer.ClusterInference(clusterId, fedNodes, secret, config.feedTimeout)
+      .run(df, columns, results, batchRows)
+  }
+
+  /** Python's form of [[inference]]: the output schema as a DDL string, the mapping as JSON. */
+  def inferenceJson(df: DataFrame, outputSchemaDdl: String, inputMappingJson: String,
+      batchRows: Int): DataFrame = {
+    val schema = try StructType.fromDDL(outputSchemaDdl) catch {
+      case NonFatal(e) => throw new SparkTFException(
+        s"output_schema '$outputSchemaDdl' is not a schema like 'prediction int, probs " +
+          s"array<float>': ${e.getMessage}", e)
+    }
+    inference(df, schema, TFCluster.mappingFromJson(inputMappingJson), batchRows)
   }
 
   /** Waits for the programs to return (up to `timeoutSeconds`), then stops every node. Throws if
    *  any node failed, naming it and carrying its traceback. */
   def shutdown(timeoutSeconds: Double = config.shutdownTimeout): Unit = {
     if (!state.compareAndSet("running", "shutting down")) return
+    if (config.inputMode == InputMode.SPARK) endInference()
     val failures = config.inputMode match {
       case InputMode.SPARK => awaitPrograms(timeoutSeconds)
       case _ => awaitReservationJob(timeoutSeconds)
@@ -107,6 +147,14 @@ final class TFCluster private (
     if (failures.nonEmpty) {
       throw new SparkTFException(s"cluster $clusterId failed:\n${failures.mkString("\n")}")
     }
+  }
+
+  /** No more inference streams will come: the programs' feeds run dry, so their serving loops
+   *  end (`should_stop()`), and a program waiting for one more feed is told there is none. A
+   *  node that does not answer is judged by [[awaitPrograms]]. */
+  private def endInference(): Unit = fedNodes.foreach { n =>
+    Try(new NodeControlClient(n, secret).endFeed(TFCluster.InferenceFeedId, -1, 10)).failed
+      .foreach(e => log.info(s"ending inference on node ${n.describe}: ${e.getMessage}"))
   }
 
   private def awaitPrograms(timeoutSeconds: Double): Seq[String] = {
@@ -278,6 +326,16 @@ object TFCluster {
         new TFCluster(spark, clusterId, config, layout, Nil, secret, Some(end))
     }
   }
+
+  /** The feed lane of the nodes that every inference stream shares (the node's name for it). */
+  private val InferenceFeedId = "inference"
+
+  /** A JSON object of column -> name pairs, in its order; null or blank is empty. */
+  private[sparktf] def mappingFromJson(json: String): Seq[(String, String)] =
+    Option(json).filter(_.trim.nonEmpty).map { j =>
+      new ObjectMapper().readTree(j).properties().asScala.map(e => e.getKey -> e.getValue.asText())
+        .toSeq
+    }.getOrElse(Nil)
 
   /** Python's form of [[run]]: the settings as JSON with TensorFlowOnSpark's names. */
   def runJson(spark: SparkSession, program: TFProgram, configJson: String): TFCluster =

@@ -26,6 +26,35 @@ object TFProgram {
 
   def pickled(bytes: Array[Byte]): TFProgram = Pickled(bytes)
 
+  private val mapper = new com.fasterxml.jackson.databind.ObjectMapper()
+
+  /** The program as JSON (pickled bytes in base64), for ML persistence of [[io.sparktf.ml.TFEstimator]]. */
+  def toJson(p: TFProgram): String = {
+    val node = mapper.createObjectNode()
+    p match {
+      case Pickled(bytes) =>
+        node.put("kind", "pickled").put("base64", java.util.Base64.getEncoder.encodeToString(bytes))
+      case Script(fileName, source, function, args) =>
+        node.put("kind", "script").put("file_name", fileName).put("source", source)
+          .put("function", function)
+        val a = node.putObject("args")
+        args.foreach { case (k, v) => a.put(k, v) }
+    }
+    mapper.writeValueAsString(node)
+  }
+
+  def fromJson(json: String): TFProgram = {
+    import scala.jdk.CollectionConverters._
+    val node = mapper.readTree(json)
+    node.path("kind").asText() match {
+      case "pickled" => Pickled(java.util.Base64.getDecoder.decode(node.get("base64").asText()))
+      case "script" => Script(node.get("file_name").asText(), node.get("source").asText(),
+        node.get("function").asText(),
+        node.path("args").properties().asScala.map(e => e.getKey -> e.getValue.asText()).toMap)
+      case other => throw new SparkTFException(s"unknown program kind '$other' in $json")
+    }
+  }
+
   /** Reads the script on the driver, so executors need no copy of it. */
   def script(path: String, function: String, args: Map[String, String] = Map.empty): TFProgram = {
     val p = Paths.get(path)

@@ -1,0 +1,44 @@
+package io.sparktf.infer
+
+import java.util.UUID
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.spark.sql.DataFrame
+import org.apache.spark.sql.sparktf.InternalFrames
+import org.apache.spark.sql.types.StructType
+
+import io.sparktf.cluster.NodeInfo
+import io.sparktf.feed.FeedColumn
+import io.sparktf.proto.v1.InferStart
+import io.sparktf.rpc.{ClusterSecret, NodeChannels}
+
+/** `cluster.inference(df)`: partition p streams to fed node p % n, whose program answers each
+ *  batch with `feed.batch_results`; the answers are appended to the rows as new columns.
+ *  Lazy like any DataFrame: every action streams the rows again.
+ *  {{{
+ *  new ClusterInference(clusterId, fedNodes, secret, 600).run(df, columns, results, 1024)
+ *  }}}
+ */
+final class ClusterInference(clusterId: String, fed: IndexedSeq[NodeInfo], secret: ClusterSecret,
+    idleTimeoutSeconds: Double) {
+
+  def run(df: DataFrame, columns: IndexedSeq[FeedColumn], results: IndexedSeq[ResultColumn],
+      batchRows: Int): DataFrame = {
+    val inferenceId = UUID.randomUUID().toString
+    val inputSchema = df.schema
+    val nodes = fed
+    val cid = clusterId
+    val sec = secret
+    val timeout = idleTimeoutSeconds
+    val rows = df.queryExecution.toRdd.mapPartitionsWithIndex { (p, input) =>
+      val node = nodes(p % nodes.size)
+      val start = InferStart.newBuilder().setClusterId(cid).setInferenceId(inferenceId)
+        .setPartition(p).addAllOutputs(results.map(_.spec).asJava).build()
+      new InferenceCall(NodeChannels.get(node.host, node.port, sec), start, columns, results,
+        inputSchema, s"node ${node.describe}", p, batchRows, timeout).run(input)
+    }
+    InternalFrames.create(df.sparkSession, rows,
+      StructType(inputSchema.fields ++ results.map(_.field)))
+  }
+}

@@ -1,0 +1,169 @@
+package io.sparktf.infer
+
+import java.util.concurrent.{LinkedBlockingQueue, TimeUnit}
+
+import scala.collection.mutable
+
+import io.grpc.{Channel, Status, StatusRuntimeException}
+import io.grpc.stub.{ClientCallStreamObserver, ClientResponseObserver}
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.{JoinedRow, UnsafeProjection}
+import org.apache.spark.sql.types.StructType
+
+import io.sparktf.SparkTFException
+import io.sparktf.feed.{ColumnBatchEncoder, FeedColumn}
+import io.sparktf.proto.v1.{InferRequest, InferResponse, InferStart, InferenceGrpc}
+
+/** One partition streamed through a bidirectional `Inference.Infer` call: each input row comes
+ *  back with its answers appended, in the same order and count.
+ *
+ *  The task's thread sends and reads; gRPC's thread only queues answers. At most `window`
+ *  batches are unanswered at a time, so the input rows kept for the join stay bounded. Every
+ *  wait is bounded by `idleTimeoutSeconds`.
+ *  {{{
+ *  val out = new InferenceCall(channel, start, columns, results, inputSchema, "node chief:0",
+ *    partitionIndex = 0, batchRows = 1024).run(rows)
+ *  }}}
+ */
+final class InferenceCall(
+    channel: Channel,
+    start: InferStart,
+    columns: IndexedSeq[FeedColumn],
+    results: IndexedSeq[ResultColumn],
+    inputSchema: StructType,
+    peer: String,
+    partitionIndex: Int,
+    batchRows: Int,
+    idleTimeoutSeconds: Double = 600.0,
+    window: Int = 4) {
+
+  private sealed trait Event
+  private final case class Answer(r: InferResponse) extends Event
+  private final case class Failed(t: Throwable) extends Event
+  private case object Completed extends Event
+
+  def run(input: Iterator[InternalRow]): Iterator[InternalRow] = new Iterator[InternalRow] {
+    private val events = new LinkedBlockingQueue[Event]()
+    private val encoder = new ColumnBatchEncoder(columns, partitionIndex,
+      maxRows = math.max(1, batchRows))
+    private val waiting = mutable.Queue[InternalRow]()  // sent rows, not answered yet
+    private val unanswered = mutable.Queue[Int]()       // rows of each unanswered batch
+    private val ready = mutable.Queue[InternalRow]()    // joined rows to hand out
+    private val decoder = new ResultDecoder(results, peer)
+    private val join = new JoinedRow()
+    private val project = UnsafeProjection.create(
+      StructType(inputSchema.fields ++ results.map(_.field)))
+    private var requests: ClientCallStreamObserver[InferRequest] = _
+    private var inputDone = false
+    private var serverDone = false
+    private var sentRows = 0L
+    private var answeredRows = 0L
+
+    private def open(): Unit = {
+      val observer = new ClientResponseObserver[InferRequest, InferResponse] {
+        override def beforeStart(r: ClientCallStreamObserver[InferRequest]): Unit = requests = r
+        override def onNext(v: InferResponse): Unit = events.put(Answer(v))
+        override def onError(t: Throwable): Unit = events.put(Failed(t))
+        override def onCompleted(): Unit = events.put(Completed)
+      }
+      InferenceGrpc.newStub(channel).infer(observer)
+      requests.onNext(InferRequest.newBuilder().setStart(start.toBuilder
+        .setInputs(encoder.schema)).build())
+    }
+
+    /** Opens the stream at the first batch: the schema needs the array widths its rows set. */
+    private def send(): Unit = {
+      if (!opened) { opened = true; open() }
+      val batch = encoder.flush()
+      requests.onNext(InferRequest.newBuilder().setBatch(batch).build())
+      unanswered.enqueue(batch.getNumRows)
+      sentRows += batch.getNumRows
+    }
+
+    private var opened = false
+
+    private def fill(): Unit = {
+      while (ready.isEmpty && !(inputDone && waiting.isEmpty)) {
+        while (!inputDone && unanswered.size < window) {
+          while (input.hasNext && !encoder.isFull) {
+            val row = input.next()
+            encoder.add(row)
+            waiting.enqueue(row.copy())
+          }
+          if (encoder.rows > 0) send()
+          if (!input.hasNext) {
+            inputDone = true
+            if (opened) requests.onCompleted()
+          }
+        }
+        if (waiting.nonEmpty) take()
+      }
+      if (inputDone && waiting.isEmpty && opened && !serverDone) awaitEnd()
+    }
+
+    /** Waits for the next answers and joins them to the rows they answer. */
+    private def take(): Unit = events.poll((idleTimeoutSeconds * 1000).toLong,
+        TimeUnit.MILLISECONDS) match {
+      case null => cancel(s"$peer answered none of ${waiting.size} waiting rows of partition " +
+        s"$partitionIndex for $idleTimeoutSeconds s; does its program answer every batch?")
+      case Answer(r) =>
+        val rows = decoder.rows(r.getResults)
+        if (rows.size > waiting.size) cancel(s"$peer answered ${answeredRows + rows.size} rows " +
+          s"of partition $partitionIndex, but only $sentRows were sent")
+        rows.foreach { out => ready.enqueue(project(join(waiting.dequeue(), out)).copy()) }
+        answeredRows += rows.size
+        var n = rows.size
+        while (n > 0 && unanswered.nonEmpty) {
+          val head = unanswered.dequeue()
+          if (head > n) { unanswered.prepend(head - n); n = 0 } else n -= head
+        }
+      case Failed(t) => throw failed(t)
+      case Completed =>
+        serverDone = true
+        throw new SparkTFException(s"$peer ended the inference stream of partition $partitionIndex " +
+          s"after answering $answeredRows of $sentRows rows")
+    }
+
+    private def awaitEnd(): Unit = events.poll((idleTimeoutSeconds * 1000).toLong,
+        TimeUnit.MILLISECONDS) match {
+      case Completed => serverDone = true
+      case null => cancel(s"$peer did not end the inference stream of partition $partitionIndex " +
+        s"within $idleTimeoutSeconds s after answering every row")
+      case Failed(t) => throw failed(t)
+      case Answer(r) => cancel(s"$peer answered ${r.getResults.getNumRows} rows more than the " +
+        s"$sentRows of partition $partitionIndex")
+    }
+
+    private def cancel(message: String): Nothing = {
+      if (requests != null) requests.cancel(message, null)
+      throw new SparkTFException(message)
+    }
+
+    private def failed(t: Throwable): SparkTFException = t match {
+      case e: StatusRuntimeException =>
+        val status = e.getStatus
+        val why = Option(status.getDescription).getOrElse(status.getCode.toString)
+        if (status.getCode == Status.Code.UNAVAILABLE) new SparkTFException(
+          s"$peer is unreachable while inferring partition $partitionIndex: $why", e)
+        else new SparkTFException(s"$peer failed the inference of partition $partitionIndex: $why", e)
+      case other => new SparkTFException(
+        s"inference of partition $partitionIndex with $peer failed: ${other.getMessage}", other)
+    }
+
+    override def hasNext: Boolean = {
+      if (ready.isEmpty) {
+        try fill() catch {
+          case e: Throwable =>
+            if (requests != null && !serverDone) requests.cancel("the task failed", e)
+            throw e
+        }
+      }
+      ready.nonEmpty
+    }
+
+    override def next(): InternalRow = {
+      if (!hasNext) throw new NoSuchElementException("no more rows")
+      ready.dequeue()
+    }
+  }
+}

@@ -1,0 +1,97 @@
+package io.sparktf.ml
+
+import java.io.File
+import java.nio.charset.StandardCharsets
+import java.nio.file.{Files, Path}
+import java.util.concurrent.TimeUnit
+
+import com.fasterxml.jackson.databind.ObjectMapper
+import org.slf4j.LoggerFactory
+
+import io.sparktf.SparkTFException
+import io.sparktf.node.{NodeLauncher, NodeProcess, OutputPump}
+import io.sparktf.rpc.ClusterSecret
+
+/** A model server process on this executor: `python -m sparktf.serving` holding one SavedModel
+ *  signature, answering on `host:port` behind its own secret.
+ *  {{{
+ *  val server = ModelServerProcess.start(ModelKey("/tmp/export", "serving_default", "v1"),
+ *    "python3", "127.0.0.1", 120)
+ *  try println(server.port) finally server.stop()
+ *  }}}
+ */
+final class ModelServerProcess private (val key: ModelKey, val host: String, val port: Int,
+    val secret: ClusterSecret, process: Process, workDir: Path, out: OutputPump, err: OutputPump) {
+  def isAlive: Boolean = process.isAlive
+  def pid: Long = process.pid()
+  def stderrTail: String = err.lastOutput
+
+  def stop(): Unit = {
+    process.destroy()
+    if (!process.waitFor(5, TimeUnit.SECONDS)) {
+      process.destroyForcibly()
+      process.waitFor(10, TimeUnit.SECONDS)
+    }
+    out.join(2000)
+    err.join(2000)
+    NodeProcess.deleteTree(workDir)
+  }
+}
+
+/** What a model server holds: a SavedModel's signature, at one version of its files. */
+final case class ModelKey(exportDir: String, signature: String, version: String)
+
+object ModelServerProcess {
+  private val log = LoggerFactory.getLogger("io.sparktf.serving")
+  private val mapper = new ObjectMapper()
+
+  def start(key: ModelKey, python: String, host: String, readyTimeoutSeconds: Double): ModelServerProcess = {
+    val workDir = NodeLauncher.workingDir("model", "server")
+    val secret = ClusterSecret.create(s"model-${System.nanoTime()}", None)
+    val ready = workDir.resolve("ready.json")
+    val boot = workDir.resolve("bootstrap.json")
+    val conf = mapper.createObjectNode()
+      .put("export_dir", key.exportDir).put("signature", key.signature)
+      .put("secret", secret.value).put("host", host).put("ready_file", ready.toString)
+    Files.write(boot, mapper.writeValueAsBytes(conf))
+    val pb = new ProcessBuilder(python, "-u", "-m", "sparktf.serving", boot.toString)
+      .directory(workDir.toFile)
+    val env = pb.environment()
+    env.put("PYTHONPATH", (NodeLauncher.pythonPath() ++ Option(env.get("PYTHONPATH"))
+      .filter(_.nonEmpty)).mkString(File.pathSeparator))
+    env.put("PYTHONUNBUFFERED", "1")
+    env.putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2")
+    val label = s"model-server ${key.signature}@${key.exportDir}"
+    val process = try pb.start() catch {
+      case e: java.io.IOException => throw new SparkTFException(
+        s"cannot start the model server with Python '$python': ${e.getMessage}; set " +
+          "spark.pyspark.python (or PYSPARK_PYTHON) to a Python with tensorflow installed", e)
+    }
+    val out = new OutputPump(process.getInputStream, label, log, isError = false)
+    val err = new OutputPump(process.getErrorStream, label, log, isError = true)
+    out.start()
+    err.start()
+    log.info(s"started $label, pid ${process.pid()}")
+    val deadline = System.nanoTime() + (readyTimeoutSeconds * 1e9).toLong
+    def fail(why: String): Nothing = {
+      process.destroyForcibly()
+      process.waitFor(10, TimeUnit.SECONDS)
+      err.join(2000)
+      NodeProcess.deleteTree(workDir)
+      throw new SparkTFException(s"the model server for signature '${key.signature}' of " +
+        s"'${key.exportDir}' $why; its stderr ends with:\n${err.lastOutput}")
+    }
+    while (!Files.exists(ready)) {
+      if (!process.isAlive) {
+        process.waitFor()
+        err.join(2000)
+        fail(s"exited with code ${process.exitValue()} before it was ready")
+      }
+      if (System.nanoTime() > deadline) fail(s"was not ready within $readyTimeoutSeconds s")
+      Thread.sleep(50)
+    }
+    val port = mapper.readTree(new String(Files.readAllBytes(ready), StandardCharsets.UTF_8))
+      .get("port").asInt()
+    new ModelServerProcess(key, host, port, secret, process, workDir, out, err)
+  }
+}

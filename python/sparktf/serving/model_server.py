@@ -1,0 +1,92 @@
+"""The model server process: loads a SavedModel, then answers Infer streams on a port of the
+executor's host, behind a secret the executor JVM made. It exits when its executor does."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from concurrent import futures
+from typing import Iterator
+
+import grpc
+
+from sparktf.node.auth import SecretInterceptor
+from sparktf.node.column_batch import decode_batch, validate_schema
+from sparktf.node.inference_server import validate_outputs
+from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
+from sparktf.node.parent_watch import watch_parent
+from sparktf.node.result_batch import check_rows, encode_answers
+from sparktf.serving.signature_runner import SignatureRunner
+from sparktf.v1 import inference_pb2, inference_pb2_grpc
+
+log = logging.getLogger("sparktf.serving")
+SERVER_THREADS = 8
+
+
+class ModelInferenceServicer(inference_pb2_grpc.InferenceServicer):
+    """Answers every batch of a stream with the signature's outputs, one answer per batch."""
+
+    def __init__(self, runner: SignatureRunner) -> None:
+        self._runner = runner
+
+    def Infer(self, request_iterator: Iterator[inference_pb2.InferRequest],
+              context: grpc.ServicerContext) -> Iterator[inference_pb2.InferResponse]:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("kind") != "start":
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "an Infer stream must begin with InferStart")
+        start = first.start
+        where = f"model server pid {os.getpid()}, partition {start.partition}"
+        try:
+            validate_schema(start.inputs)
+            validate_outputs(list(start.outputs))
+        except ValueError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
+        rows = 0
+        for message in request_iterator:
+            if message.WhichOneof("kind") != "batch":
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"{where}: after InferStart only batches may follow")
+            batch = message.batch
+            try:
+                columns = decode_batch(start.inputs, batch)
+                outputs = self._runner(start.inputs, columns)
+                answers = check_rows(start.outputs, outputs, batch.num_rows)
+            except Exception as e:  # a bad batch is the caller's error: say which and why
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"{where}, rows {rows}+: {type(e).__name__}: {e}")
+            rows += batch.num_rows
+            yield inference_pb2.InferResponse(
+                results=encode_answers(start.outputs, answers, 0, batch.num_rows))
+
+
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s sparktf-model-server %(levelname)s %(message)s")
+    with open(argv[0], encoding="utf-8") as f:
+        boot = json.load(f)
+    os.unlink(argv[0])  # it holds the secret
+    watch_parent()
+    runner = SignatureRunner(boot["export_dir"], boot["signature"])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix="sparktf-model"),
+        interceptors=[SecretInterceptor(boot["secret"])],
+        options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+                 ("grpc.max_send_message_length", MAX_SEND_BYTES),
+                 ("grpc.so_reuseport", 0)])
+    inference_pb2_grpc.add_InferenceServicer_to_server(ModelInferenceServicer(runner), server)
+    port = server.add_insecure_port(bind_address(boot["host"], 0))
+    if port == 0:
+        raise OSError(f"cannot bind the model server to {boot['host']}")
+    server.start()
+    ready = boot["ready_file"]
+    with open(ready + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"port": port, "inputs": {k: [str(v.dtype.name), v.shape.as_list()
+                                                if v.shape.rank is not None else None]
+                                            for k, v in runner.inputs.items()}}, f)
+    os.replace(ready + ".tmp", ready)
+    log.info("serving %s on %s:%d", runner.where, boot["host"], port)
+    threading.Event().wait()  # until the executor stops it or dies (watch_parent exits)
