@@ -37,9 +37,9 @@ from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import JavaMLReadable, JavaMLReader, JavaMLWritable
 from pyspark.ml.wrapper import JavaEstimator, JavaModel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
-from sparktf.cluster import _pickle_program
+from sparktf.cluster import _call, _pickle_program
 
 
 class _JavaClassReader(JavaMLReader):
@@ -133,6 +133,11 @@ class TFModel(JavaModel, _TFParams, JavaMLReadable, JavaMLWritable):
         if java_model is not None:
             self._transfer_params_to_java()
 
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        # As JavaTransformer does, with sparktf's errors raised as SparkTFError.
+        self._transfer_params_to_java()
+        return DataFrame(_call(self._java_obj.transform, dataset._jdf), dataset.sparkSession)
+
     @classmethod
     def read(cls) -> JavaMLReader:
         return _JavaClassReader(cls)
@@ -191,6 +196,11 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
         jvm = SparkSession.getActiveSession()._jvm  # type: ignore[union-attr]
         jprogram = jvm.io.sparktf.TFProgram.pickled(bytearray(_pickle_program(train_fn, tf_args)))
         return self._set(program=jvm.io.sparktf.TFProgram.toJson(jprogram))
+
+    def _fit_java(self, dataset: DataFrame) -> Any:
+        # As JavaEstimator does, with sparktf's errors raised as SparkTFError.
+        self._transfer_params_to_java()
+        return _call(self._java_obj.fit, dataset._jdf)
 
     def _create_model(self, java_model: Any) -> TFModel:
         return TFModel(java_model)
