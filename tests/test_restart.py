@@ -20,7 +20,7 @@ import pytest
 from sparktf import InputMode, TFCluster
 from sparktf.cluster import SparkTFError
 
-ROWS = 400  # per epoch: 200 per node, 20 steps of 10 rows
+ROWS = 400  # per epoch: 200 per node, 40 steps of 5 rows (a batch of 10 over 2 replicas)
 BATCH = 10
 EPOCHS = 6
 SAVE_EVERY = 5
@@ -64,7 +64,8 @@ def train_with_checkpoint_manager(args: dict[str, Any], ctx: Any) -> None:
              else os.path.join(ctx.working_dir, "checkpoint-scratch"))
     manager = tf.train.CheckpointManager(checkpoint, where, max_to_keep=2)
 
-    def replica_step(x: Any, y: Any) -> Any:
+    # No annotations on the traced functions: AutoGraph reads them where `Any` is unknown.
+    def replica_step(x, y):
         with tf.GradientTape() as tape:
             x = tf.reshape(tf.cast(x, tf.float32), [-1, 1])
             error = model(x, training=True)[:, 0] - tf.cast(y, tf.float32)
@@ -74,7 +75,7 @@ def train_with_checkpoint_manager(args: dict[str, Any], ctx: Any) -> None:
         return loss
 
     @tf.function
-    def train_step(x: Any, y: Any) -> Any:
+    def train_step(x, y):
         return strategy.reduce(tf.distribute.ReduceOp.SUM,
                                strategy.run(replica_step, args=(x, y)), axis=None)
 
@@ -131,7 +132,8 @@ def test_a_killed_node_restarts_and_training_resumes_from_the_checkpoint(spark, 
                                        "worker:0": ROWS // 2 * EPOCHS}
 
     saved_before_kill = KILL_AT_STEP // SAVE_EVERY * SAVE_EVERY
-    steps_per_epoch = ROWS // 2 // BATCH
+    # MWMS splits each dataset batch over the two replicas: a step trains BATCH / 2 rows a node.
+    steps_per_epoch = (ROWS // 2) // (BATCH // 2)
     for node in ("chief-0", "worker-0"):
         first_start, second_start, end = events(out, node)
         assert first_start["event"] == second_start["event"] == "start"
