@@ -78,6 +78,7 @@ def test_backup_and_restore_writes_to_checkpoint_dir_and_the_chief_exports(spark
     for saved, trained in zip(loaded.get_weights(), chief["weights"]):
         np.testing.assert_array_equal(saved, np.array(trained, dtype=saved.dtype))
     prediction = loaded.predict(np.array([[0.5]], dtype="float32"), verbose=0)
-    print(f"steps {chief['steps']}; checkpoints: {sorted(os.path.relpath(i, checkpoint_dir) for i in indexes)}; "
+    written = sorted(os.path.relpath(i, checkpoint_dir) for i in indexes)
+    print(f"steps {chief['steps']}; checkpoints: {written}; "
           f"exported model predicts {prediction.ravel()[0]:.3f} for 0.5 (truth 2.0)")
     assert prediction.shape == (1, 1)
