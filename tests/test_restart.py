@@ -184,6 +184,31 @@ def test_restarts_exhausted_fail_like_a_cluster_without_restarts(spark, tmp_path
         assert len({e["cluster_id"] for e in events(tmp_path, node)}) == 2
 
 
+def read_all(args: dict[str, Any], ctx: Any) -> None:
+    record(args, ctx, event="start")
+    feed = ctx.get_data_feed()
+    while not feed.should_stop():
+        feed.next_batch(16)
+
+
+@pytest.mark.timeout(300)
+def test_a_failure_with_every_node_well_is_not_restarted(spark, tmp_path):
+    """A null in a column would fail the restarted cluster the same way: no restart."""
+    cluster = TFCluster.run(spark, read_all, {"out": str(tmp_path)}, num_executors=2,
+                            checkpoint_dir=str(tmp_path / "ckpt"), max_restarts=1,
+                            reservation_timeout=60, feed_timeout=60)
+    df = spark.range(1000).selectExpr("IF(id = 567, NULL, cast(id as double)) AS x")
+    try:
+        with pytest.raises(SparkTFError) as err:
+            cluster.train(df.repartition(2))
+    finally:
+        cluster.shutdown(timeout=10)
+    assert "column 'x' has a null" in str(err.value), str(err.value)
+    assert cluster.restarts == 0
+    for node in ("chief-0", "worker-0"):
+        assert len(events(tmp_path, node)) == 1
+
+
 def fail_once_in_tensorflow_mode(args: dict[str, Any], ctx: Any) -> None:
     """The worker fails on its first run; the chief's first run waits for a peer that never
     comes (as a real chief blocks on a dead worker), so only stopping it ends it."""

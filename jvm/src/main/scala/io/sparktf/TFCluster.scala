@@ -81,8 +81,8 @@ final class TFCluster private (
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
     // Bad columns are refused before anything is fed; the cluster lives on.
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
-    try new RestartingFeed(supervisor, layout, config.feedTimeout, tearDown).run(df, columns,
-      numEpochs)
+    try new RestartingFeed(supervisor, layout, config.feedTimeout, () => nodeProblems(),
+      () => stopAfterFailure()).run(df, columns, numEpochs)
     catch {
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
     }
@@ -179,18 +179,18 @@ final class TFCluster private (
   /** Stops the cluster after a failure and says which node failed and why. */
   private def fail(what: String, cause: Throwable): SparkTFException = {
     state.set("failed")
-    new SparkTFException(s"$what: ${tearDown(cause)}", cause)
+    val nodeErrors = nodeProblems()
+    stopAfterFailure()
+    val detail =
+      if (nodeErrors.nonEmpty) nodeErrors.mkString("\n") else TFCluster.rootMessage(cause)
+    new SparkTFException(s"$what: $detail", cause)
   }
 
-  /** Stops every node after a failure; returns which node failed and why. */
-  private def tearDown(cause: Throwable): String = {
-    val nodeErrors = nodeProblems()
-    // The other nodes' programs are stopped after a short grace: the cluster cannot go on.
+  /** The other nodes' programs are stopped after a short grace: the cluster cannot go on. */
+  private def stopAfterFailure(): Unit =
     try stopAll(TFCluster.FailureGraceSeconds) catch {
       case NonFatal(e) => log.warn("stopping the nodes failed", e)
     }
-    if (nodeErrors.nonEmpty) nodeErrors.mkString("\n") else TFCluster.rootMessage(cause)
-  }
 
   /** What the driver can learn of each node that is not well: its traceback, or its absence.
    *  The nodes are asked at once, so a node that hangs costs one deadline, not one each. */

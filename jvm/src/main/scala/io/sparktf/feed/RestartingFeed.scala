@@ -8,19 +8,22 @@ import org.apache.spark.sql.DataFrame
 import io.sparktf.FeedReport
 import io.sparktf.cluster.{ClusterLayout, ClusterSupervisor}
 
-/** One `train()` call that outlives node failures while restarts remain: when the feed fails,
- *  `tearDown` stops the failed cluster (and says why it failed), the supervisor starts a fresh
- *  one, and the feed goes on from the epoch in progress, fed again from its start, then the
- *  epochs not fed yet. Rows of the epoch in progress that reached the failed cluster are fed
- *  again (at least once); epochs fed whole before the failure are not.
+/** One `train()` call that outlives node failures while restarts remain: when the feed fails
+ *  because a node failed (`nodeFailures` names it: its program raised, or it died), `stopNodes`
+ *  stops the failed cluster, the supervisor starts a fresh one, and the feed goes on from the
+ *  epoch in progress, fed again from its start, then the epochs not fed yet. Rows of the epoch in
+ *  progress that reached the failed cluster are fed again (at least once); epochs fed whole
+ *  before the failure are not.
  *  {{{
- *  new RestartingFeed(supervisor, layout, feedTimeout, e => stopAndExplain(e))
+ *  new RestartingFeed(supervisor, layout, feedTimeout, () => unwellNodes(), () => stopAll())
  *    .run(df, FeedColumn.fromSchema(df.schema, Nil), numEpochs = 3)
  *  }}}
- *  Without restarts left, the failure passes to the caller unchanged.
+ *  A failure with every node well (a null in a column, a feed timeout) is not restarted: it
+ *  would fail the same way again. That failure, or one without restarts left, passes to the
+ *  caller unchanged.
  */
 final class RestartingFeed(supervisor: ClusterSupervisor, layout: ClusterLayout,
-    feedTimeoutSeconds: Double, tearDown: Throwable => String) {
+    feedTimeoutSeconds: Double, nodeFailures: () => Seq[String], stopNodes: () => Unit) {
 
   def run(df: DataFrame, columns: IndexedSeq[FeedColumn], numEpochs: Int): FeedReport = {
     val started = System.nanoTime()
@@ -39,12 +42,14 @@ final class RestartingFeed(supervisor: ClusterSupervisor, layout: ClusterLayout,
             }))
       } catch {
         case NonFatal(e) if supervisor.canRestart =>
-          val cause = tearDown(e)
+          val failures = nodeFailures()
+          if (failures.isEmpty) throw e
+          stopNodes()
           // Every epoch was fed but the feed failed to end: the programs were still training
           // on the last one, so it is the epoch in progress.
           if (epochsFed.size == numEpochs) epochsFed.remove(epochsFed.size - 1)
           restartedEpochs += epochsFed.size + 1
-          supervisor.restart(cause)
+          supervisor.restart(failures.mkString("\n"))
       }
     }
     val rowsPerNode = epochsFed.flatten.groupMapReduce(_._1)(_._2)(_ + _)
