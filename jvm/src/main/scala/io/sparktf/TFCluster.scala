@@ -244,6 +244,10 @@ object TFCluster {
    *  {{{
    *  val cluster = TFCluster.run(spark, TFProgram.script("train.py", "main_fun"),
    *    numExecutors = 2, numPs = 0, inputMode = InputMode.SPARK, masterNode = Some("chief"))
+   *  // Started again (up to twice) when a node fails; the program resumes from its checkpoints
+   *  // in ctx.checkpoint_dir, and train() feeds the epoch in progress again:
+   *  TFCluster.run(spark, TFProgram.script("train.py", "main_fun"), numExecutors = 2,
+   *    checkpointDir = Some("hdfs:///jobs/run1/ckpt"), maxRestarts = 2)
    *  }}}
    */
   def run(spark: SparkSession, program: TFProgram, numExecutors: Int, numPs: Int = 0,
