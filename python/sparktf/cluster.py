@@ -125,6 +125,8 @@ class TFCluster:
         env: dict[str, str] | None = None,
         python: str | None = None,
         ps_gpus: bool = False,
+        checkpoint_dir: str | None = None,
+        max_restarts: int = 0,
     ) -> "TFCluster":
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
 
@@ -137,6 +139,17 @@ class TFCluster:
         directory in the node's working dir); ``cluster.tensorboard_url`` says where it answers.
         With Spark scheduling a ``gpu`` resource, each node's ``CUDA_VISIBLE_DEVICES`` is set to
         its task's GPUs; parameter servers get none unless ``ps_gpus=True``.
+
+        ``checkpoint_dir`` is ``ctx.checkpoint_dir`` on every node (default
+        ``<model_dir>/checkpoints``; a relative one goes under ``model_dir``): one directory for
+        the whole cluster and every restart. With ``max_restarts=k`` a cluster whose node fails
+        is stopped and started afresh up to ``k`` times; in InputMode.SPARK the ``train()`` in
+        progress feeds the epoch in progress again, then the rest. The program resumes from its
+        own checkpoints there (Keras ``BackupAndRestore`` or ``tf.train.CheckpointManager``)::
+
+            cluster = TFCluster.run(spark, main_fun, {}, num_executors=2,
+                                    checkpoint_dir="/shared/ckpt/run1", max_restarts=2)
+            report = cluster.train(df, num_epochs=5)   # report["restarts"], ["restarted_epochs"]
         """
         spark = _session(sc)
         config = {
@@ -156,6 +169,8 @@ class TFCluster:
             "ps_gpus": ps_gpus,
             "tensorboard": tensorboard,
             "log_dir": log_dir,
+            "checkpoint_dir": checkpoint_dir,
+            "max_restarts": max_restarts,
         }
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
             bytearray(_pickle_program(map_fun, tf_args))
@@ -166,7 +181,13 @@ class TFCluster:
 
     @property
     def cluster_id(self) -> str:
+        """The running cluster's id; a restart gives the cluster a new one."""
         return self._java_obj.clusterId()
+
+    @property
+    def restarts(self) -> int:
+        """Times the cluster was restarted after a node failed (at most ``max_restarts``)."""
+        return int(self._java_obj.restarts())
 
     @property
     def tensorboard_url(self) -> str | None:
@@ -196,7 +217,9 @@ class TFCluster:
         ``ragged_columns`` names array columns whose rows differ in length (the node gets
         ragged tensors; other arrays must all have one length). Returns the feed report:
         ``rows_per_node``, ``rows_total`` (checked against what the nodes acknowledged),
-        ``seconds``, ``rows_per_second``.
+        ``seconds``, ``rows_per_second``, ``restarts`` and ``restarted_epochs`` (1-based epochs
+        partly fed to a cluster that failed, then fed again whole to the restarted one; every
+        epoch is counted once in the row figures).
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""

@@ -23,7 +23,29 @@ def under(base: str, path: str) -> str:
 
 
 class NodeContext:
-    """Who this node is in the TF cluster, where to write, and its data feed."""
+    """Who this node is in the TF cluster, where to write, and its data feed.
+
+    Directories, as ``TFCluster.run`` set them (None when not set):
+
+    * ``model_dir``: the job's shared directory.
+    * ``export_dir``: where the chief exports the trained model
+      (``sparktf.export.export_model(model, ctx)`` writes there).
+    * ``checkpoint_dir``: ``checkpoint_dir=`` of ``TFCluster.run``, else
+      ``<model_dir>/checkpoints``. The same on every node and across restarts
+      (``max_restarts``): a restarted program resumes from what it saved there, e.g.::
+
+          keras.callbacks.BackupAndRestore(backup_dir=ctx.checkpoint_dir)   # in model.fit
+          # or, with tf.train.CheckpointManager under MultiWorkerMirroredStrategy, where every
+          # worker saves and only the chief's copy counts:
+          ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
+          ckpt.restore(tf.train.latest_checkpoint(ctx.checkpoint_dir))   # None at first: no-op
+          where = (ctx.checkpoint_dir if ctx.is_chief
+                   else os.path.join(ctx.working_dir, "checkpoint-scratch"))
+          manager = tf.train.CheckpointManager(ckpt, where, max_to_keep=2)
+
+    * ``working_dir``: this node's own scratch directory (new for every start).
+    * ``log_dir``: TensorBoard's log directory.
+    """
 
     def __init__(self, *, job_name: str, task_index: int, worker_num: int, num_workers: int,
                  cluster_spec: dict[str, list[str]], cluster_id: str, executor_id: str | None,

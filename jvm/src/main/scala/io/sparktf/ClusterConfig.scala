@@ -27,8 +27,15 @@ import io.sparktf.InputMode.InputMode
  *  @param tensorboard         start TensorBoard on the chief (worker:0 without a chief)
  *  @param logDir              TensorBoard's log dir (ctx.log_dir); None: model_dir/tensorboard,
  *                             or a directory in the node's working dir without a model_dir
+ *  @param checkpointDir       where the program keeps its checkpoints (ctx.checkpoint_dir), the
+ *                             same for every node and every restart; None: model_dir/checkpoints
+ *                             (see [[checkpointLocation]])
+ *  @param maxRestarts         times a cluster whose node failed is torn down and started afresh
+ *                             (see [[io.sparktf.cluster.ClusterSupervisor]]); needs a checkpoint
+ *                             location, from which the program resumes
  *  {{{
  *  ClusterConfig(numExecutors = 2).withModelDir("/tmp/model")
+ *  ClusterConfig(numExecutors = 2, checkpointDir = Some("hdfs:///ckpt/run1"), maxRestarts = 2)
  *  }}}
  */
 final case class ClusterConfig(
@@ -47,10 +54,22 @@ final case class ClusterConfig(
     python: Option[String] = None,
     psGpus: Boolean = false,
     tensorboard: Boolean = false,
-    logDir: Option[String] = None) {
+    logDir: Option[String] = None,
+    checkpointDir: Option[String] = None,
+    maxRestarts: Int = 0) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))
+  def withCheckpointDir(dir: String): ClusterConfig = copy(checkpointDir = Some(dir))
+
+  /** The directory every node gets as `ctx.checkpoint_dir`: `checkpointDir` (a relative one under
+   *  `modelDir`), else `modelDir/checkpoints`, else None. It does not change across restarts, so
+   *  a restarted program finds what the failed one saved. */
+  def checkpointLocation: Option[String] = checkpointDir match {
+    case Some(dir) if ClusterConfig.isAbsolute(dir) => Some(dir)
+    case Some(dir) => modelDir.map(m => ClusterConfig.under(m, dir)).orElse(Some(dir))
+    case None => modelDir.map(m => ClusterConfig.under(m, ClusterConfig.CheckpointSubdir))
+  }
 
   def validate(): Unit = {
     def positive(name: String, v: Double): Unit =
@@ -59,18 +78,39 @@ final case class ClusterConfig(
     positive("feed_timeout", feedTimeout)
     positive("shutdown_timeout", shutdownTimeout)
     if (queueCapacity < 1) throw new SparkTFException(s"queue_capacity is $queueCapacity: use 1 or more")
+    if (maxRestarts < 0) throw new SparkTFException(s"max_restarts is $maxRestarts: use 0 or more")
+    if (maxRestarts > 0) checkpointLocation match {
+      case None => throw new SparkTFException(s"max_restarts is $maxRestarts but there is no " +
+        "checkpoint directory to resume from: set checkpoint_dir (or model_dir, whose " +
+        "'checkpoints' folder is then used) to a directory every node can reach")
+      case Some(dir) if !ClusterConfig.isAbsolute(dir) => throw new SparkTFException(
+        s"max_restarts is $maxRestarts but the checkpoint directory '$dir' is relative: each " +
+        "node would resolve it in its own working directory, which changes with every restart; " +
+        "give checkpoint_dir (or model_dir) as an absolute path or a URI (hdfs://...)")
+      case _ =>
+    }
   }
 }
 
 object ClusterConfig {
   private val mapper = new ObjectMapper()
+  /** The folder of model_dir that holds checkpoints when no checkpoint_dir is given. */
+  val CheckpointSubdir = "checkpoints"
+
+  private val Uri = "^[A-Za-z][A-Za-z0-9+.-]*://.*".r
+
+  /** An absolute local path or a URI (hdfs://, gs://, file://): the same on every node. */
+  private def isAbsolute(path: String): Boolean = path.startsWith("/") || Uri.matches(path)
+
+  private def under(base: String, path: String): String = base.stripSuffix("/") + "/" + path
 
   /** The Python API's form: a JSON object with TensorFlowOnSpark's snake_case names. */
   def fromJson(json: String): ClusterConfig = {
     val node = mapper.readTree(json)
     val known = Set("num_executors", "num_ps", "input_mode", "master_node", "eval_node",
       "model_dir", "export_dir", "reservation_timeout", "feed_timeout", "shutdown_timeout",
-      "queue_capacity", "env", "python", "ps_gpus", "tensorboard", "log_dir")
+      "queue_capacity", "env", "python", "ps_gpus", "tensorboard", "log_dir", "checkpoint_dir",
+      "max_restarts")
     node.fieldNames().asScala.filterNot(known).foreach { f =>
       throw new SparkTFException(s"unknown cluster setting '$f'; known: ${known.toSeq.sorted.mkString(", ")}")
     }
@@ -94,6 +134,8 @@ object ClusterConfig {
       python = str("python").filter(_.nonEmpty),
       psGpus = opt("ps_gpus").exists(_.asBoolean()),
       tensorboard = opt("tensorboard").exists(_.asBoolean()),
-      logDir = str("log_dir").filter(_.nonEmpty))
+      logDir = str("log_dir").filter(_.nonEmpty),
+      checkpointDir = str("checkpoint_dir").filter(_.nonEmpty),
+      maxRestarts = opt("max_restarts").map(_.asInt()).getOrElse(d.maxRestarts))
   }
 }

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper
 import scala.jdk.CollectionConverters._
 
 /** What one [[TFCluster.train]] call fed: rows per node (every epoch), checked against what
- *  each node acknowledged.
+ *  each node acknowledged. After a restart, each epoch is counted once, from the cluster that
+ *  took it whole; `restartedEpochs` are the epochs (1-based) that were partly fed to a failed
+ *  cluster and then fed again from their start.
  *  {{{
  *  val report = cluster.train(df, numEpochs = 2)
  *  report.rowsTotal == 2 * df.count()   // unless the program called terminate()
@@ -16,7 +18,9 @@ final case class FeedReport(
     epochs: Int,
     rowsPerNode: Map[String, Long],
     seconds: Double,
-    terminated: Boolean) {
+    terminated: Boolean,
+    restarts: Int = 0,
+    restartedEpochs: Seq[Int] = Nil) {
   def rowsTotal: Long = rowsPerNode.values.sum
   def rowsPerSecond: Double = if (seconds > 0) rowsTotal / seconds else 0.0
 
@@ -29,6 +33,8 @@ final case class FeedReport(
     m.put("seconds", seconds)
     m.put("rows_per_second", rowsPerSecond)
     m.put("terminated", terminated)
+    m.put("restarts", restarts)
+    m.put("restarted_epochs", restartedEpochs.map(Int.box).asJava)
     new ObjectMapper().writeValueAsString(m)
   }
 }

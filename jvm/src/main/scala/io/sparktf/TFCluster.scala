@@ -1,6 +1,5 @@
 package io.sparktf
 
-import java.util.UUID
 import java.util.concurrent.atomic.AtomicReference
 
 import scala.concurrent.{Await, ExecutionContext, Future}
@@ -15,7 +14,7 @@ import org.apache.spark.sql.types.StructType
 import org.slf4j.LoggerFactory
 
 import io.sparktf.cluster._
-import io.sparktf.feed.{ClusterFeed, FeedColumn}
+import io.sparktf.feed.{FeedColumn, RestartingFeed}
 import io.sparktf.proto.v1.{NodeState, NodeStatus}
 import io.sparktf.rpc.{ClusterSecret, NodeChannels, NodeControlClient}
 
@@ -27,20 +26,28 @@ import io.sparktf.rpc.{ClusterSecret, NodeChannels, NodeControlClient}
  *  try cluster.train(df, numEpochs = 3)   // InputMode.SPARK: the JVM streams df to the nodes
  *  finally cluster.shutdown()             // waits for the programs, stops every node
  *  }}}
- *  States: running -> (feeding)* -> shutting down -> done | failed.
+ *  States: running -> (feeding)* -> shutting down -> done | failed. With `maxRestarts` a failed
+ *  cluster is started again (see [[io.sparktf.cluster.ClusterSupervisor]]): `clusterId`, `nodes`
+ *  and `tensorboardUrl` then describe the fresh one.
  */
 final class TFCluster private (
     spark: SparkSession,
-    val clusterId: String,
     val config: ClusterConfig,
     val layout: ClusterLayout,
-    nodeInfos: Seq[NodeInfo],
-    secret: ClusterSecret,
+    supervisor: ClusterSupervisor,
     programEnd: Option[Future[Seq[NodeInfo]]]) {
 
   import TFCluster.log
 
   private val state = new AtomicReference[String]("running")
+
+  /** The current incarnation's id: a restart gives the cluster a new one. */
+  def clusterId: String = supervisor.current.clusterId
+  private def nodeInfos: Seq[NodeInfo] = supervisor.current.nodes
+  private def secret: ClusterSecret = supervisor.current.secret
+
+  /** Times the cluster was restarted after a failure (at most `config.maxRestarts`). */
+  def restarts: Int = supervisor.restarts
 
   /** The started nodes, in reservation order (empty in InputMode.TENSORFLOW: the nodes report
    *  when their programs end). */
@@ -75,8 +82,8 @@ final class TFCluster private (
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
     // Bad columns are refused before anything is fed; the cluster lives on.
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
-    try new ClusterFeed(clusterId, fedNodes, secret, config.feedTimeout)
-      .run(df, columns, numEpochs)
+    try new RestartingFeed(supervisor, layout, config.feedTimeout, () => nodeProblems(),
+      () => stopAfterFailure()).run(df, columns, numEpochs)
     catch {
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
     }
@@ -137,7 +144,11 @@ final class TFCluster private (
    *  any node failed, naming it and carrying its traceback. */
   def shutdown(timeoutSeconds: Double = config.shutdownTimeout): Unit = {
     if (!state.compareAndSet("running", "shutting down")) return
-    if (config.inputMode == InputMode.SPARK) endInference()
+    // InputMode.SPARK restarts only within train(), where the data to feed again is known.
+    if (config.inputMode == InputMode.SPARK) {
+      supervisor.stopRestarting()
+      endInference()
+    }
     val failures = config.inputMode match {
       case InputMode.SPARK => awaitPrograms(timeoutSeconds)
       case _ => awaitReservationJob(timeoutSeconds)
@@ -191,7 +202,8 @@ final class TFCluster private (
       try { Await.result(f, timeoutSeconds.seconds); Nil }
       catch {
         case _: java.util.concurrent.TimeoutException =>
-          spark.sparkContext.cancelJobGroup(s"sparktf-$clusterId")
+          supervisor.stopRestarting()
+          spark.sparkContext.cancelJobGroup(supervisor.jobGroup(clusterId))
           Seq(s"the programs did not end within $timeoutSeconds s (shutdown_timeout); stopped")
         case NonFatal(e) => Seq(TFCluster.rootMessage(e))
       }
@@ -218,14 +230,17 @@ final class TFCluster private (
   private def fail(what: String, cause: Throwable): SparkTFException = {
     state.set("failed")
     val nodeErrors = nodeProblems()
-    // The other nodes' programs are stopped after a short grace: the cluster cannot go on.
-    try stopAll(TFCluster.FailureGraceSeconds) catch {
-      case NonFatal(e) => log.warn("stopping the nodes failed", e)
-    }
+    stopAfterFailure()
     val detail =
       if (nodeErrors.nonEmpty) nodeErrors.mkString("\n") else TFCluster.rootMessage(cause)
     new SparkTFException(s"$what: $detail", cause)
   }
+
+  /** The other nodes' programs are stopped after a short grace: the cluster cannot go on. */
+  private def stopAfterFailure(): Unit =
+    try stopAll(TFCluster.FailureGraceSeconds) catch {
+      case NonFatal(e) => log.warn("stopping the nodes failed", e)
+    }
 
   /** What the driver can learn of each node that is not well: its traceback, or its absence.
    *  The nodes are asked at once, so a node that hangs costs one deadline, not one each. */
@@ -279,51 +294,38 @@ object TFCluster {
    *  {{{
    *  val cluster = TFCluster.run(spark, TFProgram.script("train.py", "main_fun"),
    *    numExecutors = 2, numPs = 0, inputMode = InputMode.SPARK, masterNode = Some("chief"))
+   *  // Started again (up to twice) when a node fails; the program resumes from its checkpoints
+   *  // in ctx.checkpoint_dir, and train() feeds the epoch in progress again:
+   *  TFCluster.run(spark, TFProgram.script("train.py", "main_fun"), numExecutors = 2,
+   *    checkpointDir = Some("hdfs:///jobs/run1/ckpt"), maxRestarts = 2)
    *  }}}
    */
   def run(spark: SparkSession, program: TFProgram, numExecutors: Int, numPs: Int = 0,
       inputMode: InputMode.InputMode = InputMode.SPARK, masterNode: Option[String] = Some("chief"),
       evalNode: Boolean = false, modelDir: Option[String] = None,
-      exportDir: Option[String] = None): TFCluster =
+      exportDir: Option[String] = None, checkpointDir: Option[String] = None,
+      maxRestarts: Int = 0): TFCluster =
     run(spark, program, ClusterConfig(numExecutors, numPs, inputMode, masterNode, evalNode,
-      modelDir, exportDir))
+      modelDir, exportDir, checkpointDir = checkpointDir, maxRestarts = maxRestarts))
 
   def run(spark: SparkSession, program: TFProgram, config: ClusterConfig): TFCluster = {
     val sc = spark.sparkContext
     val layout = ClusterSettings.check(sc, config)
-    ClusterSettings.awaitExecutors(sc, layout.size, config.reservationTimeout)
-    val clusterId = UUID.randomUUID().toString.take(8)
-    val authSecret = if (sc.getConf.getBoolean("spark.authenticate", defaultValue = false)) {
-      sc.getConf.getOption("spark.authenticate.secret")
-    } else None
-    val secret = ClusterSecret.create(clusterId, authSecret)
     val python = config.python.getOrElse(io.sparktf.node.NodeLauncher.pythonExecutable(sc.getConf))
-    val started = System.nanoTime()
-    log.info(s"sparktf cluster $clusterId: starting ${layout.roles.map(_.address).mkString(", ")}")
+    val supervisor = new ClusterSupervisor(sc, program, config, layout, python)
     config.inputMode match {
       case InputMode.SPARK =>
-        val nodes = try ReservationStage.run(sc, clusterId, layout, config, program, secret, python)
-          catch {
-            case NonFatal(e) => throw new SparkTFException(
-              s"sparktf cluster $clusterId did not start: ${rootMessage(e)}", e)
-          }
-        log.info(f"sparktf cluster $clusterId started in ${(System.nanoTime() - started) / 1e9}%.1f s")
-        new TFCluster(spark, clusterId, config, layout, nodes, secret, None)
+        supervisor.start()
+        new TFCluster(spark, config, layout, supervisor, None)
       case _ =>
         if (config.tensorboard) {
-          log.warn(s"sparktf cluster $clusterId: in InputMode.TENSORFLOW the driver learns no " +
-            "TensorBoard URL (the nodes report when their programs end); the chief's executor " +
-            "log has it")
+          log.warn("sparktf: in InputMode.TENSORFLOW the driver learns no TensorBoard URL (the " +
+            "nodes report when their programs end); the chief's executor log has it")
         }
         // The barrier tasks live as long as the programs; the job runs in the background and
         // shutdown() waits for it.
-        implicit val ec: ExecutionContext = ExecutionContext.global
-        val end = Future {
-          sc.setJobGroup(s"sparktf-$clusterId", s"sparktf cluster $clusterId",
-            interruptOnCancel = true)
-          ReservationStage.run(sc, clusterId, layout, config, program, secret, python)
-        }
-        new TFCluster(spark, clusterId, config, layout, Nil, secret, Some(end))
+        val end = supervisor.startPrograms()
+        new TFCluster(spark, config, layout, supervisor, Some(end))
     }
   }
 

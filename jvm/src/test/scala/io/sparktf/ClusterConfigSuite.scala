@@ -33,4 +33,27 @@ class ClusterConfigSuite extends AnyFunSuite {
     assert(intercept[SparkTFException](ClusterConfig(2, feedTimeout = 0).validate())
       .getMessage.contains("feed_timeout"))
   }
+
+  test("checkpoint location: checkpoint_dir (under model_dir if relative), else model_dir/...") {
+    assert(ClusterConfig(2).checkpointLocation.isEmpty)
+    assert(ClusterConfig(2, modelDir = Some("/m/")).checkpointLocation.contains("/m/checkpoints"))
+    assert(ClusterConfig(2, modelDir = Some("hdfs://nn/m"), checkpointDir = Some("c"))
+      .checkpointLocation.contains("hdfs://nn/m/c"))
+    assert(ClusterConfig(2, modelDir = Some("/m"), checkpointDir = Some("gs://b/c"))
+      .checkpointLocation.contains("gs://b/c"))
+    val c = ClusterConfig.fromJson(
+      """{"num_executors": 2, "checkpoint_dir": "/c", "max_restarts": 3}""")
+    assert(c.checkpointLocation.contains("/c") && c.maxRestarts == 3)
+    assert(ClusterConfig.fromJson("""{"num_executors": 2}""").maxRestarts == 0)
+  }
+
+  test("max_restarts needs an absolute checkpoint location every node and restart shares") {
+    def refused(c: ClusterConfig): String = intercept[SparkTFException](c.validate()).getMessage
+    assert(refused(ClusterConfig(2, maxRestarts = 1)).contains("no checkpoint directory"))
+    assert(refused(ClusterConfig(2, maxRestarts = 1, modelDir = Some("model")))
+      .contains("'model/checkpoints' is relative"))
+    assert(refused(ClusterConfig(2, maxRestarts = -1)).contains("max_restarts is -1"))
+    ClusterConfig(2, maxRestarts = 1, modelDir = Some("/m")).validate()
+    ClusterConfig(2, maxRestarts = 1, checkpointDir = Some("hdfs:///c")).validate()
+  }
 }

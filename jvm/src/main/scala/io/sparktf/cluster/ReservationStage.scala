@@ -1,10 +1,11 @@
 package io.sparktf.cluster
 
 import java.net.{InetAddress, ServerSocket}
+import java.util.concurrent.TimeUnit
 
 import scala.util.{Failure, Success, Try}
 
-import org.apache.spark.{BarrierTaskContext, SparkContext, SparkEnv}
+import org.apache.spark.{BarrierTaskContext, SparkContext, SparkEnv, TaskKilledException}
 import org.slf4j.LoggerFactory
 
 import io.sparktf.{ClusterConfig, InputMode, SparkTFException, TFProgram}
@@ -19,6 +20,9 @@ import io.sparktf.rpc.ClusterSecret
  *  if any node failed, every task stops its own node and fails.
  */
 object ReservationStage {
+  /** Seconds a node's program gets to return when its task is killed (InputMode.TENSORFLOW). */
+  private val StopGraceOnKillSeconds = 2.0
+
   /** Runs the stage. In InputMode.SPARK it returns once every node is ready; in
    *  InputMode.TENSORFLOW its tasks wait for their nodes' programs to end. */
   def run(sc: SparkContext, clusterId: String, layout: ClusterLayout, config: ClusterConfig,
@@ -59,7 +63,8 @@ object ReservationStage {
       clusterId = clusterId, role = role, workerNum = index, numWorkers = layout.numWorkers,
       clusterSpec = spec, tfConfig = TFConfig.json(spec, role), host = host,
       secret = secret.value, workingDir = workDir, program = program,
-      modelDir = config.modelDir, exportDir = config.exportDir, checkpointDir = None,
+      modelDir = config.modelDir, exportDir = config.exportDir,
+      checkpointDir = config.checkpointLocation,
       queueCapacity = config.queueCapacity, feedTimeoutSeconds = config.feedTimeout,
       linger = config.inputMode == InputMode.SPARK,
       lingerTimeoutSeconds = 24 * 3600.0, env = config.env,
@@ -94,14 +99,21 @@ object ReservationStage {
     log.info(s"sparktf node ${role.address} ready on $host:${ready.port} (TF port $tfPort" +
       boot.cudaVisibleDevices.fold("")(d => s", CUDA_VISIBLE_DEVICES='$d'") +
       ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
-    if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(node)
+    if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node)
     NodeInfo(index, role, executorId, host, tfPort, ready.port, node.pid,
       gpus.getOrElse(Nil), boot.cudaVisibleDevices, ready.tensorboardUrl)
   }
 
   /** InputMode.TENSORFLOW: the task lives as long as its node's program. */
-  private def awaitProgram(node: NodeProcess): Unit = {
-    node.process.waitFor()
+  private def awaitProgram(ctx: BarrierTaskContext, node: NodeProcess): Unit = {
+    // Spark kills the other tasks of a failed barrier stage without interrupting them: a node
+    // blocked on its dead peer would hold the executor (and a restart) forever.
+    while (!node.process.waitFor(500, TimeUnit.MILLISECONDS)) {
+      if (ctx.isInterrupted()) {
+        node.stop(StopGraceOnKillSeconds)
+        throw new TaskKilledException("the barrier stage was killed: another node failed")
+      }
+    }
     Thread.sleep(200) // let the pumps copy the last lines
     val code = node.process.exitValue()
     node.stop(0)

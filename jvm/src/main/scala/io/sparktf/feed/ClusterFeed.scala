@@ -19,8 +19,11 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     feedTimeoutSeconds: Double) {
   private val log = LoggerFactory.getLogger(classOf[ClusterFeed])
 
-  /** @param columns the fed columns, as [[FeedColumn.fromSchema]] checked them for `df` */
-  def run(df: DataFrame, columns: IndexedSeq[FeedColumn], numEpochs: Int): FeedReport = {
+  /** @param columns    the fed columns, as [[FeedColumn.fromSchema]] checked them for `df`
+   *  @param onEpochFed called with each epoch's task results once the epoch is fed (a feed
+   *                    that fails later has still fed those; see [[RestartingFeed]]) */
+  def run(df: DataFrame, columns: IndexedSeq[FeedColumn], numEpochs: Int,
+      onEpochFed: Seq[FeedResult] => Unit = _ => ()): FeedReport = {
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
     val sc = df.sparkSession.sparkContext
@@ -39,6 +42,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
         val results = FeedJob.run(rows, fed, plan, numEpochs, secret, clusterId, feedId, columns,
           epoch, feedTimeoutSeconds)
         results.foreach(r => perNode(r.nodeIndex) += r.rowsAtNode)
+        onEpochFed(results)
         terminated = results.exists(_.terminated)
         epoch += 1
       }
