@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             input_mode=InputMode.TENSORFLOW, master_node="chief", eval_node=with_eval,
             model_dir=model_dir, export_dir=os.path.join(model_dir, "export"))
         cluster.shutdown(timeout=opts.timeout)
-        with open(os.path.join(model_dir, "history.json"), encoding="utf-8") as fh:
+        ended = time.time()
+        history_file = os.path.join(model_dir, "history.json")
+        with open(history_file, encoding="utf-8") as fh:
             history = json.load(fh)
         evaluations = []
         results = os.path.join(model_dir, "eval", "metrics.jsonl")
@@ -166,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             "evaluations": [{"checkpoint": e["checkpoint"], "step": e["step"],
                              **{k: round(v, 4) for k, v in e["metrics"].items()}}
                             for e in evaluations],
-            "wall_seconds": round(time.time() - started, 1),
+            "wall_seconds": round(ended - started, 1),
+            # The chief wrote its history last: how long ps, workers and evaluator outlived it.
+            "shutdown_after_chief_seconds": round(ended - os.path.getmtime(history_file), 1),
             "model_dir": model_dir,
         }))
         return 0

@@ -1,0 +1,85 @@
+"""ParameterServerStrategy on a real cluster: 1 ps, a chief (the coordinator), 2 workers and a
+sidecar evaluator, run as a user would (spark-submit of examples/parameter_server.py on its own
+local-cluster of 5 executors); and a ps-style worker under InputMode.SPARK failing clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+import sparktf
+from conftest import ROOT
+from sparktf import InputMode, TFCluster
+from sparktf.cluster import SparkTFError
+
+EPOCHS = 8
+
+
+@pytest.mark.timeout(720)
+def test_parameter_server_training_with_a_sidecar_evaluator(spark_env, tmp_path):
+    from pyspark.find_spark_home import _find_spark_home
+
+    spark_home = _find_spark_home()
+    jar = sparktf.jar_path()
+    env = dict(spark_env)
+    env.pop("PYTHONPATH", None)  # sparktf comes from the jar, as with --packages
+    env.update(SPARK_HOME=spark_home, PYSPARK_DRIVER_PYTHON=spark_env["PYSPARK_PYTHON"])
+    model_dir = tmp_path / "model"
+    cmd = [
+        os.path.join(spark_home, "bin", "spark-submit"),
+        # 1 ps + chief + evaluator + 2 workers: one executor each.
+        "--master", "local-cluster[5,1,1024]",
+        "--jars", jar, "--py-files", jar,
+        "--conf", "spark.driver.host=127.0.0.1",
+        os.path.join(ROOT, "examples", "parameter_server.py"),
+        "--master", "", "--epochs", str(EPOCHS), "--model-dir", str(model_dir),
+        # ps and workers must end with the chief; a hang would fail shutdown after this.
+        "--timeout", "300",
+    ]
+    started = time.monotonic()
+    done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=660, cwd=str(tmp_path))
+    seconds = time.monotonic() - started
+    assert done.returncode == 0, f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"spark-submit ran {seconds:.0f} s; result: {json.dumps(result)}")
+
+    losses = result["loss_per_epoch"]
+    assert len(losses) == EPOCHS
+    assert losses[-1] < 0.5 * losses[0], f"the loss did not go down: {losses}"
+    assert (model_dir / "export" / "saved_model.pb").exists(), "the chief exported no model"
+
+    checkpoints = result["checkpoints"]
+    evaluations = result["evaluations"]
+    assert len(checkpoints) == EPOCHS
+    assert evaluations, "the evaluator evaluated no checkpoint"
+    assert all(e["checkpoint"] in checkpoints for e in evaluations), evaluations
+    # The evaluator stops only after scoring the chief's last checkpoint.
+    assert evaluations[-1]["checkpoint"] == checkpoints[-1], evaluations
+    assert evaluations[-1]["accuracy"] > 0.8, evaluations
+    steps = [e["step"] for e in evaluations]
+    assert steps == sorted(set(steps)), f"a checkpoint was evaluated twice or out of order: {steps}"
+    assert list((model_dir / "tensorboard" / "eval").glob("events.out.tfevents.*")), \
+        "the evaluator wrote no TensorBoard summaries"
+
+
+def serve_on_every_worker(args, ctx):
+    """The ps/worker side of a ParameterServerStrategy program, started in InputMode.SPARK."""
+    if ctx.job_name == "worker":
+        from sparktf.parameter_server import serve
+
+        serve(ctx)
+
+
+@pytest.mark.timeout(300)
+def test_serve_on_a_spark_fed_worker_fails_naming_input_mode_tensorflow(spark):
+    cluster = TFCluster.run(spark, serve_on_every_worker, {}, num_executors=2,
+                            input_mode=InputMode.SPARK, master_node="chief")
+    with pytest.raises(SparkTFError) as err:
+        cluster.shutdown(timeout=120)
+    message = str(err.value)
+    assert "worker:0" in message and "input_mode=InputMode.TENSORFLOW" in message, message
