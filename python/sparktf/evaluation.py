@@ -94,13 +94,13 @@ def _evaluate(model: Any, dataset: Any, path: str, steps: int | None, index: int
     import tensorflow as tf
 
     started = time.monotonic()
-    status = tf.train.Checkpoint(model=model).restore(path).expect_partial()
-    try:
-        status.assert_nontrivial_match()
-    except AssertionError as e:
-        raise ValueError(f"checkpoint {path} holds no variables of this model under 'model': "
-                         "save checkpoints with tf.train.Checkpoint(model=model) on the chief "
-                         f"({e})") from e
+    saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    if not any(name.startswith("model/") for name in saved):
+        raise ValueError(f"checkpoint {path} holds no variables under 'model' (it has "
+                         f"{sorted(saved)[:5]}...): save checkpoints with "
+                         "tf.train.Checkpoint(model=model) on the chief")
+    # expect_partial: the chief's optimizer slots are of no use to an evaluation.
+    tf.train.Checkpoint(model=model).restore(path).expect_partial()
     metrics = model.evaluate(dataset, steps=steps, return_dict=True, verbose=0)
     step = checkpoint_number(path, default=index)
     record = {"checkpoint": path, "step": step,

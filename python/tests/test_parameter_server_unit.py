@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from fake_chief import FakeChief
 from sparktf.node.context import NodeContext
 from sparktf.parameter_server import ServerStartError, serve
 
@@ -27,29 +28,6 @@ def ctx_for(job: str, spec: dict[str, list[str]], fed: bool = False) -> NodeCont
                        cluster_id="c", executor_id="1", model_dir=None, export_dir=None,
                        checkpoint_dir=None, working_dir="/tmp",
                        data_feed=object() if fed else None)  # type: ignore[arg-type]
-
-
-class FakeChief:
-    """A TCP server that accepts and drops connections, as the chief's TensorFlow server
-    answers the watch's probes."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(8)
-        self.address = f"127.0.0.1:{self.socket.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                self.socket.accept()[0].close()
-            except OSError:
-                return  # closed: the chief has ended
-
-    def close(self) -> None:
-        self.socket.shutdown(socket.SHUT_RDWR)
-        self.socket.close()
 
 
 def use_tf_config(monkeypatch, spec: dict[str, list[str]], job: str) -> None:
