@@ -83,3 +83,33 @@ def test_serve_on_a_spark_fed_worker_fails_naming_input_mode_tensorflow(spark):
         cluster.shutdown(timeout=120)
     message = str(err.value)
     assert "worker:0" in message and "input_mode=InputMode.TENSORFLOW" in message, message
+
+
+def chief_fails_after_using_the_ps(args, ctx):
+    """The ps serves; the chief puts a variable on it, then raises. The ps ends by itself (the
+    chief's server is gone) or by Spark cancelling the failed barrier stage, whichever is first."""
+    if ctx.job_name == "ps":
+        from sparktf.parameter_server import serve
+
+        serve(ctx)
+        return
+    import tensorflow as tf
+
+    tf.config.experimental_connect_to_cluster(
+        tf.distribute.cluster_resolver.TFConfigClusterResolver(), job_name="chief")
+    with tf.device("/job:ps/task:0"):
+        total = tf.Variable(1.0)
+    total.assign_add(41.0)
+    raise ValueError(f"the chief gives up with total={total.numpy():.0f}")
+
+
+@pytest.mark.timeout(300)
+def test_a_failing_chief_ends_the_ps_and_fails_shutdown_with_its_traceback(spark):
+    started = time.monotonic()
+    cluster = TFCluster.run(spark, chief_fails_after_using_the_ps, {}, num_executors=2, num_ps=1,
+                            input_mode=InputMode.TENSORFLOW, master_node="chief")
+    with pytest.raises(SparkTFError) as err:
+        cluster.shutdown(timeout=180)
+    message = str(err.value)
+    assert "chief:0" in message and "the chief gives up with total=42" in message, message
+    print(f"failed chief: shutdown raised after {time.monotonic() - started:.1f} s")
