@@ -44,7 +44,8 @@ def test_parameter_server_training_with_a_sidecar_evaluator(spark_env, tmp_path)
     done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=660, cwd=str(tmp_path))
     seconds = time.monotonic() - started
-    assert done.returncode == 0, f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    assert done.returncode == 0, \
+        f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     result = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"spark-submit ran {seconds:.0f} s; result: {json.dumps(result)}")
 

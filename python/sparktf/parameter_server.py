@@ -80,9 +80,9 @@ def serve(ctx: Any, chief_start_timeout: float = 600.0, poll_seconds: float = 0.
             log.info("%s:%d: stop requested; leaving the TensorFlow server", ctx.job_name,
                      ctx.task_index)
             return
-    log.info("%s:%d: the chief's program has ended; leaving the TensorFlow server after %.1f s",
-             ctx.job_name, ctx.task_index, time.monotonic() - started)
-    del server  # it stops with this process, which sparktf ends once the program returns
+    # The server stops with this process, which sparktf ends once the program returns.
+    log.info("%s:%d: the chief's program has ended; leaving the TensorFlow server %s after %.1f s",
+             ctx.job_name, ctx.task_index, server.target, time.monotonic() - started)
 
 
 def start_server(ctx: Any) -> Any:
