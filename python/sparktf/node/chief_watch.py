@@ -4,7 +4,9 @@ TensorFlow never tells a parameter server, a ParameterServerStrategy worker or a
 evaluator that the coordinator is done: a bare ``tf.distribute.Server(...).join()`` waits
 forever (TensorFlowOnSpark's ps that never exit). The chief's own TensorFlow server is the sign:
 it listens on the chief's TF_CONFIG port from when the chief's program creates its strategy until
-the chief's process exits, which sparktf makes it do right after the program returns or raises.
+the chief's process exits. In InputMode.TENSORFLOW that is right after the program returns or
+raises; in InputMode.SPARK the chief lingers for the driver's Stop, which also reaches the
+waiting nodes (``ctx.stop_requested``).
 """
 
 from __future__ import annotations
