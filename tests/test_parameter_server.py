@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 
+import psutil
 import pytest
 
 import sparktf
@@ -47,6 +49,13 @@ def test_parameter_server_training_with_a_sidecar_evaluator(spark_env, tmp_path)
     assert done.returncode == 0, \
         f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     result = json.loads(done.stdout.strip().splitlines()[-1])
+    # Nodes whose executor is gone are no longer our descendants (the autouse check cannot see
+    # them): look for this cluster's node processes by their working directories' names.
+    started_line = re.search(r"sparktf cluster (\w+): starting (.*)", done.stderr)
+    assert started_line, "the driver log does not name the cluster"
+    assert started_line.group(2).split(", ") == [
+        "ps:0", "chief:0", "evaluator:0", "worker:0", "worker:1"]
+    assert not cluster_nodes_left(started_line.group(1), wait_seconds=30)
     figures = {k: result[k] for k in ("loss_per_epoch", "wall_seconds",
                                       "shutdown_after_chief_seconds")}
     figures["evaluated"] = [(e["step"], e["accuracy"]) for e in result["evaluations"]]
@@ -69,6 +78,20 @@ def test_parameter_server_training_with_a_sidecar_evaluator(spark_env, tmp_path)
     assert steps == sorted(set(steps)), f"a checkpoint was evaluated twice or out of order: {steps}"
     assert list((model_dir / "tensorboard" / "eval").glob("events.out.tfevents.*")), \
         "the evaluator wrote no TensorBoard summaries"
+
+
+def cluster_nodes_left(cluster_id: str, wait_seconds: float) -> list[int]:
+    """PIDs of node processes of cluster ``cluster_id`` still running after ``wait_seconds``."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        left = []
+        for p in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(p.info["cmdline"] or [])
+            if "sparktf.node" in cmdline and f"sparktf-{cluster_id}-" in cmdline:
+                left.append(p.pid)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
 
 
 def serve_on_every_worker(args, ctx):
