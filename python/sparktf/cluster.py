@@ -137,6 +137,10 @@ class TFCluster:
         ``tensorboard=True`` starts TensorBoard on the chief (worker:0 without a chief) over
         ``log_dir`` (``ctx.log_dir`` on every node; default ``<model_dir>/tensorboard``, or a
         directory in the node's working dir); ``cluster.tensorboard_url`` says where it answers.
+        ``num_ps``, ``master_node`` and ``eval_node`` shape the cluster as in TensorFlowOnSpark:
+        ps nodes first, then the chief, the evaluator (outside TF_CONFIG's cluster) and workers.
+        For ParameterServerStrategy use InputMode.TENSORFLOW, ``sparktf.parameter_server.serve``
+        on ps and workers and ``sparktf.evaluation.evaluate_checkpoints`` on the evaluator.
         With Spark scheduling a ``gpu`` resource, each node's ``CUDA_VISIBLE_DEVICES`` is set to
         its task's GPUs; parameter servers get none unless ``ps_gpus=True``.
 

@@ -73,3 +73,10 @@ def test_absolute_path_keeps_uris_and_resolves_relative_paths(tmp_path, monkeypa
 def test_ps_nodes_have_no_data_feed():
     with pytest.raises(RuntimeError, match="node ps:0 takes no data"):
         _ctx(None).get_data_feed()
+
+
+def test_in_input_mode_tensorflow_no_node_takes_data():
+    assert not NodeBootstrap.from_dict({**BASE, "input_mode": "TENSORFLOW"}).takes_data
+    assert NodeBootstrap.from_dict({**BASE, "input_mode": "SPARK"}).takes_data
+    with pytest.raises(BootstrapError, match="field 'input_mode' must be one of SPARK, TENSORFLOW"):
+        NodeBootstrap.from_dict({**BASE, "input_mode": "spark"})

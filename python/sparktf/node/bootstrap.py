@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 ROLES = ("chief", "worker", "ps", "evaluator")
 FEEDING_ROLES = ("chief", "worker")
+INPUT_MODES = ("SPARK", "TENSORFLOW")
 
 
 class BootstrapError(ValueError):
@@ -54,11 +55,12 @@ class NodeBootstrap:
     # Opt-in: Linux sends the signal when the *thread* that spawned the node exits, and Spark's
     # task threads are pooled and die when idle, so by default only the ppid poll is used.
     parent_death_signal: bool = False
+    input_mode: str = "SPARK"  # TENSORFLOW: the nodes read their own data, Spark feeds none
 
     @property
     def takes_data(self) -> bool:
-        """Whether this node serves DataFeed (chief and workers do; ps and evaluator do not)."""
-        return self.job_name in FEEDING_ROLES
+        """Whether this node serves DataFeed: chief and workers in InputMode.SPARK."""
+        return self.job_name in FEEDING_ROLES and self.input_mode == "SPARK"
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], source: str = "bootstrap") -> NodeBootstrap:
@@ -67,6 +69,9 @@ class NodeBootstrap:
         job_name = f.string("job_name")
         if job_name not in ROLES:
             raise f.error("job_name", f"one of {', '.join(ROLES)}", job_name)
+        input_mode = raw.get("input_mode", "SPARK")
+        if input_mode not in INPUT_MODES:
+            raise f.error("input_mode", f"one of {', '.join(INPUT_MODES)}", input_mode)
         boot = cls(
             cluster_id=f.string("cluster_id", non_empty=True),
             job_name=job_name,
@@ -92,6 +97,7 @@ class NodeBootstrap:
             tensorboard=f.boolean("tensorboard", default=False),
             log_dir=f.optional_string("log_dir"),
             parent_death_signal=f.boolean("parent_death_signal", default=False),
+            input_mode=input_mode,
         )
         return boot
 

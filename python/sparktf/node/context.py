@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+
 from sparktf.node.data_feed import DataFeed
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -51,7 +53,8 @@ class NodeContext:
                  cluster_spec: dict[str, list[str]], cluster_id: str, executor_id: str | None,
                  model_dir: str | None, export_dir: str | None, checkpoint_dir: str | None,
                  working_dir: str, data_feed: DataFeed | None,
-                 log_dir: str | None = None) -> None:
+                 log_dir: str | None = None,
+                 stop_requested: threading.Event | None = None) -> None:
         self.job_name = job_name
         self.task_index = task_index
         self.worker_num = worker_num  # global index over all nodes (TFoS name)
@@ -66,6 +69,8 @@ class NodeContext:
         # TensorBoard's log dir: the chief's is what the cluster's TensorBoard serves.
         self.log_dir = log_dir
         self._data_feed = data_feed
+        # Set when the driver asks this node to stop: long waits in the program end on it.
+        self.stop_requested = stop_requested if stop_requested is not None else threading.Event()
 
     def __repr__(self) -> str:
         return (f"NodeContext({self.job_name}:{self.task_index}, worker_num={self.worker_num}, "
@@ -76,6 +81,11 @@ class NodeContext:
         """True on the node that should save models and write summaries."""
         return self.job_name == "chief"
 
+    @property
+    def takes_data(self) -> bool:
+        """True on nodes Spark feeds (chief and workers in InputMode.SPARK)."""
+        return self._data_feed is not None
+
     def get_data_feed(self, train_mode: bool = True) -> DataFeed:
         """The feed of rows Spark sends this node (the same object on every call).
 
@@ -84,8 +94,9 @@ class NodeContext:
         """
         if self._data_feed is None:
             raise RuntimeError(
-                f"node {self.job_name}:{self.task_index} takes no data: only chief and worker "
-                "nodes are fed; read files directly on ps and evaluator nodes")
+                f"node {self.job_name}:{self.task_index} takes no data: Spark feeds only chief "
+                "and worker nodes, and only in InputMode.SPARK; ps and evaluator nodes, and every "
+                "node in InputMode.TENSORFLOW, read their data themselves")
         return self._data_feed
 
     def absolute_path(self, path: str) -> str:

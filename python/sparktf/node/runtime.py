@@ -184,7 +184,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
         num_workers=boot.num_workers, cluster_spec=boot.cluster_spec,
         cluster_id=boot.cluster_id, executor_id=boot.executor_id, model_dir=boot.model_dir,
         export_dir=boot.export_dir, checkpoint_dir=boot.checkpoint_dir,
-        working_dir=boot.working_dir, log_dir=log_dir,
+        working_dir=boot.working_dir, log_dir=log_dir, stop_requested=program.stop_requested,
         data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds))
 
     code = _run_program(boot.program, ctx, program)

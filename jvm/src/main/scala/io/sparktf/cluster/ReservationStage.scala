@@ -70,7 +70,7 @@ object ReservationStage {
       lingerTimeoutSeconds = 24 * 3600.0, env = config.env,
       cudaVisibleDevices = visibleDevices.getOrElse(None),
       tensorboard = config.tensorboard && layout.tensorboardRole.contains(role),
-      logDir = config.logDir)
+      logDir = config.logDir, inputMode = config.inputMode)
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
     val started = visibleDevices.flatMap(_ =>

@@ -8,7 +8,7 @@ import scala.jdk.CollectionConverters._
 
 import com.fasterxml.jackson.databind.ObjectMapper
 
-import io.sparktf.TFProgram
+import io.sparktf.{InputMode, TFProgram}
 import io.sparktf.cluster.NodeRole
 
 /** Everything a node process needs to start, written as `bootstrap.json` (mode 0600) in its
@@ -37,7 +37,8 @@ final case class NodeBootstrap(
     env: Map[String, String],
     cudaVisibleDevices: Option[String] = None,
     tensorboard: Boolean = false,
-    logDir: Option[String] = None) {
+    logDir: Option[String] = None,
+    inputMode: InputMode.InputMode = InputMode.SPARK) {
 
   def readyFile: Path = workingDir.resolve("ready.json")
 
@@ -79,6 +80,8 @@ final case class NodeBootstrap(
     root.put("env", env.asJava)
     root.put("tensorboard", tensorboard)
     root.put("log_dir", logDir.orNull)
+    // Only InputMode.SPARK feeds nodes: in TENSORFLOW mode a node has no data feed to wait on.
+    root.put("input_mode", inputMode.toString)
     NodeBootstrap.writePrivate(workingDir.resolve("bootstrap.json"),
       new ObjectMapper().writeValueAsBytes(root))
   }
