@@ -34,6 +34,10 @@ _TF_DTYPES = {
 }
 
 
+# Batches ``dataset()`` prepares ahead of the training step.
+PREFETCH_BATCHES = 2
+
+
 class DataFeed:
     """What ``ctx.get_data_feed()`` returns; one consumer thread at a time."""
 
@@ -257,7 +261,11 @@ class DataFeed:
             for batch in self.balanced_batches(batch_size):
                 yield element(batch)
 
-        ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        # Prefetch: the generator (waiting for rows, slicing them into batches) runs in
+        # tf.data's background thread while the model trains on the previous batch. Two batches
+        # keep the feed ahead of training without holding much more memory than one.
+        ds = tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(
+            PREFETCH_BATCHES)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.OFF)
