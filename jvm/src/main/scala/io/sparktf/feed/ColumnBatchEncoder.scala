@@ -2,7 +2,6 @@ package io.sparktf.feed
 
 import java.nio.ByteOrder
 
-import com.google.protobuf.UnsafeByteOperations
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData
 import org.apache.spark.sql.catalyst.util.ArrayData
@@ -182,11 +181,10 @@ final class ColumnBatchEncoder(
     val b = ColumnBatch.newBuilder().setNumRows(batchRows)
     var i = 0
     while (i < columns.length) {
-      val data = ColumnData.newBuilder()
-        .setValues(UnsafeByteOperations.unsafeWrap(values(i).take()))
+      val data = ColumnData.newBuilder().setValues(values(i).take())
       if (offsets(i) != null) {
         if (offsets(i).size == 0) offsets(i).putInt(0)
-        data.setOffsets(UnsafeByteOperations.unsafeWrap(offsets(i).take()))
+        data.setOffsets(offsets(i).take())
       }
       b.addColumns(data)
       i += 1
