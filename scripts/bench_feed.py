@@ -395,21 +395,40 @@ def pyarrow_tfdata(files: list[str], batch: int) -> dict[str, Any]:
             "tfdata_seconds": t_end - t_numpy}
 
 
-def cpu_seconds() -> float:
-    """CPU time (user + system) used so far by this process and every live descendant: the
-    driver JVM, the executors, the sparktf nodes and Spark's Python workers. On a shared machine
-    wall time says how much CPU the run was given; CPU time says how much work it needed."""
+def cpu_by_kind() -> dict[str, float]:
+    """CPU time (user + system) used so far by this process and every live descendant, by kind:
+    driver (this Python and the driver JVM), executor JVMs, sparktf nodes, Spark's Python
+    workers. On a shared machine wall time says how much CPU a run was given; CPU time says how
+    much work it needed, and where."""
     import psutil
 
-    total = 0.0
     me = psutil.Process()
+    totals: dict[str, float] = {}
     for p in [me, *me.children(recursive=True)]:
         try:
             t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+            cmd = " ".join(p.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        kind = ("node" if "sparktf.node" in cmd else
+                "executor_jvm" if "CoarseGrainedExecutorBackend" in cmd else
+                "python_worker" if "pyspark" in cmd and ("daemon" in cmd or "worker" in cmd)
+                else "driver")
+        totals[kind] = totals.get(kind, 0.0) + t.user + t.system
+        # Kernel time apart: loopback networking is charged to the processes that do it.
+        totals[f"{kind}_system"] = totals.get(f"{kind}_system", 0.0) + t.system
+    return totals
+
+
+def cpu_total(kinds: dict[str, float]) -> float:
+    """The CPU seconds of a ``cpu_by_kind`` result or delta (the ``*_system`` entries are parts)."""
+    return sum(v for k, v in kinds.items() if not k.endswith("_system"))
+
+
+def cpu_delta(before: dict[str, float]) -> dict[str, float]:
+    """CPU seconds by kind since ``before`` (a ``cpu_by_kind()``)."""
+    now = cpu_by_kind()
+    return {k: round(now[k] - before.get(k, 0.0), 3) for k in sorted(now)}
 
 
 def leftover_descendants(baseline: set[int]) -> list[int]:
@@ -536,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"cluster up in {result['cluster_start_seconds']} s")
         runs = []
         for run in range(opts.repeats):
-            cpu0 = cpu_seconds()
+            cpu0 = cpu_by_kind()
             t0 = time.perf_counter()
             report = cluster.train(df, num_epochs=1)
             wall = time.perf_counter() - t0
@@ -544,13 +563,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"feed {run}: {report['rows_total']} rows fed, not {rows}")
             nodes_seen = wait_files(out_dir, f"count-{run}-*.json", k, opts.timeout,
                                     f"count feed {run}")
-            cpu = cpu_seconds() - cpu0  # the nodes' counting is done: their files are written
+            cpu_kinds = cpu_delta(cpu0)  # the nodes' counting is done: their files are written
+            cpu = cpu_total(cpu_kinds)
             counted = sum(n["rows"] for n in nodes_seen)
             if counted != rows:
                 raise RuntimeError(f"feed {run}: nodes counted {counted} rows, not {rows}")
             runs.append({"seconds": report["seconds"], "rows_per_s": report["rows_per_second"],
                          "wall_seconds": wall, "wall_rows_per_s": rows / wall,
                          "cpu_seconds": cpu, "cpu_us_per_row": cpu / rows * 1e6,
+                         "cpu_seconds_by_process": cpu_kinds,
                          "rows_per_node": report["rows_per_node"],
                          "node_seconds_first_batch_to_end":
                              {n["node"]: round(n["seconds_first_batch_to_end"], 3)
@@ -598,16 +619,18 @@ def main(argv: list[str] | None = None) -> int:
         warm = time.perf_counter() - t0
         m_runs = []
         for run in range(opts.repeats):
-            cpu0 = cpu_seconds()
+            cpu0 = cpu_by_kind()
             t0 = time.perf_counter()
             n = mapinarrow_count(df)
             seconds = time.perf_counter() - t0
-            cpu = cpu_seconds() - cpu0
+            cpu_kinds = cpu_delta(cpu0)
+            cpu = cpu_total(cpu_kinds)
             if n != rows:
                 raise RuntimeError(f"mapInArrow counted {n} rows, not {rows}")
             m_runs.append({"seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
                            "cpu_seconds": round(cpu, 3),
-                           "cpu_us_per_row": round(cpu / rows * 1e6, 2)})
+                           "cpu_us_per_row": round(cpu / rows * 1e6, 2),
+                           "cpu_seconds_by_process": cpu_kinds})
             log(f"mapInArrow {run}: {rows / seconds:.0f} rows/s ({seconds:.2f} s; "
                 f"cpu {cpu:.2f} s)")
         m_best = min(m_runs, key=lambda r: r["seconds"])
