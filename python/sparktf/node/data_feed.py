@@ -224,7 +224,9 @@ class DataFeed:
         rebatched: do not ``.batch()`` again. Auto-sharding is off: each node reads only the
         rows Spark sent it. Every iteration of the dataset serves one feed, in
         ``balanced_batches``: every fed node yields the same number of batches, so
-        MultiWorkerMirroredStrategy never waits at a step one worker does not reach.
+        MultiWorkerMirroredStrategy never waits at a step one worker does not reach. The
+        dataset reads ``PREFETCH_BATCHES`` batches ahead: an iteration stopped early (say by
+        ``steps_per_epoch``) has taken up to that many batches more from the feed than it used.
         """
         import tensorflow as tf
 
