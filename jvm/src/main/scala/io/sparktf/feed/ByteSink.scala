@@ -4,24 +4,39 @@ import java.nio.{ByteBuffer, ByteOrder}
 
 import com.google.protobuf.{ByteString, UnsafeByteOperations}
 
-/** A growable little-endian byte buffer: the values (or offsets) of one column of a batch. */
-final class ByteSink(initialBytes: Int) {
-  private var buf: ByteBuffer = ByteBuffer.allocate(math.max(initialBytes, 64))
-    .order(ByteOrder.LITTLE_ENDIAN)
+/** A growable little-endian byte buffer: the values (or offsets) of one column of a batch.
+ *
+ *  The bytes live in chunks of [[ByteSink.ChunkBytes]], handed out together as one rope
+ *  `ByteString`. Chunks stay below G1's humongous-object size (half a heap region, 512 KiB at
+ *  least): one 4 MiB array per batch was a humongous allocation, and each of those started a
+ *  garbage collection that marked the executor's whole heap, cached blocks included, about once
+ *  a second while feeding. Small chunks die young and cheaply.
+ */
+final class ByteSink(chunkBytes: Int = ByteSink.ChunkBytes) {
+  private var full: ByteString = ByteString.EMPTY
+  private var buf: ByteBuffer = chunk(chunkBytes)
 
-  def size: Int = buf.position()
+  private def chunk(bytes: Int): ByteBuffer =
+    ByteBuffer.allocate(math.max(bytes, 64)).order(ByteOrder.LITTLE_ENDIAN)
+
+  /** Bytes written since the last [[take]]. */
+  def size: Int = full.size + buf.position()
+
+  /** The current chunk, where the position [[reserve]] returned is. */
   def array: Array[Byte] = buf.array()
 
-  /** Makes room for `bytes` more and returns the write position. */
+  /** Makes room for `bytes` more, contiguous in the current chunk, and returns the write
+   *  position there (a value larger than a chunk gets a chunk of its own). */
   def reserve(bytes: Int): Int = {
     if (buf.remaining() < bytes) {
-      val grown = ByteBuffer.allocate(math.max(buf.capacity() * 2, buf.position() + bytes))
-        .order(ByteOrder.LITTLE_ENDIAN)
-      buf.flip()
-      grown.put(buf)
-      buf = grown
+      close()
+      buf = chunk(math.max(chunkBytes, bytes))
     }
     buf.position()
+  }
+
+  private def close(): Unit = if (buf.position() > 0) {
+    full = full.concat(UnsafeByteOperations.unsafeWrap(buf.array(), 0, buf.position()))
   }
 
   /** Marks `bytes` written at the position [[reserve]] returned. */
@@ -35,14 +50,17 @@ final class ByteSink(initialBytes: Int) {
   def putDouble(v: Double): Unit = { reserve(8); buf.putDouble(v) }
   def putBytes(v: Array[Byte]): Unit = { reserve(v.length); buf.put(v) }
 
-  /** Hands the written bytes out (`size` bytes of the returned array, which the caller now owns)
-   *  and starts a new buffer with room for about as many plus an eighth. Handing the array over
-   *  instead of copying it saves a read and a write of every byte fed; the headroom keeps the
-   *  next batch's last row from doubling the buffer. */
+  /** Hands the written bytes out (the caller owns their chunks now) and starts afresh. */
   def take(): ByteString = {
-    val used = buf.position()
-    val out = UnsafeByteOperations.unsafeWrap(buf.array(), 0, used)
-    buf = ByteBuffer.allocate(math.max(used + used / 8, 64)).order(ByteOrder.LITTLE_ENDIAN)
+    close()
+    val out = full
+    full = ByteString.EMPTY
+    buf = chunk(chunkBytes)
     out
   }
+}
+
+object ByteSink {
+  /** Well under 512 KiB, the smallest size G1 treats as humongous (1 MiB regions). */
+  val ChunkBytes: Int = 256 << 10
 }

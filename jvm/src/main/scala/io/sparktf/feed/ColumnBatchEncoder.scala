@@ -27,8 +27,9 @@ final class ColumnBatchEncoder(
     targetBytes: Int = ColumnBatchEncoder.DefaultTargetBytes,
     maxRows: Int = ColumnBatchEncoder.DefaultMaxRows) {
 
-  private val values = columns.map(_ => new ByteSink(64 * 1024)).toArray
-  private val offsets = columns.map(c => if (hasOffsets(c)) new ByteSink(4096) else null).toArray
+  private val values = columns.map(_ => new ByteSink()).toArray
+  private val offsets =
+    columns.map(c => if (hasOffsets(c)) new ByteSink(64 << 10) else null).toArray
   private val widths = Array.fill(columns.size)(-1)
   /** Elements of each ragged column in the current batch: its next offset. */
   private val elements = new Array[Int](columns.size)
