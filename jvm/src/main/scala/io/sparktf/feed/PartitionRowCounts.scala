@@ -14,14 +14,13 @@ import org.apache.spark.sql.execution.columnar.InMemoryRelation
  *  }}}
  */
 object PartitionRowCounts {
-  def apply(df: DataFrame): IndexedSeq[Long] = cachedRelation(df.queryExecution.optimizedPlan) match {
-    case Some(cached) =>
-      cached.cacheBuilder.cachedColumnBuffers
+  def apply(df: DataFrame): IndexedSeq[Long] = {
+    val counts = cachedRelation(df.queryExecution.optimizedPlan) match {
+      case Some(cached) => cached.cacheBuilder.cachedColumnBuffers
         .mapPartitions(batches => Iterator(batches.map(_.numRows.toLong).sum))
-        .collect().toIndexedSeq
-    case None =>
-      df.queryExecution.toRdd.mapPartitions(rows => Iterator(rows.size.toLong)).collect()
-        .toIndexedSeq
+      case None => df.queryExecution.toRdd.mapPartitions(rows => Iterator(rows.size.toLong))
+    }
+    counts.collect().toIndexedSeq
   }
 
   /** The cache the plan reads as is: a projection keeps every row, anything else may not. */
