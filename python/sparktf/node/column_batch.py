@@ -12,6 +12,7 @@ from typing import Union
 
 import numpy as np
 
+from sparktf.node.feed_wire import ColumnBatchView
 from sparktf.v1 import feed_pb2
 
 # Numbers travel little-endian whatever the host: the dtypes say so explicitly.
@@ -58,6 +59,8 @@ class RaggedColumn:
 
 
 Column = Union[np.ndarray, RaggedColumn]
+# A column's buffer: bytes from a parsed message, or a view of the received message.
+Buffer = Union[bytes, memoryview]
 
 
 def describe(spec: feed_pb2.ColumnSpec) -> str:
@@ -93,7 +96,8 @@ def validate_schema(schema: feed_pb2.FeedSchema) -> None:
                              "expected width >= 1")
 
 
-def decode_batch(schema: feed_pb2.FeedSchema, batch: feed_pb2.ColumnBatch) -> dict[str, Column]:
+def decode_batch(schema: feed_pb2.FeedSchema,
+                 batch: feed_pb2.ColumnBatch | ColumnBatchView) -> dict[str, Column]:
     """Decode ``batch`` laid out by ``schema`` (which ``validate_schema`` accepted)."""
     if batch.num_rows < 0:
         raise ValueError(f"batch has num_rows {batch.num_rows}; expected >= 0")
@@ -106,8 +110,8 @@ def decode_batch(schema: feed_pb2.FeedSchema, batch: feed_pb2.ColumnBatch) -> di
     }
 
 
-def decode_column(spec: feed_pb2.ColumnSpec, num_rows: int, values: bytes,
-                  offsets: bytes) -> Column:
+def decode_column(spec: feed_pb2.ColumnSpec, num_rows: int, values: Buffer,
+                  offsets: Buffer) -> Column:
     """One column of ``num_rows`` rows; numeric results are views over ``values``."""
     if spec.dtype in BYTES_DTYPES:
         return _decode_bytes(spec, num_rows, values, offsets)
@@ -129,7 +133,7 @@ def _as_bool(spec: feed_pb2.ColumnSpec, flat: np.ndarray) -> np.ndarray:
     return flat.view(np.bool_) if spec.dtype == feed_pb2.BOOL else flat
 
 
-def _numbers(spec: feed_pb2.ColumnSpec, values: bytes, dtype: np.dtype,
+def _numbers(spec: feed_pb2.ColumnSpec, values: Buffer, dtype: np.dtype,
              expected_count: int | None) -> np.ndarray:
     size = len(values)
     if size % dtype.itemsize:
@@ -142,7 +146,7 @@ def _numbers(spec: feed_pb2.ColumnSpec, values: bytes, dtype: np.dtype,
     return np.frombuffer(values, dtype=dtype)
 
 
-def _offsets(spec: feed_pb2.ColumnSpec, num_rows: int, offsets: bytes, total: int,
+def _offsets(spec: feed_pb2.ColumnSpec, num_rows: int, offsets: Buffer, total: int,
              unit: str) -> np.ndarray:
     if num_rows == 0 and not offsets and total == 0:
         return np.zeros(1, _OFFSET_DTYPE)  # an empty batch may omit the lone 0 offset
@@ -159,9 +163,10 @@ def _offsets(spec: feed_pb2.ColumnSpec, num_rows: int, offsets: bytes, total: in
     return offs
 
 
-def _decode_bytes(spec: feed_pb2.ColumnSpec, num_rows: int, values: bytes,
-                  offsets: bytes) -> np.ndarray:
+def _decode_bytes(spec: feed_pb2.ColumnSpec, num_rows: int, values: Buffer,
+                  offsets: Buffer) -> np.ndarray:
     offs = _offsets(spec, num_rows, offsets, len(values), "bytes").tolist()
+    values = bytes(values)  # slices of a view would be views; bytes(b) of bytes copies nothing
     out = np.empty(num_rows, dtype=object)
     # Each row must be its own bytes object for tf.string; one slice per row is unavoidable.
     out[:] = [values[a:b] for a, b in zip(offs[:-1], offs[1:])]

@@ -38,6 +38,10 @@ _TF_DTYPES = {
 }
 
 
+# Batches ``dataset()`` prepares ahead of the training step.
+PREFETCH_BATCHES = 2
+
+
 class DataFeed:
     """What ``ctx.get_data_feed()`` returns; one consumer thread at a time."""
 
@@ -274,7 +278,9 @@ class DataFeed:
         rebatched: do not ``.batch()`` again. Auto-sharding is off: each node reads only the
         rows Spark sent it. Every iteration of the dataset serves one feed, in
         ``balanced_batches``: every fed node yields the same number of batches, so
-        MultiWorkerMirroredStrategy never waits at a step one worker does not reach.
+        MultiWorkerMirroredStrategy never waits at a step one worker does not reach. The
+        dataset reads ``PREFETCH_BATCHES`` batches ahead: an iteration stopped early (say by
+        ``steps_per_epoch``) has taken up to that many batches more from the feed than it used.
         """
         import tensorflow as tf
 
@@ -311,7 +317,11 @@ class DataFeed:
             for batch in self.balanced_batches(batch_size):
                 yield element(batch)
 
-        ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        # Prefetch: the generator (waiting for rows, slicing them into batches) runs in
+        # tf.data's background thread while the model trains on the previous batch. Two batches
+        # keep the feed ahead of training without holding much more memory than one.
+        ds = tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(
+            PREFETCH_BATCHES)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.OFF)

@@ -10,11 +10,33 @@ import grpc
 
 from sparktf.node.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
+from sparktf.node.feed_wire import ColumnBatchView, FeedItem, parse_feed_message
 from sparktf.node.partition_ledger import PartitionLedger, SupersededError
 from sparktf.node.program_state import ProgramState
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+
+def add_data_feed_to_server(servicer: "DataFeedServicer", server: grpc.Server) -> None:
+    """Serve ``servicer`` as ``sparktf.v1.DataFeed``, Feed messages read by
+    ``parse_feed_message`` (batch buffers stay views of the received bytes)."""
+    handlers = {
+        "BeginPartition": grpc.unary_unary_rpc_method_handler(
+            servicer.BeginPartition,
+            request_deserializer=feed_pb2.PartitionKey.FromString,
+            response_serializer=feed_pb2.PartitionProgress.SerializeToString),
+        "Feed": grpc.stream_unary_rpc_method_handler(
+            servicer.Feed,
+            request_deserializer=parse_feed_message,
+            response_serializer=feed_pb2.FeedAck.SerializeToString),
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("sparktf.v1.DataFeed", handlers),))
+
+
+def _kind(message: FeedItem) -> str | None:
+    return "batch" if isinstance(message, ColumnBatchView) else message.WhichOneof("kind")
 
 
 class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
@@ -50,7 +72,7 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                      request.attempt, rows, " (complete)" if complete else "")
         return feed_pb2.PartitionProgress(rows_taken=rows, complete=complete)
 
-    def Feed(self, request_iterator: Iterator[feed_pb2.FeedMessage],
+    def Feed(self, request_iterator: Iterator[FeedItem],
              context: grpc.ServicerContext) -> feed_pb2.FeedAck:
         if not self._streams.acquire(blocking=False):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -61,15 +83,16 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         finally:
             self._streams.release()
 
-    def _feed(self, messages: Iterator[feed_pb2.FeedMessage],
+    def _feed(self, messages: Iterator[FeedItem],
               context: grpc.ServicerContext) -> feed_pb2.FeedAck:
         if self._program.failed:
             self._abort_failed(context)
         first = next(messages, None)
-        if first is None or first.WhichOneof("kind") != "start":
-            found = "an empty stream" if first is None else f"a {first.WhichOneof('kind')}"
+        if first is None or _kind(first) != "start":
+            found = "an empty stream" if first is None else f"a {_kind(first)}"
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"a Feed stream must begin with FeedStart, found {found}")
+        assert isinstance(first, feed_pb2.FeedMessage)
         start = first.start
         if start.cluster_id != self._cluster_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -103,18 +126,20 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         rows = 0
         finished = False
         for message in messages:
-            if message.WhichOneof("kind") == "finish":
+            kind = _kind(message)
+            if kind == "finish":
+                assert isinstance(message, feed_pb2.FeedMessage)
                 if message.finish.rows != rows:
                     context.abort(grpc.StatusCode.DATA_LOSS,
                                   f"{where}: the task sent {message.finish.rows} rows, the node "
                                   f"took {rows}")
                 finished = True
                 break
-            if message.WhichOneof("kind") != "batch":
+            if kind != "batch":
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               f"{where}: after FeedStart only ColumnBatch messages may follow, "
-                              f"found a {message.WhichOneof('kind') or 'message with no kind'}")
-            batch = message.batch
+                              f"found a {kind or 'message with no kind'}")
+            batch = message if isinstance(message, ColumnBatchView) else message.batch
             try:
                 columns = decode_batch(start.schema, batch)
             except ValueError as e:

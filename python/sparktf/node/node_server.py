@@ -8,9 +8,9 @@ import grpc
 
 from sparktf.node.auth import SecretInterceptor
 from sparktf.node.control_server import NodeControlServicer
-from sparktf.node.feed_server import DataFeedServicer
+from sparktf.node.feed_server import DataFeedServicer, add_data_feed_to_server
 from sparktf.node.inference_server import NodeInferenceServicer
-from sparktf.v1 import feed_pb2_grpc, inference_pb2_grpc, node_control_pb2_grpc
+from sparktf.v1 import inference_pb2_grpc, node_control_pb2_grpc
 
 MAX_RECEIVE_BYTES = 256 * 1024 * 1024
 MAX_SEND_BYTES = 64 * 1024 * 1024
@@ -42,7 +42,7 @@ def start_node_server(host: str, secret: str, control: NodeControlServicer,
     )
     node_control_pb2_grpc.add_NodeControlServicer_to_server(control, server)
     if feed is not None:
-        feed_pb2_grpc.add_DataFeedServicer_to_server(feed, server)
+        add_data_feed_to_server(feed, server)
     if inference is not None:
         inference_pb2_grpc.add_InferenceServicer_to_server(inference, server)
     address = bind_address(host, 0)

@@ -28,9 +28,12 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     val rows = df.queryExecution.toRdd
     val sc = df.sparkSession.sparkContext
     sc.setJobDescription(s"sparktf cluster $clusterId: count rows per partition to plan the feed")
-    // One counting pass plans equal shares for every epoch (cache the DataFrame to make it cheap).
-    val plan = try FeedPlan(rows.mapPartitions(it => Iterator(it.size.toLong)).collect().toIndexedSeq,
-      fed.size) finally sc.setJobDescription(null)
+    // One count plans equal shares for every epoch (free for a cached DataFrame).
+    val plan = try FeedPlan(PartitionRowCounts(df), fed.size) finally sc.setJobDescription(null)
+    if (plan.partitionRows.size != rows.getNumPartitions) {
+      throw new IllegalStateException(s"counted ${plan.partitionRows.size} partitions, the feed " +
+        s"reads ${rows.getNumPartitions}")
+    }
     plan.check()
     val started = System.nanoTime()
     val perNode = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)

@@ -2,7 +2,6 @@ package io.sparktf.feed
 
 import java.nio.ByteOrder
 
-import com.google.protobuf.UnsafeByteOperations
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.UnsafeArrayData
 import org.apache.spark.sql.catalyst.util.ArrayData
@@ -28,8 +27,9 @@ final class ColumnBatchEncoder(
     targetBytes: Int = ColumnBatchEncoder.DefaultTargetBytes,
     maxRows: Int = ColumnBatchEncoder.DefaultMaxRows) {
 
-  private val values = columns.map(_ => new ByteSink(64 * 1024)).toArray
-  private val offsets = columns.map(c => if (hasOffsets(c)) new ByteSink(4096) else null).toArray
+  private val values = columns.map(_ => new ByteSink()).toArray
+  private val offsets =
+    columns.map(c => if (hasOffsets(c)) new ByteSink(64 << 10) else null).toArray
   private val widths = Array.fill(columns.size)(-1)
   /** Elements of each ragged column in the current batch: its next offset. */
   private val elements = new Array[Int](columns.size)
@@ -182,11 +182,10 @@ final class ColumnBatchEncoder(
     val b = ColumnBatch.newBuilder().setNumRows(batchRows)
     var i = 0
     while (i < columns.length) {
-      val data = ColumnData.newBuilder()
-        .setValues(UnsafeByteOperations.unsafeWrap(values(i).take()))
+      val data = ColumnData.newBuilder().setValues(values(i).take())
       if (offsets(i) != null) {
         if (offsets(i).size == 0) offsets(i).putInt(0)
-        data.setOffsets(UnsafeByteOperations.unsafeWrap(offsets(i).take()))
+        data.setOffsets(offsets(i).take())
       }
       b.addColumns(data)
       i += 1
