@@ -14,11 +14,12 @@ from typing import Iterator
 import grpc
 
 from sparktf.node.auth import SecretInterceptor
-from sparktf.node.column_batch import decode_batch, validate_schema
+from sparktf.node.column_batch import validate_schema
 from sparktf.node.inference_server import validate_outputs
 from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 from sparktf.node.parent_watch import watch_parent
 from sparktf.node.result_batch import check_rows, encode_answers
+from sparktf.serving.batch_prefetch import DecodedBatches
 from sparktf.serving.signature_runner import SignatureRunner
 from sparktf.v1 import inference_pb2, inference_pb2_grpc
 
@@ -46,21 +47,29 @@ class ModelInferenceServicer(inference_pb2_grpc.InferenceServicer):
         except ValueError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
         rows = 0
-        for message in request_iterator:
-            if message.WhichOneof("kind") != "batch":
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"{where}: after InferStart only batches may follow")
-            batch = message.batch
-            try:
-                columns = decode_batch(start.inputs, batch)
-                outputs = self._runner(start.inputs, columns)
-                answers = check_rows(start.outputs, outputs, batch.num_rows)
-            except Exception as e:  # a bad batch is the caller's error: say which and why
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"{where}, rows {rows}+: {type(e).__name__}: {e}")
-            rows += batch.num_rows
-            yield inference_pb2.InferResponse(
-                results=encode_answers(start.outputs, answers, 0, batch.num_rows))
+        batches = DecodedBatches(request_iterator, start.inputs, context.is_active)
+        stream = iter(batches)
+        try:
+            while True:
+                try:
+                    item = next(stream, None)
+                except ValueError as e:  # a message that is no batch, or does not decode
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                  f"{where}, rows {rows}+: {type(e).__name__}: {e}")
+                if item is None:
+                    return
+                columns, num_rows = item
+                try:
+                    outputs = self._runner(start.inputs, columns)
+                    answers = check_rows(start.outputs, outputs, num_rows)
+                except Exception as e:  # a bad batch is the caller's error: say which and why
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                  f"{where}, rows {rows}+: {type(e).__name__}: {e}")
+                rows += num_rows
+                yield inference_pb2.InferResponse(
+                    results=encode_answers(start.outputs, answers, 0, num_rows))
+        finally:
+            batches.close()
 
 
 def main(argv: list[str]) -> None:
