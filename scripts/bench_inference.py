@@ -120,7 +120,8 @@ def timed(name: str, make: Callable[[Any], Any], df: Any, rows: int, repeats: in
         seconds = time.perf_counter() - t0
         if got != rows * CLASSES:
             raise RuntimeError(f"{name} run {run}: {got} score values, not {rows * CLASSES}")
-        entry: dict[str, Any] = {"seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1)}
+        entry: dict[str, Any] = {"seconds": round(seconds, 3),
+                                 "rows_per_s": round(rows / seconds, 1)}
         if after_run is not None:
             entry.update(after_run())
         runs.append(entry)
