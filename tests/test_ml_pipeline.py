@@ -4,7 +4,6 @@ keeps one model server per executor across jobs and refuses bad columns before a
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -46,16 +45,16 @@ def frame(spark, n=600):
 
 
 def server_pids() -> set[int]:
-    """Model server processes under this test run."""
+    """Model server processes this test session started (descendants of this process)."""
+    import psutil
+
     pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if b"sparktf.serving" in f.read():
-                        pids.add(int(entry))
-            except OSError:
-                pass
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "sparktf.serving" in p.cmdline():
+                pids.add(p.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
     return pids
 
 

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 from concurrent import futures
-from typing import Iterator
+from typing import Any, Iterator
 
 import grpc
 
@@ -19,8 +19,9 @@ from sparktf.node.inference_server import validate_outputs
 from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 from sparktf.node.parent_watch import watch_parent
 from sparktf.node.result_batch import check_rows, encode_answers
+from sparktf.serving.batch_prefetch import Prefetch
 from sparktf.serving.signature_runner import SignatureRunner
-from sparktf.v1 import inference_pb2, inference_pb2_grpc
+from sparktf.v1 import feed_pb2, inference_pb2, inference_pb2_grpc
 
 log = logging.getLogger("sparktf.serving")
 SERVER_THREADS = 8
@@ -45,22 +46,47 @@ class ModelInferenceServicer(inference_pb2_grpc.InferenceServicer):
             validate_outputs(list(start.outputs))
         except ValueError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
-        rows = 0
-        for message in request_iterator:
+        decoded = Prefetch(self._decoded(request_iterator, start), context.is_active)
+        answered = Prefetch(self._answered(decoded, start, where), context.is_active)
+        try:
+            for results in answered:
+                yield inference_pb2.InferResponse(results=results)
+        except BadBatch as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        finally:
+            answered.close()
+            decoded.close()
+
+    @staticmethod
+    def _decoded(requests: Iterator[inference_pb2.InferRequest],
+                 start: inference_pb2.InferStart) -> Iterator[tuple[int, Any]]:
+        for message in requests:
             if message.WhichOneof("kind") != "batch":
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"{where}: after InferStart only batches may follow")
-            batch = message.batch
+                raise ValueError("after InferStart only batches may follow")
+            yield message.batch.num_rows, decode_batch(start.inputs, message.batch)
+
+    def _answered(self, decoded: Prefetch[tuple[int, Any]], start: inference_pb2.InferStart,
+                  where: str) -> Iterator[feed_pb2.ColumnBatch]:
+        rows = 0
+        stream = iter(decoded)
+        while True:
             try:
-                columns = decode_batch(start.inputs, batch)
+                item = next(stream, None)
+                if item is None:
+                    return
+                num_rows, columns = item
                 outputs = self._runner(start.inputs, columns)
-                answers = check_rows(start.outputs, outputs, batch.num_rows)
+                answers = check_rows(start.outputs, outputs, num_rows)
+            except grpc.RpcError:
+                return  # the call was cancelled: nobody reads an answer
             except Exception as e:  # a bad batch is the caller's error: say which and why
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"{where}, rows {rows}+: {type(e).__name__}: {e}")
-            rows += batch.num_rows
-            yield inference_pb2.InferResponse(
-                results=encode_answers(start.outputs, answers, 0, batch.num_rows))
+                raise BadBatch(f"{where}, rows {rows}+: {type(e).__name__}: {e}") from e
+            rows += num_rows
+            yield encode_answers(start.outputs, answers, 0, num_rows)
+
+
+class BadBatch(Exception):
+    """A batch the model server cannot answer; the message names the partition and rows."""
 
 
 def main(argv: list[str]) -> None:

@@ -1,0 +1,344 @@
+"""Inference benchmark (issue 5): ``TFModel.transform`` against ``cluster.inference`` and
+Spark's ``predict_batch_udf`` (batch 256), on the same cached DataFrame and the same SavedModel,
+in one run. A benchmark, not a test: prints ONE JSON object on stdout (progress on stderr) and
+exits 0 whether or not the target (transform >= 2x predict_batch_udf) is met; exit 1 when a run
+fails.
+
+Data: N rows of ``x`` array<float> (784 random float32) and ``label`` int, written as Parquet
+(the generator of bench_feed), read back by Spark, repartitioned into 2 x executors partitions
+and cached, so every measurement reads the same in-memory rows.
+
+Model: a 784-128-10 relu MLP (tf_keras, seeded random weights) built in the driver and saved as
+a SavedModel (``model.save(dir, save_format="tf")``, as ``sparktf.export`` does for tf_keras):
+input ``x``, output ``scores`` (10 floats a row).
+
+Each method must compute every row's scores: the timed action is
+``agg(sum(size(scores)))`` (a plain ``count()`` may prune the inference column), and its result
+must equal rows x 10. Each is warmed up on a small slice first (model loads, Python workers
+start), then timed ``--repeats`` times on the whole DataFrame; the best run is reported, all are
+listed, with their median.
+
+1. ``TFModel.transform``: the warm-up starts one model server per executor (its time is the
+   load time); the timed runs reuse them (their pids are checked unchanged).
+2. ``cluster.inference``: a cluster of one node per executor whose program loads the same
+   SavedModel and answers every batch with ``feed.batch_results``; start time reported apart.
+3. ``pyspark.ml.functions.predict_batch_udf`` (batch 256), ``make_predict_fn`` loading the same
+   SavedModel.
+
+Run: ``scripts/bench_inference [--rows 200000] [--data DIR] [--repeats 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_feed import (  # noqa: E402  (shared data generation and cleanup)
+    WIDTH, generate_parquet, leftover_descendants, parquet_files, parquet_rows)
+
+CLASSES = 10
+
+
+def log(msg: str) -> None:
+    print(f"[bench_inference {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def node_main(args: dict[str, Any], ctx: Any) -> None:
+    """The cluster.inference program: the SavedModel answers every batch (runs in each node)."""
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(args["export_dir"]).signatures["serving_default"]
+    feed = ctx.get_data_feed(train_mode=False)
+    while not feed.should_stop():
+        batch = feed.next_batch(args["batch_size"])
+        if batch:
+            feed.batch_results({"scores": fn(x=tf.constant(batch["x"]))["scores"].numpy()})
+
+
+def make_predict_fn_for(export_dir: str) -> Callable[[], Callable[[Any], Any]]:
+    """predict_batch_udf's factory: loads the SavedModel once per Python worker."""
+
+    def make_predict_fn() -> Callable[[Any], Any]:
+        import tensorflow as tf
+
+        fn = tf.saved_model.load(export_dir).signatures["serving_default"]
+
+        def predict(x: Any) -> Any:
+            return fn(x=tf.constant(x))["scores"].numpy()
+
+        return predict
+
+    return make_predict_fn
+
+
+def export_mlp(export_dir: str) -> None:
+    """784-128-10 relu MLP with seeded random weights, saved as a tf_keras SavedModel."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([keras.Input(shape=(WIDTH,), name="x"),
+                              keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(CLASSES, name="scores")])
+    model.save(export_dir, save_format="tf")
+
+
+def server_pids() -> set[int]:
+    """Model server processes under this run (descendants of this process)."""
+    import psutil
+
+    pids = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "sparktf.serving" in " ".join(p.cmdline()):
+                pids.add(p.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return pids
+
+
+def scored_values(df: Any) -> int:
+    """Runs the job; every row's scores are computed (summed sizes, not a prunable count)."""
+    from pyspark.sql import functions as F
+
+    return int(df.agg(F.sum(F.size("scores"))).collect()[0][0] or 0)
+
+
+def timed(name: str, make: Callable[[Any], Any], df: Any, rows: int, repeats: int,
+          after_run: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Best of ``repeats`` timed runs of ``make(df)`` (all listed)."""
+    runs = []
+    for run in range(repeats):
+        t0 = time.perf_counter()
+        got = scored_values(make(df))
+        seconds = time.perf_counter() - t0
+        if got != rows * CLASSES:
+            raise RuntimeError(f"{name} run {run}: {got} score values, not {rows * CLASSES}")
+        entry: dict[str, Any] = {"seconds": round(seconds, 3),
+                                 "rows_per_s": round(rows / seconds, 1)}
+        if after_run is not None:
+            entry.update(after_run())
+        runs.append(entry)
+        log(f"{name} run {run}: {rows / seconds:.0f} rows/s ({seconds:.2f} s)")
+    best = min(runs, key=lambda r: r["seconds"])
+    # The median as well: on a shared machine one lucky or unlucky run says little.
+    median = statistics.median(r["rows_per_s"] for r in runs)
+    return {"rows_per_s": best["rows_per_s"], "seconds": best["seconds"],
+            "median_rows_per_s": round(median, 1), "runs": runs}
+
+
+def warm(name: str, make: Callable[[Any], Any], df: Any) -> float:
+    t0 = time.perf_counter()
+    scored_values(make(df))
+    seconds = time.perf_counter() - t0
+    log(f"{name} warm-up: {seconds:.2f} s")
+    return round(seconds, 3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--data", default=None,
+                        help="Parquet dir to reuse (generated there when it holds no Parquet)")
+    parser.add_argument("--executors", type=int, default=2)
+    parser.add_argument("--master", default=None,
+                        help="default local-cluster[EXECUTORS,1,2048]")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each method")
+    parser.add_argument("--transform-batch", type=int, default=1024,
+                        help="TFModel batchSize (rows per batch sent to the model server)")
+    parser.add_argument("--inference-batch", type=int, default=1024,
+                        help="cluster.inference batch_size and the program's next_batch size")
+    parser.add_argument("--udf-batch", type=int, default=256, help="predict_batch_udf batch_size")
+    parser.add_argument("--warmup-rows", type=int, default=2048)
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="bound on cluster start, feeds and shutdown")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["transform", "inference", "udf"], help="leave a method out")
+    opts = parser.parse_args(argv)
+    k = opts.executors
+    master = opts.master or f"local-cluster[{k},1,2048]"
+    rows = opts.rows
+    if rows <= 0:
+        parser.error("--rows must be positive")
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    import psutil
+
+    baseline_children = {p.pid for p in psutil.Process().children(recursive=True)}
+    work = tempfile.mkdtemp(prefix="sparktf-ibench-")
+    data_dir = opts.data or os.path.join(work, "data")
+    export_dir = os.path.join(work, "model")
+    result: dict[str, Any] = {"rows": rows, "executors": k, "master": master,
+                              "model": "784-128-10 relu MLP, tf_keras SavedModel",
+                              "cpus": os.cpu_count(),
+                              "load_avg_start": [round(v, 2) for v in os.getloadavg()]}
+    chunk_rows = max(k, (4096 // k) * k)
+    if not parquet_files(data_dir):
+        log(f"writing {rows} rows to {data_dir}")
+        generate_parquet(data_dir, rows, chunk_rows, file_rows=chunk_rows * 16)
+    else:
+        have = parquet_rows(data_dir)
+        log(f"reusing {data_dir}: {have} rows")
+        rows = result["rows"] = have
+    export_mlp(export_dir)
+    log(f"SavedModel at {export_dir}")
+
+    spark = cluster = None
+    exit_code = 0
+    try:
+        from pyspark.sql import SparkSession
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import ArrayType, FloatType
+
+        import sparktf
+        from sparktf import InputMode, TFCluster
+        from sparktf.ml import TFModel
+
+        log(f"starting Spark on {master}")
+        spark = (
+            SparkSession.builder.appName("sparktf bench_inference").master(master)
+            .config("spark.jars", sparktf.jar_path())
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.pyspark.python", sys.executable)
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "1")
+            .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
+            .config("spark.task.maxFailures", "1")
+            .getOrCreate())
+        spark.sparkContext.setLogLevel("WARN")
+        deadline = time.time() + 120
+        while spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() < k + 1:
+            if time.time() > deadline:
+                raise TimeoutError(f"{k} executors did not register within 120 s")
+            time.sleep(0.5)
+
+        partitions = 2 * k
+        t0 = time.time()
+        df = spark.read.parquet(data_dir).repartition(partitions).cache()
+        cached = df.count()
+        if cached != rows:
+            raise RuntimeError(f"Spark read {cached} rows, expected {rows}")
+        small = df.limit(opts.warmup_rows).repartition(partitions).cache()
+        small.count()
+        log(f"cached {rows} rows in {partitions} partitions ({time.time() - t0:.1f} s)")
+        result["partitions"] = partitions
+
+        # ---- 1. TFModel.transform ---------------------------------------------------------
+        if "transform" not in opts.skip:
+            model = TFModel(export_dir=export_dir, input_mapping={"x": "x"},
+                            output_mapping={"scores": "scores"}, batch_size=opts.transform_batch)
+            first = warm("TFModel.transform", model.transform, small)
+            pids = server_pids()
+            log(f"model servers {sorted(pids)}")
+            r = timed("TFModel.transform", model.transform, df, rows, opts.repeats,
+                      lambda: {"same_model_servers": server_pids() == pids})
+            result["tfmodel_transform"] = {**r, "batch_size": opts.transform_batch,
+                                           "warmup_seconds_incl_model_server_start": first,
+                                           "model_servers": len(pids)}
+
+        # ---- 2. cluster.inference -----------------------------------------------------------
+        if "inference" not in opts.skip:
+            t0 = time.perf_counter()
+            cluster = TFCluster.run(spark, node_main,
+                                    {"export_dir": export_dir, "batch_size": opts.inference_batch},
+                                    num_executors=k, num_ps=0, input_mode=InputMode.SPARK,
+                                    reservation_timeout=min(opts.timeout, 600),
+                                    feed_timeout=opts.timeout, shutdown_timeout=opts.timeout)
+            start_s = round(time.perf_counter() - t0, 3)
+            log(f"cluster up in {start_s} s")
+
+            def infer(d: Any) -> Any:
+                return cluster.inference(d, "scores array<float>",
+                                         batch_size=opts.inference_batch)
+
+            first = warm("cluster.inference", infer, small)
+            r = timed("cluster.inference", infer, df, rows, opts.repeats)
+            cluster.shutdown(timeout=min(opts.timeout, 300))
+            cluster = None
+            result["cluster_inference"] = {**r, "batch_size": opts.inference_batch,
+                                           "cluster_start_seconds": start_s,
+                                           "warmup_seconds": first}
+
+        # ---- 3. predict_batch_udf -----------------------------------------------------------
+        if "udf" not in opts.skip:
+            from pyspark.ml.functions import predict_batch_udf
+
+            udf = predict_batch_udf(make_predict_fn_for(export_dir),
+                                    return_type=ArrayType(FloatType()),
+                                    batch_size=opts.udf_batch, input_tensor_shapes=[[WIDTH]])
+
+            def predict(d: Any) -> Any:
+                return d.withColumn("scores", udf(F.col("x")))
+
+            first = warm("predict_batch_udf", predict, small)
+            r = timed("predict_batch_udf", predict, df, rows, opts.repeats)
+            result["predict_batch_udf"] = {**r, "batch_size": opts.udf_batch,
+                                           "warmup_seconds": first}
+
+        t = result.get("tfmodel_transform", {}).get("rows_per_s")
+        u = result.get("predict_batch_udf", {}).get("rows_per_s")
+        c = result.get("cluster_inference", {}).get("rows_per_s")
+        tm = result.get("tfmodel_transform", {}).get("median_rows_per_s")
+        um = result.get("predict_batch_udf", {}).get("median_rows_per_s")
+        result["ratios"] = {
+            "median_transform_vs_predict_batch_udf": round(tm / um, 3) if tm and um else None,
+            "transform_vs_predict_batch_udf": round(t / u, 3) if t and u else None,
+            "cluster_inference_vs_predict_batch_udf": round(c / u, 3) if c and u else None,
+        }
+        result["target_transform_ge_2x_udf"] = bool(t and u and t >= 2 * u)
+        result["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
+        print(json.dumps(result), flush=True)
+    except BaseException as e:
+        exit_code = 130 if isinstance(e, KeyboardInterrupt) else 1
+        log(f"FAILED: {type(e).__name__}: {e}")
+        if not isinstance(e, KeyboardInterrupt):
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+    finally:
+        if cluster is not None:
+            try:
+                cluster.shutdown(timeout=60)
+            except Exception as e:  # noqa: BLE001  (already failing; report and go on)
+                log(f"shutdown after failure: {e}")
+        if spark is not None:
+            from pyspark import SparkContext
+
+            gateway = SparkContext._gateway
+            spark.stop()
+            proc = getattr(gateway, "proc", None)  # the driver JVM exits when its stdin closes
+            if proc is not None:
+                try:
+                    gateway.shutdown()
+                    if proc.stdin:
+                        proc.stdin.close()
+                    proc.wait(timeout=30)
+                except Exception as e:  # noqa: BLE001
+                    log(f"driver JVM did not exit by itself: {e}")
+        # Anything this run started and left behind (executors, servers, nodes) is ended by pid.
+        deadline = time.time() + 15
+        left = leftover_descendants(baseline_children)
+        while left and time.time() < deadline:
+            time.sleep(0.5)
+            left = leftover_descendants(baseline_children)
+        for pid in left:
+            try:
+                psutil.Process(pid).kill()
+                log(f"killed leftover process {pid}")
+            except psutil.NoSuchProcess:
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
