@@ -11,8 +11,6 @@ import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import VectorAssembler
 
-from conftest import executor_logs  # noqa: F401 - documents where model server logs land
-from sparktf.cluster import SparkTFError
 from sparktf.ml import TFEstimator, TFModel
 
 
