@@ -28,11 +28,10 @@ def _keras_of(model: Any) -> Any:
     return keras
 
 
-def export_model(model: Any, ctx: Any, path: str | None = None) -> str | None:
-    """Saves ``model`` to ``path`` (default ``ctx.export_dir``) on the chief; returns the path
-    written there, None on other nodes. tf_keras models become a SavedModel directory; Keras 3
-    models a ``model.keras`` file inside the directory (or ``path`` itself if it ends in
-    ``.keras``)."""
+def _chief_copy(model: Any, ctx: Any, path: str | None,
+                what: str) -> tuple[Any, Any, str] | None:
+    """On the chief: ``(keras, undistributed clone with the trained weights, target path)``;
+    None on the other nodes."""
     is_chief = ctx.job_name in ("chief", "master") or (
         ctx.job_name == "worker" and ctx.task_index == 0 and "chief" not in ctx.cluster_spec
     )
@@ -45,10 +44,22 @@ def export_model(model: Any, ctx: Any, path: str | None = None) -> str | None:
     import tensorflow as tf
 
     if tf.distribute.has_strategy():
-        raise RuntimeError("call export_model outside `with strategy.scope():`, so the copy it "
+        raise RuntimeError(f"call {what} outside `with strategy.scope():`, so the copy it "
                            "saves is not distributed")
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
+    return keras, clone, target
+
+
+def export_model(model: Any, ctx: Any, path: str | None = None) -> str | None:
+    """Saves ``model`` to ``path`` (default ``ctx.export_dir``) on the chief; returns the path
+    written there, None on other nodes. tf_keras models become a SavedModel directory; Keras 3
+    models a ``model.keras`` file inside the directory (or ``path`` itself if it ends in
+    ``.keras``)."""
+    copy = _chief_copy(model, ctx, path, "export_model")
+    if copy is None:
+        return None
+    keras, clone, target = copy
     if keras.__name__ == "tf_keras":
         clone.save(target)
         return target
@@ -65,22 +76,10 @@ def export_saved_model(model: Any, ctx: Any, path: str | None = None) -> str | N
     path there, None on other nodes. Keras 3 models go through ``model.export``; tf_keras
     models through ``model.save``. Its signature ``serving_default`` takes the model's inputs
     by their ``keras.Input(name=...)`` names."""
-    is_chief = ctx.job_name in ("chief", "master") or (
-        ctx.job_name == "worker" and ctx.task_index == 0 and "chief" not in ctx.cluster_spec
-    )
-    if not is_chief:
+    copy = _chief_copy(model, ctx, path, "export_saved_model")
+    if copy is None:
         return None
-    target = path or ctx.export_dir
-    if not target:
-        raise ValueError("no export path: pass path= or start the cluster with export_dir=...")
-    keras = _keras_of(model)
-    import tensorflow as tf
-
-    if tf.distribute.has_strategy():
-        raise RuntimeError("call export_saved_model outside `with strategy.scope():`, so the "
-                           "copy it saves is not distributed")
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
+    keras, clone, target = copy
     if keras.__name__ == "tf_keras":
         clone.save(target, save_format="tf")
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 import grpc
 
@@ -43,6 +43,25 @@ def validate_outputs(outputs: list[feed_pb2.ColumnSpec]) -> None:
             raise ValueError(f"result '{o.name}' has no dtype")
 
 
+def read_start(requests: Iterator[inference_pb2.InferRequest], context: grpc.ServicerContext,
+               where_of: Callable[[inference_pb2.InferStart], str]
+               ) -> tuple[inference_pb2.InferStart, str]:
+    """The stream's InferStart, checked, and how errors name the stream; aborts the call on a
+    stream that does not begin with a valid one."""
+    first = next(requests, None)
+    if first is None or first.WhichOneof("kind") != "start":
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      "an Infer stream must begin with InferStart")
+    start = first.start
+    where = where_of(start)
+    try:
+        validate_schema(start.inputs)
+        validate_outputs(list(start.outputs))
+    except ValueError as e:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
+    return start, where
+
+
 class NodeInferenceServicer(inference_pb2_grpc.InferenceServicer):
     def __init__(self, cluster_id: str, queue: FeedQueue, program: ProgramState,
                  idle_timeout: float) -> None:
@@ -53,22 +72,14 @@ class NodeInferenceServicer(inference_pb2_grpc.InferenceServicer):
 
     def Infer(self, request_iterator: Iterator[inference_pb2.InferRequest],
               context: grpc.ServicerContext) -> Iterator[inference_pb2.InferResponse]:
-        first = next(request_iterator, None)
-        if first is None or first.WhichOneof("kind") != "start":
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          "an Infer stream must begin with InferStart")
-        start = first.start
+        start, where = read_start(
+            request_iterator, context,
+            lambda st: f"inference '{st.inference_id}' partition {st.partition} on node "
+                       f"{self._program.role}")
         if start.cluster_id != self._cluster_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"this node serves cluster '{self._cluster_id}', the task infers on "
                           f"cluster '{start.cluster_id}'")
-        where = (f"inference '{start.inference_id}' partition {start.partition} on node "
-                 f"{self._program.role}")
-        try:
-            validate_schema(start.inputs)
-            validate_outputs(list(start.outputs))
-        except ValueError as e:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
         if self._program.failed:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, self._program.failure_message())
         try:

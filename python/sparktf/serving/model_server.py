@@ -14,8 +14,8 @@ from typing import Any, Iterator
 import grpc
 
 from sparktf.node.auth import SecretInterceptor
-from sparktf.node.column_batch import decode_batch, validate_schema
-from sparktf.node.inference_server import validate_outputs
+from sparktf.node.column_batch import decode_batch
+from sparktf.node.inference_server import read_start
 from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 from sparktf.node.parent_watch import watch_parent
 from sparktf.node.result_batch import check_rows, encode_answers
@@ -35,17 +35,9 @@ class ModelInferenceServicer(inference_pb2_grpc.InferenceServicer):
 
     def Infer(self, request_iterator: Iterator[inference_pb2.InferRequest],
               context: grpc.ServicerContext) -> Iterator[inference_pb2.InferResponse]:
-        first = next(request_iterator, None)
-        if first is None or first.WhichOneof("kind") != "start":
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          "an Infer stream must begin with InferStart")
-        start = first.start
-        where = f"model server pid {os.getpid()}, partition {start.partition}"
-        try:
-            validate_schema(start.inputs)
-            validate_outputs(list(start.outputs))
-        except ValueError as e:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
+        start, where = read_start(
+            request_iterator, context,
+            lambda st: f"model server pid {os.getpid()}, partition {st.partition}")
         decoded = Prefetch(self._decoded(request_iterator, start), context.is_active)
         answered = Prefetch(self._answered(decoded, start, where), context.is_active)
         try:

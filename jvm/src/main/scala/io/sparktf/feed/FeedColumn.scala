@@ -37,7 +37,8 @@ object FeedColumn {
     case _ => 0 // variable: offsets say
   }
 
-  private def numeric(t: DataType): Option[DType] = t match {
+  /** The wire type of a numeric Spark type (feeds and inference answers alike). */
+  private[sparktf] def numeric(t: DataType): Option[DType] = t match {
     case BooleanType => Some(DType.BOOL)
     case ByteType => Some(DType.INT8)
     case ShortType => Some(DType.INT16)

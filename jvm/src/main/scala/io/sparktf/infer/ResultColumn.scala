@@ -3,6 +3,7 @@ package io.sparktf.infer
 import org.apache.spark.sql.types._
 
 import io.sparktf.SparkTFException
+import io.sparktf.feed.FeedColumn
 import io.sparktf.proto.v1.{ColumnSpec, DType, Shape}
 
 /** One answer column appended to the rows: the key the answers carry (`result`), the Spark
@@ -22,24 +23,13 @@ final case class ResultColumn(result: String, column: String, dataType: DataType
 }
 
 object ResultColumn {
-  private def numeric(t: DataType): Option[DType] = t match {
-    case BooleanType => Some(DType.BOOL)
-    case ByteType => Some(DType.INT8)
-    case ShortType => Some(DType.INT16)
-    case IntegerType => Some(DType.INT32)
-    case LongType => Some(DType.INT64)
-    case FloatType => Some(DType.FLOAT32)
-    case DoubleType => Some(DType.FLOAT64)
-    case _ => None
-  }
-
   /** How a Spark type travels as an answer: numbers and strings one a row, numeric arrays as
    *  lists (element offsets per row). */
   def wireType(t: DataType): Option[(DType, Shape)] = t match {
     case StringType => Some(DType.STRING -> Shape.SCALAR)
     case BinaryType => Some(DType.BINARY -> Shape.SCALAR)
-    case ArrayType(e, _) => numeric(e).map(_ -> Shape.VAR_ARRAY)
-    case other => numeric(other).map(_ -> Shape.SCALAR)
+    case ArrayType(e, _) => FeedColumn.numeric(e).map(_ -> Shape.VAR_ARRAY)
+    case other => FeedColumn.numeric(other).map(_ -> Shape.SCALAR)
   }
 
   /** The answer columns of `schema`, refused (naming the column) when a type cannot be one.

@@ -1,6 +1,5 @@
 package io.sparktf.ml
 
-import java.io.File
 import java.nio.charset.StandardCharsets
 import java.nio.file.{Files, Path}
 import java.util.concurrent.TimeUnit
@@ -54,13 +53,8 @@ object ModelServerProcess {
       .put("export_dir", key.exportDir).put("signature", key.signature)
       .put("secret", secret.value).put("host", host).put("ready_file", ready.toString)
     Files.write(boot, mapper.writeValueAsBytes(conf))
-    val pb = new ProcessBuilder(python, "-u", "-m", "sparktf.serving", boot.toString)
-      .directory(workDir.toFile)
-    val env = pb.environment()
-    env.put("PYTHONPATH", (NodeLauncher.pythonPath() ++ Option(env.get("PYTHONPATH"))
-      .filter(_.nonEmpty)).mkString(File.pathSeparator))
-    env.put("PYTHONUNBUFFERED", "1")
-    env.putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2")
+    val pb = NodeLauncher.pythonModule(python, "sparktf.serving", boot.toString, workDir)
+    pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2")
     val label = s"model-server ${key.signature}@${key.exportDir}"
     val process = try pb.start() catch {
       case e: java.io.IOException => throw new SparkTFException(

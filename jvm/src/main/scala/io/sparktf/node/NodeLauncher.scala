@@ -30,12 +30,8 @@ object NodeLauncher {
   def launch(boot: NodeBootstrap, python: String,
       readyTimeoutSeconds: Double): (NodeProcess, NodeReady) = {
     val bootstrapFile = boot.write()
-    val pb = new ProcessBuilder(python, "-u", "-m", "sparktf.node", bootstrapFile.toString)
-      .directory(boot.workingDir.toFile)
+    val pb = pythonModule(python, "sparktf.node", bootstrapFile.toString, boot.workingDir)
     val env = pb.environment()
-    env.put("PYTHONPATH", (pythonPath() ++ Option(env.get("PYTHONPATH")).filter(_.nonEmpty))
-      .mkString(File.pathSeparator))
-    env.put("PYTHONUNBUFFERED", "1")
     boot.cudaVisibleDevices.foreach(env.put("CUDA_VISIBLE_DEVICES", _))
     boot.env.foreach { case (k, v) => env.put(k, v) }
     val label = boot.role.address
@@ -77,6 +73,17 @@ object NodeLauncher {
     }
     NodeReady.fromJson(
       mapper.readTree(new String(Files.readAllBytes(readyFile), StandardCharsets.UTF_8)))
+  }
+
+  /** `python -u -m module arg` run in `dir`, with this jar's `sparktf` package first on
+   *  PYTHONPATH and unbuffered output (the pumps forward it line by line). */
+  def pythonModule(python: String, module: String, arg: String, dir: Path): ProcessBuilder = {
+    val pb = new ProcessBuilder(python, "-u", "-m", module, arg).directory(dir.toFile)
+    val env = pb.environment()
+    env.put("PYTHONPATH", (pythonPath() ++ Option(env.get("PYTHONPATH")).filter(_.nonEmpty))
+      .mkString(File.pathSeparator))
+    env.put("PYTHONUNBUFFERED", "1")
+    pb
   }
 
   /** Where the `sparktf` Python package is: the jar holding this class, or SPARKTF_PYTHONPATH
