@@ -37,10 +37,7 @@ final class InferenceCall(
     idleTimeoutSeconds: Double = 600.0,
     window: Int = 4) {
 
-  private sealed trait Event
-  private final case class Answer(r: InferResponse) extends Event
-  private final case class Failed(t: Throwable) extends Event
-  private case object Completed extends Event
+  import InferenceCall._
 
   def run(input: Iterator[InternalRow]): Iterator[InternalRow] = new Iterator[InternalRow] {
     private val events = new LinkedBlockingQueue[Event]()
@@ -166,4 +163,12 @@ final class InferenceCall(
       ready.dequeue()
     }
   }
+}
+
+private object InferenceCall {
+  /** What gRPC's thread hands the task's thread. */
+  sealed trait Event
+  final case class Answer(r: InferResponse) extends Event
+  final case class Failed(t: Throwable) extends Event
+  case object Completed extends Event
 }
