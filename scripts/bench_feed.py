@@ -441,6 +441,24 @@ def leftover_descendants(baseline: set[int]) -> list[int]:
     return left
 
 
+def end_leftovers(baseline: set[int], grace_seconds: float = 15) -> None:
+    """Waits up to ``grace_seconds`` for the processes this run started (descendants not in
+    ``baseline``) to exit, then kills what is left, by pid."""
+    import psutil
+
+    deadline = time.time() + grace_seconds
+    left = leftover_descendants(baseline)
+    while left and time.time() < deadline:
+        time.sleep(0.5)
+        left = leftover_descendants(baseline)
+    for pid in left:
+        try:
+            psutil.Process(pid).kill()
+            log(f"killed leftover process {pid}")
+        except psutil.NoSuchProcess:
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -780,17 +798,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"driver JVM did not exit by itself: {e}")
         sampler.stop()
         # Anything this run started and left behind (executors, nodes) is ended, by pid.
-        deadline = time.time() + 15
-        left = leftover_descendants(baseline_children)
-        while left and time.time() < deadline:
-            time.sleep(0.5)
-            left = leftover_descendants(baseline_children)
-        for pid in left:
-            try:
-                psutil.Process(pid).kill()
-                log(f"killed leftover process {pid}")
-            except psutil.NoSuchProcess:
-                pass
+        end_leftovers(baseline_children)
         shutil.rmtree(work, ignore_errors=True)
     return exit_code
 

@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_feed import (  # noqa: E402  (shared data generation and cleanup)
-    WIDTH, generate_parquet, leftover_descendants, parquet_files, parquet_rows)
+    WIDTH, end_leftovers, generate_parquet, parquet_files, parquet_rows)
 
 CLASSES = 10
 
@@ -325,17 +325,7 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as e:  # noqa: BLE001
                     log(f"driver JVM did not exit by itself: {e}")
         # Anything this run started and left behind (executors, servers, nodes) is ended by pid.
-        deadline = time.time() + 15
-        left = leftover_descendants(baseline_children)
-        while left and time.time() < deadline:
-            time.sleep(0.5)
-            left = leftover_descendants(baseline_children)
-        for pid in left:
-            try:
-                psutil.Process(pid).kill()
-                log(f"killed leftover process {pid}")
-            except psutil.NoSuchProcess:
-                pass
+        end_leftovers(baseline_children)
         shutil.rmtree(work, ignore_errors=True)
     return exit_code
 

@@ -102,9 +102,7 @@ def main(argv: list[str]) -> None:
     server.start()
     ready = boot["ready_file"]
     with open(ready + ".tmp", "w", encoding="utf-8") as f:
-        json.dump({"port": port, "inputs": {k: [str(v.dtype.name), v.shape.as_list()
-                                                if v.shape.rank is not None else None]
-                                            for k, v in runner.inputs.items()}}, f)
+        json.dump({"port": port}, f)
     os.replace(ready + ".tmp", ready)
     log.info("serving %s on %s:%d", runner.where, boot["host"], port)
     threading.Event().wait()  # until the executor stops it or dies (watch_parent exits)

@@ -40,7 +40,7 @@ object ResultColumn {
   def fromSchema(schema: StructType, resultNames: Map[String, String],
       inputColumns: Seq[String] = Nil): IndexedSeq[ResultColumn] = {
     if (schema.isEmpty) throw new SparkTFException("the output schema names no column to append")
-    schema.fields.map { f =>
+    val columns = schema.fields.map { f =>
       if (wireType(f.dataType).isEmpty) {
         throw new SparkTFException(s"output column '${f.name}' is ${f.dataType.simpleString}: " +
           "answers fill boolean, integer, float, double, string and binary columns, and arrays " +
@@ -51,13 +51,10 @@ object ResultColumn {
           "DataFrame; the answers are appended: name it differently")
       }
       ResultColumn(resultNames.getOrElse(f.name, f.name), f.name, f.dataType)
-    }.toIndexedSeq.tap { cols =>
-      val dup = cols.map(_.column).diff(cols.map(_.column).distinct)
-      if (dup.nonEmpty) throw new SparkTFException(s"output column '${dup.head}' appears twice")
-    }
-  }
-
-  private implicit class Tap[A](private val a: A) extends AnyVal {
-    def tap(f: A => Unit): A = { f(a); a }
+    }.toIndexedSeq
+    val dup = columns.map(_.column).diff(columns.map(_.column).distinct)
+    if (dup.nonEmpty) throw new SparkTFException(s"output column '${dup.head}' appears twice")
+    columns
   }
 }
+

@@ -93,26 +93,25 @@ final class ResultDecoder(columns: IndexedSeq[ResultColumn], from: String) {
 
   private def array(d: DType, b: ByteBuffer, from: Int, until: Int): UnsafeArrayData = {
     val n = until - from
+    // A view from a byte offset on; a duplicate forgets the byte order, so it is set again.
+    def at(offset: Int): ByteBuffer = b.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(offset)
+      .asInstanceOf[ByteBuffer]
     d match {
       case DType.BOOL => UnsafeArrayData.fromPrimitiveArray(Array.tabulate(n)(k => b.get(from + k) != 0))
       case DType.INT8 => UnsafeArrayData.fromPrimitiveArray(Array.tabulate(n)(k => b.get(from + k)))
       case DType.INT16 =>
         UnsafeArrayData.fromPrimitiveArray(Array.tabulate(n)(k => b.getShort(2 * (from + k))))
       case DType.INT32 =>
-        val a = new Array[Int](n); b.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(4 * from)
-          .asInstanceOf[ByteBuffer].asIntBuffer().get(a)
+        val a = new Array[Int](n); at(4 * from).asIntBuffer().get(a)
         UnsafeArrayData.fromPrimitiveArray(a)
       case DType.INT64 =>
-        val a = new Array[Long](n); b.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(8 * from)
-          .asInstanceOf[ByteBuffer].asLongBuffer().get(a)
+        val a = new Array[Long](n); at(8 * from).asLongBuffer().get(a)
         UnsafeArrayData.fromPrimitiveArray(a)
       case DType.FLOAT32 =>
-        val a = new Array[Float](n); b.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(4 * from)
-          .asInstanceOf[ByteBuffer].asFloatBuffer().get(a)
+        val a = new Array[Float](n); at(4 * from).asFloatBuffer().get(a)
         UnsafeArrayData.fromPrimitiveArray(a)
       case DType.FLOAT64 =>
-        val a = new Array[Double](n); b.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(8 * from)
-          .asInstanceOf[ByteBuffer].asDoubleBuffer().get(a)
+        val a = new Array[Double](n); at(8 * from).asDoubleBuffer().get(a)
         UnsafeArrayData.fromPrimitiveArray(a)
       case other => throw new IllegalStateException(s"no array reader for $other")
     }

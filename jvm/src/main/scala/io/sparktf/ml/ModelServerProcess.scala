@@ -56,15 +56,7 @@ object ModelServerProcess {
     val pb = NodeLauncher.pythonModule(python, "sparktf.serving", boot.toString, workDir)
     pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2")
     val label = s"model-server ${key.signature}@${key.exportDir}"
-    val process = try pb.start() catch {
-      case e: java.io.IOException => throw new SparkTFException(
-        s"cannot start the model server with Python '$python': ${e.getMessage}; set " +
-          "spark.pyspark.python (or PYSPARK_PYTHON) to a Python with tensorflow installed", e)
-    }
-    val out = new OutputPump(process.getInputStream, label, log, isError = false)
-    val err = new OutputPump(process.getErrorStream, label, log, isError = true)
-    out.start()
-    err.start()
+    val (process, out, err) = NodeLauncher.startPumped(pb, "the model server", label, python, log)
     log.info(s"started $label, pid ${process.pid()}")
     val deadline = System.nanoTime() + (readyTimeoutSeconds * 1e9).toLong
     def fail(why: String): Nothing = {

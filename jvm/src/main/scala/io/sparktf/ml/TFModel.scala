@@ -102,9 +102,7 @@ object TFModel extends MLReadable[TFModel] {
 
   private class Reader extends MLReader[TFModel] {
     override def load(path: String): TFModel = {
-      val uid = ParamsIO.savedUid(path, sparkSession, classOf[TFModel].getName)
-      val model = new TFModel(uid)
-      ParamsIO.load(path, sparkSession, classOf[TFModel].getName, model)
+      val model = ParamsIO.load(path, sparkSession, classOf[TFModel].getName, new TFModel(_))
       model.setExportDir(new Path(path, SavedModelDir).toString)
     }
   }

@@ -35,15 +35,7 @@ object NodeLauncher {
     boot.cudaVisibleDevices.foreach(env.put("CUDA_VISIBLE_DEVICES", _))
     boot.env.foreach { case (k, v) => env.put(k, v) }
     val label = boot.role.address
-    val process = try pb.start() catch {
-      case e: java.io.IOException => throw new SparkTFException(
-        s"cannot start node $label with Python '$python': ${e.getMessage}; set " +
-          "spark.pyspark.python (or PYSPARK_PYTHON) to a Python with tensorflow installed", e)
-    }
-    val out = new OutputPump(process.getInputStream, label, log, isError = false)
-    val err = new OutputPump(process.getErrorStream, label, log, isError = true)
-    out.start()
-    err.start()
+    val (process, out, err) = startPumped(pb, s"node $label", label, python, log)
     val node = new NodeProcess(boot.role, process, boot.workingDir, out, err)
     log.info(s"started node $label, pid ${process.pid()}")
     try (node, awaitReady(node, boot.readyFile, readyTimeoutSeconds))
@@ -84,6 +76,22 @@ object NodeLauncher {
       .mkString(File.pathSeparator))
     env.put("PYTHONUNBUFFERED", "1")
     pb
+  }
+
+  /** Starts `pb` (`what` names it in errors) and forwards its stdout and stderr, line by line
+   *  and prefixed with `label`, to `logger`. */
+  def startPumped(pb: ProcessBuilder, what: String, label: String, python: String,
+      logger: org.slf4j.Logger): (Process, OutputPump, OutputPump) = {
+    val process = try pb.start() catch {
+      case e: java.io.IOException => throw new SparkTFException(
+        s"cannot start $what with Python '$python': ${e.getMessage}; set " +
+          "spark.pyspark.python (or PYSPARK_PYTHON) to a Python with tensorflow installed", e)
+    }
+    val out = new OutputPump(process.getInputStream, label, logger, isError = false)
+    val err = new OutputPump(process.getErrorStream, label, logger, isError = true)
+    out.start()
+    err.start()
+    (process, out, err)
   }
 
   /** Where the `sparktf` Python package is: the jar holding this class, or SPARKTF_PYTHONPATH

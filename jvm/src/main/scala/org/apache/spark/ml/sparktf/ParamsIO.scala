@@ -8,20 +8,19 @@ import org.apache.spark.sql.SparkSession
  *  for stages that also save files of their own. It lives in Spark's package because those
  *  helpers are `private[ml]`.
  *  {{{
- *  ParamsIO.save(model, path, spark); ParamsIO.load(path, spark, classOf[TFModel].getName, fresh)
+ *  ParamsIO.save(model, path, spark); ParamsIO.load(path, spark, classOf[TFModel].getName, new TFModel(_))
  *  }}}
  */
 object ParamsIO {
   def save(instance: Params, path: String, spark: SparkSession): Unit =
     DefaultParamsWriter.saveMetadata(instance, path, spark)
 
-  /** Sets on `instance` the params saved at `path`; returns the uid they were saved with. */
-  def load(path: String, spark: SparkSession, expectedClass: String, instance: Params): String = {
+  /** The stage saved at `path`: `make(uid)` with the saved uid, the saved params set on it. */
+  def load[T <: Params](path: String, spark: SparkSession, expectedClass: String,
+      make: String => T): T = {
     val metadata = DefaultParamsReader.loadMetadata(path, spark, expectedClass)
+    val instance = make(metadata.uid)
     metadata.getAndSetParams(instance)
-    metadata.uid
+    instance
   }
-
-  def savedUid(path: String, spark: SparkSession, expectedClass: String): String =
-    DefaultParamsReader.loadMetadata(path, spark, expectedClass).uid
 }
