@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -253,3 +254,47 @@ def test_tasks_on_the_ps_executor_forward_their_rows_to_the_chief(spark, tmp_pat
     cluster.shutdown(timeout=120)
     assert report["rows_per_node"] == {"chief:0": 4000}
     assert json.loads((tmp_path / "chief.json").read_text())["rows"] == 4000
+
+
+def _every_scalar_type(spark: Any) -> Any:
+    return spark.range(0, 1000, 1, 4).select(
+        (F.col("id") % 2 == 0).alias("flag"), F.col("id").cast("int").alias("i32"),
+        (F.col("id") / 4).alias("f64"),
+        F.array(F.col("id").cast("float"), F.lit(1.0).cast("float")).alias("pair"),
+        F.concat(F.lit("row"), F.col("id").cast("string")).alias("name"))
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-memory", "socket"])
+def test_shared_memory_and_socket_feeds_deliver_the_same_rows(spark, tmp_path, shared):
+    """Tasks on a node's machine hand batches over in /dev/shm by default; with
+    shared_memory_feed=False every batch goes over gRPC. Both deliver every row once, and the
+    shared directories are empty after each feed and gone after shutdown."""
+    cluster = TFCluster.run(spark, summarize_feeds, {"feeds": 2, "out": str(tmp_path)},
+                            num_executors=2, feed_timeout=120, shared_memory_feed=shared)
+    try:
+        dirs = [n["shared_dir"] for n in cluster.nodes]
+        if shared:
+            assert all(d.startswith("/dev/shm/sparktf-") and os.path.isdir(d) for d in dirs)
+        else:
+            assert dirs == [None, None]
+        reports = [cluster.train(_every_scalar_type(spark), num_epochs=2),
+                   cluster.train(spark.range(0, 4000, 1, 3).select(
+                       F.array_repeat(F.col("id").cast("float"), 300).alias("x")))]
+        for d in dirs if shared else []:
+            assert os.listdir(d) == [], "a batch file was left behind after the feed"
+    finally:
+        cluster.shutdown(timeout=120)
+    assert [r["rows_total"] for r in reports] == [2000, 4000]
+    assert [r["shared_memory_rows"] for r in reports] == ([2000, 4000] if shared else [0, 0])
+    deadline = time.monotonic() + 15  # each executor removes its node's dir as the node exits
+    while any(os.path.exists(d) for d in dirs if d) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(os.path.exists(d) for d in dirs if d), "a shared directory outlived its node"
+    cols = _merged(str(tmp_path), 0)["columns"]
+    assert cols["flag"]["sum"] == 1000 and cols["i32"]["sum"] == 2 * sum(range(1000))
+    assert cols["f64"]["sum"] == 2 * sum(range(1000)) / 4
+    assert cols["pair"]["shape"] == [2] and cols["pair"]["sum"] == 2 * (sum(range(1000)) + 1000)
+    assert cols["name"]["bytes"] == 2 * sum(len(f"row{i}") for i in range(1000))
+    wide = _merged(str(tmp_path), 1)["columns"]["x"]
+    assert wide["shape"] == [300] and wide["sum"] == 300 * sum(range(4000))

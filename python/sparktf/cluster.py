@@ -127,6 +127,7 @@ class TFCluster:
         ps_gpus: bool = False,
         checkpoint_dir: str | None = None,
         max_restarts: int = 0,
+        shared_memory_feed: bool = True,
     ) -> "TFCluster":
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
 
@@ -154,6 +155,11 @@ class TFCluster:
             cluster = TFCluster.run(spark, main_fun, {}, num_executors=2,
                                     checkpoint_dir="/shared/ckpt/run1", max_restarts=2)
             report = cluster.train(df, num_epochs=5)   # report["restarts"], ["restarted_epochs"]
+
+        ``shared_memory_feed`` (default True): a feed task on a node's own machine hands it each
+        batch as a file in a private shared-memory directory (``/dev/shm``) rather than through
+        the socket, which saves the copies of the network path; tasks on other machines, and
+        every task with ``shared_memory_feed=False``, send batches over gRPC.
         """
         spark = _session(sc)
         config = {
@@ -175,6 +181,7 @@ class TFCluster:
             "log_dir": log_dir,
             "checkpoint_dir": checkpoint_dir,
             "max_restarts": max_restarts,
+            "shared_memory_feed": shared_memory_feed,
         }
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
             bytearray(_pickle_program(map_fun, tf_args))
@@ -223,7 +230,8 @@ class TFCluster:
         ``rows_per_node``, ``rows_total`` (checked against what the nodes acknowledged),
         ``seconds``, ``rows_per_second``, ``restarts`` and ``restarted_epochs`` (1-based epochs
         partly fed to a cluster that failed, then fed again whole to the restarted one; every
-        epoch is counted once in the row figures).
+        epoch is counted once in the row figures), ``shared_memory_rows`` (rows that reached
+        their node through shared memory, see ``shared_memory_feed``).
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""

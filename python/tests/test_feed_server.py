@@ -15,6 +15,7 @@ from sparktf.node.feed_queue import FeedQueue
 from sparktf.node.feed_server import DataFeedServicer
 from sparktf.node.node_server import start_node_server
 from sparktf.node.program_state import ProgramState
+from sparktf.node.shared_batches import SharedBatchDir
 from sparktf.v1 import feed_pb2, feed_pb2_grpc, node_control_pb2, node_control_pb2_grpc
 
 SECRET = "s3cr3t-value-for-tests"
@@ -26,13 +27,15 @@ AUTH = [("sparktf-secret", SECRET)]
 class Node:
     """A node's services without a program: the test plays the program."""
 
-    def __init__(self, capacity: int = 8, put_timeout: float = 10.0) -> None:
+    def __init__(self, capacity: int = 8, put_timeout: float = 10.0,
+                 shared_dir: str | None = None) -> None:
         self.program = ProgramState("worker", 1)
         self.queue = FeedQueue(capacity)
         self.feed = DataFeed(self.queue, timeout=5.0)
         self.server, port = start_node_server(
             "127.0.0.1", SECRET, NodeControlServicer(self.program, self.queue),
-            DataFeedServicer(CLUSTER, self.queue, self.program, put_timeout, max_streams=4))
+            DataFeedServicer(CLUSTER, self.queue, self.program, put_timeout, max_streams=4,
+                             shared=SharedBatchDir(shared_dir) if shared_dir else None))
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.data = feed_pb2_grpc.DataFeedStub(self.channel)
         self.control = node_control_pb2_grpc.NodeControlStub(self.channel)

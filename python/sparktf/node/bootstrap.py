@@ -56,6 +56,7 @@ class NodeBootstrap:
     # task threads are pooled and die when idle, so by default only the ppid poll is used.
     parent_death_signal: bool = False
     input_mode: str = "SPARK"  # TENSORFLOW: the nodes read their own data, Spark feeds none
+    shared_dir: str | None = None  # where feed tasks on this machine leave batch files
 
     @property
     def takes_data(self) -> bool:
@@ -98,6 +99,7 @@ class NodeBootstrap:
             log_dir=f.optional_string("log_dir"),
             parent_death_signal=f.boolean("parent_death_signal", default=False),
             input_mode=input_mode,
+            shared_dir=f.optional_string("shared_dir"),
         )
         return boot
 

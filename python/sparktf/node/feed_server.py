@@ -13,6 +13,7 @@ from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
 from sparktf.node.feed_wire import ColumnBatchView, FeedItem, parse_feed_message
 from sparktf.node.partition_ledger import PartitionLedger, SupersededError
 from sparktf.node.program_state import ProgramState
+from sparktf.node.shared_batches import SharedBatchDir
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,15 @@ def _kind(message: FeedItem) -> str | None:
 
 
 class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
-    """One Feed call per partition: FeedStart first, then ColumnBatch messages."""
+    """One Feed call per partition: FeedStart first, then ColumnBatch messages, or SharedBatch
+    messages naming files in ``shared`` (the node's shared-memory directory) for tasks on this
+    machine."""
 
     def __init__(self, cluster_id: str, queue: FeedQueue, program: ProgramState,
-                 put_timeout: float, max_streams: int) -> None:
+                 put_timeout: float, max_streams: int,
+                 shared: SharedBatchDir | None = None) -> None:
         self._cluster_id = cluster_id
+        self._shared = shared
         self._queue = queue
         self._program = program
         self._put_timeout = put_timeout
@@ -135,12 +140,12 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                                   f"took {rows}")
                 finished = True
                 break
-            if kind != "batch":
+            if kind not in ("batch", "shared_batch"):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"{where}: after FeedStart only ColumnBatch messages may follow, "
-                              f"found a {kind or 'message with no kind'}")
-            batch = message if isinstance(message, ColumnBatchView) else message.batch
+                              f"{where}: after FeedStart only ColumnBatch or SharedBatch messages "
+                              f"may follow, found a {kind or 'message with no kind'}")
             try:
+                batch = self._batch_of(message)
                 columns = decode_batch(start.schema, batch)
             except ValueError as e:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}, rows {rows}+: {e}")
@@ -171,6 +176,16 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             # iteration; the partition stays open and a retry continues after the rows taken.
             log.info("%s: the stream ended without FeedFinish after %d rows", where, rows)
         return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
+
+    def _batch_of(self, message: FeedItem) -> ColumnBatchView | feed_pb2.ColumnBatch:
+        """The batch a message carries, or names in shared memory."""
+        if isinstance(message, ColumnBatchView):
+            return message
+        if message.WhichOneof("kind") == "batch":
+            return message.batch
+        if self._shared is None:
+            raise ValueError("a SharedBatch came, but this node has no shared-memory directory")
+        return self._shared.take(message.shared_batch)
 
     def _abort_failed(self, context: grpc.ServicerContext) -> NoReturn:
         context.abort(grpc.StatusCode.FAILED_PRECONDITION, self._program.failure_message())

@@ -55,10 +55,11 @@ def parse_feed_message(data: bytes) -> FeedItem:
         # Not a lone batch (or one split over several fields, which protobuf merges): rare,
         # left to the generated parser.
         return feed_pb2.FeedMessage.FromString(data)
-    return _column_batch(batches[0])
+    return column_batch_view(batches[0])
 
 
-def _column_batch(view: memoryview) -> ColumnBatchView:
+def column_batch_view(view: memoryview) -> ColumnBatchView:
+    """The ``ColumnBatch`` serialized in ``view``, its buffers slices of ``view``."""
     num_rows = 0
     columns: list[ColumnDataView] = []
     for number, kind, value in _fields(view):

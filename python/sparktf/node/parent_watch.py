@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -30,8 +31,10 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
 
 
 def watch_parent(poll_seconds: float = 1.0, exit_code: int = PARENT_GONE_EXIT_CODE,
-                 what: str = "the executor JVM") -> threading.Thread:
-    """Start a daemon thread that exits the process when the current parent is gone."""
+                 what: str = "the executor JVM",
+                 leftovers: tuple[str, ...] = ()) -> threading.Thread:
+    """Start a daemon thread that exits the process when the current parent is gone, first
+    removing the ``leftovers`` directories the parent would have removed."""
     parent = os.getppid()
 
     def watch() -> None:
@@ -42,6 +45,8 @@ def watch_parent(poll_seconds: float = 1.0, exit_code: int = PARENT_GONE_EXIT_CO
                 try:
                     sys.stderr.write(f"sparktf node: {what} (pid {parent}) is gone; exiting\n")
                     sys.stderr.flush()
+                    for path in leftovers:
+                        shutil.rmtree(path, ignore_errors=True)
                 finally:
                     os._exit(exit_code)
 

@@ -66,7 +66,8 @@ def run(bootstrap_path: str) -> int:
     _configure_logging(f"{boot.job_name}:{boot.task_index}")
     if boot.parent_death_signal:
         set_parent_death_signal()
-    watch_parent()
+    # Shared memory outlives a process: batch files left there would hold RAM until reboot.
+    watch_parent(leftovers=(boot.shared_dir,) if boot.shared_dir else ())
     apply_environment(boot)
     try:
         os.chdir(boot.working_dir)
@@ -144,6 +145,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     from sparktf.node.inference_server import NodeInferenceServicer
     from sparktf.node.node_server import MAX_FEED_STREAMS, start_node_server
     from sparktf.node.program_state import ProgramState  # noqa: F811
+    from sparktf.node.shared_batches import SharedBatchDir
     from sparktf.node.tensorboard import TensorBoardError, default_log_dir, start_tensorboard
 
     log_dir = default_log_dir(boot.log_dir, boot.model_dir, boot.working_dir)
@@ -160,7 +162,8 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     program = ProgramState(boot.job_name, boot.task_index)
     queue = FeedQueue(boot.queue_capacity) if boot.takes_data else None
     feed_servicer = None if queue is None else DataFeedServicer(
-        boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS)
+        boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS,
+        SharedBatchDir(boot.shared_dir) if boot.shared_dir else None)
     inference = None if queue is None else NodeInferenceServicer(
         boot.cluster_id, queue, program, boot.feed_timeout_seconds)
     control = NodeControlServicer(program, queue,

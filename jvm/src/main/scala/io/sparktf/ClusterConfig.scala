@@ -33,6 +33,9 @@ import io.sparktf.InputMode.InputMode
  *  @param maxRestarts         times a cluster whose node failed is torn down and started afresh
  *                             (see [[io.sparktf.cluster.ClusterSupervisor]]); needs a checkpoint
  *                             location, from which the program resumes
+ *  @param sharedMemoryFeed    feed tasks on a node's own machine hand it batches as files in a
+ *                             shared-memory directory (/dev/shm) instead of on the socket;
+ *                             false sends every batch over gRPC
  *  {{{
  *  ClusterConfig(numExecutors = 2).withModelDir("/tmp/model")
  *  ClusterConfig(numExecutors = 2, checkpointDir = Some("hdfs:///ckpt/run1"), maxRestarts = 2)
@@ -56,7 +59,8 @@ final case class ClusterConfig(
     tensorboard: Boolean = false,
     logDir: Option[String] = None,
     checkpointDir: Option[String] = None,
-    maxRestarts: Int = 0) {
+    maxRestarts: Int = 0,
+    sharedMemoryFeed: Boolean = true) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))
@@ -110,7 +114,7 @@ object ClusterConfig {
     val known = Set("num_executors", "num_ps", "input_mode", "master_node", "eval_node",
       "model_dir", "export_dir", "reservation_timeout", "feed_timeout", "shutdown_timeout",
       "queue_capacity", "env", "python", "ps_gpus", "tensorboard", "log_dir", "checkpoint_dir",
-      "max_restarts")
+      "max_restarts", "shared_memory_feed")
     node.fieldNames().asScala.filterNot(known).foreach { f =>
       throw new SparkTFException(s"unknown cluster setting '$f'; known: ${known.toSeq.sorted.mkString(", ")}")
     }
@@ -136,6 +140,7 @@ object ClusterConfig {
       tensorboard = opt("tensorboard").exists(_.asBoolean()),
       logDir = str("log_dir").filter(_.nonEmpty),
       checkpointDir = str("checkpoint_dir").filter(_.nonEmpty),
-      maxRestarts = opt("max_restarts").map(_.asInt()).getOrElse(d.maxRestarts))
+      maxRestarts = opt("max_restarts").map(_.asInt()).getOrElse(d.maxRestarts),
+      sharedMemoryFeed = opt("shared_memory_feed").map(_.asBoolean()).getOrElse(d.sharedMemoryFeed))
   }
 }

@@ -7,7 +7,9 @@ import scala.jdk.CollectionConverters._
 /** What one [[TFCluster.train]] call fed: rows per node (every epoch), checked against what
  *  each node acknowledged. After a restart, each epoch is counted once, from the cluster that
  *  took it whole; `restartedEpochs` are the epochs (1-based) that were partly fed to a failed
- *  cluster and then fed again from their start.
+ *  cluster and then fed again from their start. `sharedMemoryRows` of the rows (those of the
+ *  last cluster's feed, after a restart) reached their node through shared memory rather than
+ *  the socket (see [[ClusterConfig.sharedMemoryFeed]]).
  *  {{{
  *  val report = cluster.train(df, numEpochs = 2)
  *  report.rowsTotal == 2 * df.count()   // unless the program called terminate()
@@ -20,7 +22,8 @@ final case class FeedReport(
     seconds: Double,
     terminated: Boolean,
     restarts: Int = 0,
-    restartedEpochs: Seq[Int] = Nil) {
+    restartedEpochs: Seq[Int] = Nil,
+    sharedMemoryRows: Long = 0L) {
   def rowsTotal: Long = rowsPerNode.values.sum
   def rowsPerSecond: Double = if (seconds > 0) rowsTotal / seconds else 0.0
 
@@ -35,6 +38,7 @@ final case class FeedReport(
     m.put("terminated", terminated)
     m.put("restarts", restarts)
     m.put("restarted_epochs", restartedEpochs.map(Int.box).asJava)
+    m.put("shared_memory_rows", sharedMemoryRows)
     new ObjectMapper().writeValueAsString(m)
   }
 }

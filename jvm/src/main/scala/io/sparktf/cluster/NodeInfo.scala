@@ -11,6 +11,8 @@ import scala.jdk.CollectionConverters._
  *  @param cudaVisibleDevices what the node's CUDA_VISIBLE_DEVICES was set to; None: inherited
  *                      from the executor unchanged (Spark schedules no "gpu" resource)
  *  @param tensorboardUrl the URL of the TensorBoard this node serves, if it runs one
+ *  @param sharedDir    the node's shared-memory directory: feed tasks that can see it (on the
+ *                      node's machine) hand batches over as files there instead of on the socket
  */
 final case class NodeInfo(
     barrierIndex: Int,
@@ -22,7 +24,8 @@ final case class NodeInfo(
     pid: Long,
     gpus: Seq[String] = Nil,
     cudaVisibleDevices: Option[String] = None,
-    tensorboardUrl: Option[String] = None) {
+    tensorboardUrl: Option[String] = None,
+    sharedDir: Option[String] = None) {
   def describe: String = s"${role.address} (executor $executorId on $host, pid $pid)"
 
   /** The fields under the Python API's snake_case names, ready for a JSON writer. */
@@ -37,6 +40,7 @@ final case class NodeInfo(
     m.put("gpus", gpus.asJava)
     m.put("cuda_visible_devices", cudaVisibleDevices.orNull)
     m.put("tensorboard_url", tensorboardUrl.orNull)
+    m.put("shared_dir", sharedDir.orNull)
     m
   }
 }

@@ -58,7 +58,12 @@ object ReservationStage {
     val gpus = ctx.resources().get(GpuBinding.ResourceName).map(_.addresses.toSeq)
     val visibleDevices = Try(GpuBinding.cudaVisibleDevices(gpus,
       sys.env.get("CUDA_VISIBLE_DEVICES"), role, config.psGpus))
-    val workDir = NodeLauncher.workingDir(clusterId, role.address.replace(':', '-'))
+    val label = role.address.replace(':', '-')
+    val workDir = NodeLauncher.workingDir(clusterId, label)
+    val sharedDir = if (config.sharedMemoryFeed && config.inputMode == InputMode.SPARK &&
+        role.takesData) {
+      NodeLauncher.sharedDir(clusterId, label)
+    } else None
     val boot = NodeBootstrap(
       clusterId = clusterId, role = role, workerNum = index, numWorkers = layout.numWorkers,
       clusterSpec = spec, tfConfig = TFConfig.json(spec, role), host = host,
@@ -70,11 +75,12 @@ object ReservationStage {
       lingerTimeoutSeconds = 24 * 3600.0, env = config.env,
       cudaVisibleDevices = visibleDevices.getOrElse(None),
       tensorboard = config.tensorboard && layout.tensorboardRole.contains(role),
-      logDir = config.logDir, inputMode = config.inputMode)
+      logDir = config.logDir, inputMode = config.inputMode, sharedDir = sharedDir)
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
     val started = visibleDevices.flatMap(_ =>
       Try(NodeLauncher.launch(boot, python, config.reservationTimeout)))
+    if (started.isFailure) sharedDir.foreach(NodeProcess.deleteTree)
     started.foreach { case (node, _) =>
       // A stage that fails after this point must not leave the node behind.
       ctx.addTaskFailureListener(new org.apache.spark.util.TaskFailureListener {
@@ -101,7 +107,8 @@ object ReservationStage {
       ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
     if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node)
     NodeInfo(index, role, executorId, host, tfPort, ready.port, node.pid,
-      gpus.getOrElse(Nil), boot.cudaVisibleDevices, ready.tensorboardUrl)
+      gpus.getOrElse(Nil), boot.cudaVisibleDevices, ready.tensorboardUrl,
+      sharedDir.map(_.toString))
   }
 
   /** InputMode.TENSORFLOW: the task lives as long as its node's program. */

@@ -38,6 +38,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     val started = System.nanoTime()
     val perNode = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
     var terminated = false
+    var sharedRows = 0L
     var epoch = 0
     try {
       while (epoch < numEpochs && !terminated) {
@@ -45,6 +46,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
         val results = FeedJob.run(rows, fed, plan, numEpochs, secret, clusterId, feedId, columns,
           epoch, feedTimeoutSeconds)
         results.foreach(r => perNode(r.nodeIndex) += r.rowsAtNode)
+        sharedRows += results.map(_.rowsShared).sum
         onEpochFed(results)
         terminated = results.exists(_.terminated)
         epoch += 1
@@ -57,7 +59,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     }
     val report = FeedReport(feedId, epoch,
       fed.map(n => n.role.address -> perNode(n.barrierIndex)).toMap,
-      (System.nanoTime() - started) / 1e9, terminated)
+      (System.nanoTime() - started) / 1e9, terminated, sharedMemoryRows = sharedRows)
     log.info(s"sparktf cluster $clusterId fed ${report.rowsTotal} rows in " +
       f"${report.seconds}%.1f s (${report.rowsPerSecond}%.0f rows/s)")
     report

@@ -4,6 +4,7 @@ package io.sparktf.feed
  *
  *  @param rowsSkipped rows an earlier attempt of this task already delivered (not sent again)
  *  @param terminated  the node's program called `terminate()`: it took fewer rows on purpose
+ *  @param rowsShared  rows of `rowsSent` handed over in shared memory (see [[SharedBatchFiles]])
  */
 final case class FeedResult(
     partition: Int,
@@ -13,7 +14,8 @@ final case class FeedResult(
     rowsSent: Long,
     rowsReceived: Long,
     terminated: Boolean,
-    seconds: Double) {
+    seconds: Double,
+    rowsShared: Long = 0L) {
   /** Rows of this partition the node holds, from every attempt. */
   def rowsAtNode: Long = rowsSkipped + rowsReceived
 }

@@ -9,12 +9,15 @@ import org.apache.spark.sql.catalyst.InternalRow
 
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
-import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart, PartitionKey}
+import io.sparktf.proto.v1.{ColumnBatch, DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart}
+import io.sparktf.proto.v1.{PartitionKey, SharedBatch}
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
 import io.sparktf.rpc.{ClusterSecret, NodeChannels}
 
 /** The rows of one partition that go to one node, pushed row by row into a client-streaming
- *  `DataFeed.Feed` call, checked against what the node acknowledges.
+ *  `DataFeed.Feed` call, checked against what the node acknowledges. A node on this machine
+ *  gets each batch as a file in its shared-memory directory, named by a `SharedBatch` message
+ *  ([[SharedBatchFiles]]); other nodes get the batch itself on the stream.
  *
  *  Exactly once: [[begin]] calls `BeginPartition`, which makes this task attempt the partition's
  *  owner on the node and says how many of its rows earlier attempts delivered; [[offer]] skips
@@ -46,11 +49,13 @@ final class NodeStream(
   private val started = System.nanoTime()
   private val encoder = new ColumnBatchEncoder(columns, partition)
   private var requests: ClientCallStreamObserver[FeedMessage] = _
+  private var shared: Option[SharedBatchFiles] = None
   private var skip = 0L
   private var skipped = 0L
   private var complete = false
   private var offered = 0L
   private var sent = 0L
+  private var sentShared = 0L
 
   /** True once the node answered early: its program called `terminate()` (or failed). */
   def closedByNode: Boolean = done.getCount == 0
@@ -96,6 +101,7 @@ final class NodeStream(
       throw new SparkTFException(s"node ${node.describe} did not acknowledge partition " +
         s"$partition within $idleTimeoutSeconds s after the last batch; is its program stuck?")
     }
+    shared.foreach(_.discard())
     if (failure != null) throw feedFailed(failure)
     if (ack == null) throw new SparkTFException(s"node ${node.describe} closed the feed of " +
       s"partition $partition without an acknowledgement")
@@ -105,15 +111,17 @@ final class NodeStream(
         s"partition $partition, but the task sent $sent: rows were lost on the way")
     }
     FeedResult(partition, epoch, node.barrierIndex, alreadyTaken, sent, received,
-      ack.getTerminated, seconds)
+      ack.getTerminated, seconds, sentShared)
   }
 
   /** Ends the call after a failure: the node frees the stream and keeps exactly the rows it
    *  took, for a retry to continue from. */
-  def cancel(cause: Throwable): Unit =
+  def cancel(cause: Throwable): Unit = {
     if (requests != null && !closedByNode) {
       requests.cancel(s"feed task failed: ${cause.getMessage}", cause)
     }
+    shared.foreach(_.discard())
+  }
 
   private def seconds: Double = (System.nanoTime() - started) / 1e9
 
@@ -128,6 +136,7 @@ final class NodeStream(
       override def onCompleted(): Unit = { done.countDown(); signalReady() }
     }
     DataFeedGrpc.newStub(NodeChannels.get(node.host, node.port, secret)).feed(observer)
+    shared = SharedBatchFiles.open(node.sharedDir, s"$feedId-e$epoch-p$partition-a$attempt")
     send(FeedMessage.newBuilder().setStart(FeedStart.newBuilder()
       .setClusterId(clusterId).setFeedId(feedId).setEpoch(epoch).setPartition(partition)
       .setAttempt(attempt).setSchema(encoder.schema.toBuilder.setPlan(plan))).build())
@@ -136,9 +145,30 @@ final class NodeStream(
   private def flush(): Unit = {
     if (requests == null) open()
     val n = encoder.rows
-    send(FeedMessage.newBuilder().setBatch(encoder.flush()).build())
+    val batch = encoder.flush()
+    shared match {
+      case None => send(FeedMessage.newBuilder().setBatch(batch).build())
+      case Some(files) =>
+        val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
+        if (files.awaitRoom(deadline, () => done.getCount > 0)) {
+          send(FeedMessage.newBuilder().setSharedBatch(writeShared(files, batch)).build())
+          sentShared += n
+        } else if (done.getCount > 0) throw tookNoData()
+        // else the node ended the stream (terminate() or a failure): finish() reports it
+    }
     sent += n
   }
+
+  private def writeShared(files: SharedBatchFiles, batch: ColumnBatch): SharedBatch =
+    try files.write(batch) catch {
+      case e: java.io.IOException => throw new SparkTFException(s"cannot hand partition " +
+        s"$partition's rows to node ${node.describe} through its shared-memory directory " +
+        s"${node.sharedDir.getOrElse("")} (did the node's process end?): $e", e)
+    }
+
+  private def tookNoData(): SparkTFException = new SparkTFException(s"node ${node.describe} " +
+    s"took no data for $idleTimeoutSeconds s while partition $partition waited to send; its " +
+    "program may have stopped reading the feed")
 
   private def signalReady(): Unit = {
     lock.lock()
@@ -152,11 +182,7 @@ final class NodeStream(
     try {
       while (!requests.isReady && done.getCount > 0) {
         val left = deadline - System.nanoTime()
-        if (left <= 0) {
-          throw new SparkTFException(s"node ${node.describe} took no data for " +
-            s"$idleTimeoutSeconds s while partition $partition waited to send; its program may " +
-            "have stopped reading the feed")
-        }
+        if (left <= 0) throw tookNoData()
         ready.await(math.min(left, 1000000000L), TimeUnit.NANOSECONDS)
       }
     } finally lock.unlock()

@@ -38,7 +38,8 @@ final case class NodeBootstrap(
     cudaVisibleDevices: Option[String] = None,
     tensorboard: Boolean = false,
     logDir: Option[String] = None,
-    inputMode: InputMode.InputMode = InputMode.SPARK) {
+    inputMode: InputMode.InputMode = InputMode.SPARK,
+    sharedDir: Option[Path] = None) {
 
   def readyFile: Path = workingDir.resolve("ready.json")
 
@@ -82,6 +83,7 @@ final case class NodeBootstrap(
     root.put("log_dir", logDir.orNull)
     // Only InputMode.SPARK feeds nodes: in TENSORFLOW mode a node has no data feed to wait on.
     root.put("input_mode", inputMode.toString)
+    root.put("shared_dir", sharedDir.map(_.toString).orNull)
     NodeBootstrap.writePrivate(workingDir.resolve("bootstrap.json"),
       new ObjectMapper().writeValueAsBytes(root))
   }

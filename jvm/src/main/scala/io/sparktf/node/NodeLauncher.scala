@@ -27,6 +27,17 @@ object NodeLauncher {
     s"sparktf-$clusterId-$label-",
     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")))
 
+  /** Where shared-memory directories go: a tmpfs on Linux. */
+  private val SharedMemoryRoot = Paths.get("/dev/shm")
+
+  /** A private (0700) directory in shared memory through which feed tasks on this machine hand
+   *  the node batches as files (see `SharedBatch` in feed.proto); None where there is no
+   *  writable /dev/shm, and the feed then uses the socket alone. */
+  def sharedDir(clusterId: String, label: String): Option[Path] =
+    if (!Files.isDirectory(SharedMemoryRoot) || !Files.isWritable(SharedMemoryRoot)) None
+    else scala.util.Try(Files.createTempDirectory(SharedMemoryRoot, s"sparktf-$clusterId-$label-",
+      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")))).toOption
+
   def launch(boot: NodeBootstrap, python: String,
       readyTimeoutSeconds: Double): (NodeProcess, NodeReady) = {
     val bootstrapFile = boot.write()
@@ -36,7 +47,7 @@ object NodeLauncher {
     boot.env.foreach { case (k, v) => env.put(k, v) }
     val label = boot.role.address
     val (process, out, err) = startPumped(pb, s"node $label", label, python, log)
-    val node = new NodeProcess(boot.role, process, boot.workingDir, out, err)
+    val node = new NodeProcess(boot.role, process, boot.workingDir, out, err, boot.sharedDir)
     log.info(s"started node $label, pid ${process.pid()}")
     try (node, awaitReady(node, boot.readyFile, readyTimeoutSeconds))
     catch {

@@ -13,7 +13,8 @@ final class NodeProcess(
     val process: Process,
     val workingDir: Path,
     stdout: OutputPump,
-    stderr: OutputPump) {
+    stderr: OutputPump,
+    sharedDir: Option[Path] = None) {
 
   def pid: Long = process.pid()
   def isAlive: Boolean = process.isAlive
@@ -51,14 +52,26 @@ final class NodeProcess(
     }
     stdout.join(2000)
     stderr.join(2000)
+    removeDirs()
+  }
+
+  /** Deletes the working directory and the shared-memory one (batch files a feed left there
+   *  when the node died: it deletes each one it reads), once the process is gone. */
+  def removeDirs(): Unit = {
     NodeProcess.deleteTree(workingDir)
+    sharedDir.foreach(NodeProcess.deleteTree)
   }
 }
 
 object NodeProcess {
+  /** Deletes `dir` and what it holds, quietly: another thread may be deleting it too. */
   def deleteTree(dir: Path): Unit = if (Files.exists(dir)) {
-    val paths = Files.walk(dir)
-    try paths.sorted(Comparator.reverseOrder[Path]()).forEach(p => new File(p.toString).delete())
-    finally paths.close()
+    try {
+      val paths = Files.walk(dir)
+      try paths.sorted(Comparator.reverseOrder[Path]()).forEach(p => new File(p.toString).delete())
+      finally paths.close()
+    } catch {
+      case _: java.io.IOException | _: java.io.UncheckedIOException =>
+    }
   }
 }

@@ -31,6 +31,8 @@ object NodeRegistry {
         node.awaitOutput(2000)
         deaths.put(clusterId, s"${node.exitDescription}; its stderr ends with:\n${node.stderrTail}")
       }
+      // A node of InputMode.SPARK ends on its own after Stop: nobody else removes its dirs.
+      node.removeDirs()
     }
   }
 

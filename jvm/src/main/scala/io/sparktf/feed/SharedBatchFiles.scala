@@ -1,0 +1,77 @@
+package io.sparktf.feed
+
+import java.io.IOException
+import java.nio.channels.{Channels, FileChannel}
+import java.nio.file.{Files, Path, Paths, StandardOpenOption}
+import java.util.concurrent.locks.LockSupport
+
+import scala.collection.mutable
+
+import com.google.protobuf.CodedOutputStream
+
+import io.sparktf.proto.v1.{ColumnBatch, SharedBatch}
+
+/** Hands one stream's batches to a node on this machine as files in the node's shared-memory
+ *  directory: the node maps each file, deletes it and reads the columns in place, so a batch's
+ *  bytes are copied once into shared memory instead of through gRPC, the kernel's socket and
+ *  the node's receive buffers.
+ *
+ *  At most `maxPending` files the node has not deleted yet exist at a time ([[awaitRoom]]): the
+ *  node deletes a file when it takes the batch into its bounded queue, so shared memory holds
+ *  no more than the queue plus these few.
+ *  {{{
+ *  SharedBatchFiles.open(node.sharedDir, s"$feedId-e0-p3-a0").foreach { files =>
+ *    if (files.awaitRoom(deadline, () => true)) send(files.write(batch))
+ *    files.discard()
+ *  }
+ *  }}}
+ */
+final class SharedBatchFiles(dir: Path, prefix: String, maxPending: Int = 4) {
+  private val pending = mutable.Queue[Path]()
+  private var written = 0L
+
+  /** Waits until fewer than `maxPending` written files are left unread; false when the
+   *  deadline (System.nanoTime) passes first or `waiting()` turns false. */
+  def awaitRoom(deadlineNanos: Long, waiting: () => Boolean): Boolean = {
+    var pause = 50000L // 50 us, doubling to 2 ms: a node takes a batch in about a millisecond
+    while (true) {
+      while (pending.nonEmpty && !Files.exists(pending.head)) pending.dequeue()
+      if (pending.size < maxPending) return true
+      if (!waiting() || System.nanoTime() > deadlineNanos) return false
+      LockSupport.parkNanos(pause)
+      pause = math.min(pause * 2, 2000000L)
+    }
+    false
+  }
+
+  /** Writes `batch` to a new file and returns the message that names it. */
+  def write(batch: ColumnBatch): SharedBatch = {
+    val name = s"$prefix-$written"
+    val path = dir.resolve(name)
+    val channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
+    pending.enqueue(path)
+    written += 1
+    try {
+      // Column buffers of 256 KiB chunks go to the file as they are (no serialized copy).
+      val out = CodedOutputStream.newInstance(Channels.newOutputStream(channel), 1 << 16)
+      batch.writeTo(out)
+      out.flush()
+    } finally channel.close()
+    SharedBatch.newBuilder().setFile(name).setSize(batch.getSerializedSize)
+      .setNumRows(batch.getNumRows).build()
+  }
+
+  /** Deletes the files the node did not read (the stream ended early or failed). */
+  def discard(): Unit = {
+    pending.foreach(p => try Files.deleteIfExists(p) catch { case _: IOException => })
+    pending.clear()
+  }
+}
+
+object SharedBatchFiles {
+  /** The node's shared directory when this JVM sees it (the node runs on this machine), else
+   *  None: the stream then sends its batches over gRPC. */
+  def open(sharedDir: Option[String], prefix: String): Option[SharedBatchFiles] =
+    sharedDir.map(Paths.get(_)).filter(d => Files.isDirectory(d) && Files.isWritable(d))
+      .map(new SharedBatchFiles(_, prefix))
+}
