@@ -5,8 +5,8 @@ import pytest
 
 from column_batches import batch, batch_message, schema, spec, start_message
 from sparktf.node.column_batch import decode_batch
-from sparktf.node.feed_wire import ColumnBatchView, parse_feed_message
-from sparktf.v1 import feed_pb2
+from sparktf.node.feed_wire import ColumnBatchView, kind_of, parse_feed_message, parse_infer_request
+from sparktf.v1 import feed_pb2, inference_pb2
 
 SCHEMA = schema(
     spec("x", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, width=3),
@@ -76,3 +76,14 @@ def test_negative_num_rows_reads_as_proto_int32():
 def test_malformed_batches_are_refused(data, error):
     with pytest.raises(ValueError, match=error):
         parse_feed_message(data)
+
+
+def test_infer_requests_read_their_batch_the_same_way():
+    data = inference_pb2.InferRequest(batch=batch(SCHEMA, COLUMNS)).SerializeToString()
+    view = parse_infer_request(data)
+    assert isinstance(view, ColumnBatchView) and kind_of(view) == "batch"
+    assert np.shares_memory(decode_batch(SCHEMA, view)["x"], np.frombuffer(data, np.uint8))
+    start = inference_pb2.InferRequest(start=inference_pb2.InferStart(inference_id="i"))
+    assert parse_infer_request(start.SerializeToString()) == start
+    shared = inference_pb2.InferRequest(shared_batch=feed_pb2.SharedBatch(file="f-0", size=9))
+    assert kind_of(parse_infer_request(shared.SerializeToString())) == "shared_batch"

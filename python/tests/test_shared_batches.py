@@ -7,8 +7,8 @@ import pytest
 
 from column_batches import numeric_batch, schema, spec, start_message
 from sparktf.node.column_batch import decode_batch
-from sparktf.node.shared_batches import SharedBatchDir
-from sparktf.v1 import feed_pb2
+from sparktf.node.shared_batches import SharedBatchDir, carried_batch
+from sparktf.v1 import feed_pb2, inference_pb2
 from test_feed_server import CLUSTER, SCHEMA, Node
 
 
@@ -28,6 +28,17 @@ def test_take_reads_the_columns_in_place_and_deletes_the_file(tmp_path):
     assert columns["x"].tolist() == [10, 11, 12, 13, 14]
     assert columns["y"].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0]
     assert not columns["x"].flags.writeable  # a view of the mapping, not a copy
+
+
+def test_carried_batch_of_every_message_kind(tmp_path):
+    shared = SharedBatchDir(str(tmp_path))
+    in_band = numeric_batch(SCHEMA, 0, 2)
+    assert carried_batch(feed_pb2.FeedMessage(batch=in_band), shared) == in_band
+    ref = _leave(tmp_path, "i-0", numeric_batch(SCHEMA, 5, 3))
+    taken = carried_batch(inference_pb2.InferRequest(shared_batch=ref), shared)
+    assert decode_batch(SCHEMA, taken)["x"].tolist() == [5, 6, 7]
+    with pytest.raises(ValueError, match="no shared-memory directory"):
+        carried_batch(inference_pb2.InferRequest(shared_batch=ref), None)
 
 
 @pytest.mark.parametrize("name", ["../f1-0", "/etc/passwd", ".hidden", "a/b", ""])

@@ -10,10 +10,10 @@ import grpc
 
 from sparktf.node.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
-from sparktf.node.feed_wire import ColumnBatchView, FeedItem, parse_feed_message
+from sparktf.node.feed_wire import FeedItem, kind_of, parse_feed_message
 from sparktf.node.partition_ledger import PartitionLedger, SupersededError
 from sparktf.node.program_state import ProgramState
-from sparktf.node.shared_batches import SharedBatchDir
+from sparktf.node.shared_batches import SharedBatchDir, carried_batch
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,6 @@ def add_data_feed_to_server(servicer: "DataFeedServicer", server: grpc.Server) -
     }
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("sparktf.v1.DataFeed", handlers),))
-
-
-def _kind(message: FeedItem) -> str | None:
-    return "batch" if isinstance(message, ColumnBatchView) else message.WhichOneof("kind")
 
 
 class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
@@ -93,8 +89,8 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         if self._program.failed:
             self._abort_failed(context)
         first = next(messages, None)
-        if first is None or _kind(first) != "start":
-            found = "an empty stream" if first is None else f"a {_kind(first)}"
+        if first is None or kind_of(first) != "start":
+            found = "an empty stream" if first is None else f"a {kind_of(first)}"
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"a Feed stream must begin with FeedStart, found {found}")
         assert isinstance(first, feed_pb2.FeedMessage)
@@ -131,7 +127,7 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         rows = 0
         finished = False
         for message in messages:
-            kind = _kind(message)
+            kind = kind_of(message)
             if kind == "finish":
                 assert isinstance(message, feed_pb2.FeedMessage)
                 if message.finish.rows != rows:
@@ -145,7 +141,7 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                               f"{where}: after FeedStart only ColumnBatch or SharedBatch messages "
                               f"may follow, found a {kind or 'message with no kind'}")
             try:
-                batch = self._batch_of(message)
+                batch = carried_batch(message, self._shared)
                 columns = decode_batch(start.schema, batch)
             except ValueError as e:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}, rows {rows}+: {e}")
@@ -176,16 +172,6 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             # iteration; the partition stays open and a retry continues after the rows taken.
             log.info("%s: the stream ended without FeedFinish after %d rows", where, rows)
         return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
-
-    def _batch_of(self, message: FeedItem) -> ColumnBatchView | feed_pb2.ColumnBatch:
-        """The batch a message carries, or names in shared memory."""
-        if isinstance(message, ColumnBatchView):
-            return message
-        if message.WhichOneof("kind") == "batch":
-            return message.batch
-        if self._shared is None:
-            raise ValueError("a SharedBatch came, but this node has no shared-memory directory")
-        return self._shared.take(message.shared_batch)
 
     def _abort_failed(self, context: grpc.ServicerContext) -> NoReturn:
         context.abort(grpc.StatusCode.FAILED_PRECONDITION, self._program.failure_message())

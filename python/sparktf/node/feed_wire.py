@@ -1,4 +1,5 @@
-"""Reads ``FeedMessage`` bytes so a batch's column buffers stay views of the received message.
+"""Reads ``FeedMessage`` (and ``InferRequest``) bytes so a batch's column buffers stay views of
+the received message.
 
 Parsing with the generated ``FeedMessage.FromString`` copies each ``bytes`` field twice (into the
 parser's arena, then into a new Python object on access): for 4 MiB batches that is most of the
@@ -6,19 +7,21 @@ node's work per batch, and it holds the GIL the training loop needs. A ``batch``
 therefore walked here (the protobuf wire format of ``ColumnBatch``: a varint and length-delimited
 fields) and its buffers returned as ``memoryview`` slices of the message; every other message
 (``start``, ``finish``) goes to the generated parser. The wire contract is ``feed.proto``
-unchanged: unknown fields are skipped as protobuf does.
+unchanged: unknown fields are skipped as protobuf does. ``InferRequest`` carries its batch in
+the same field number, so ``infer_request`` reads it the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Callable, Union
 
-from sparktf.v1 import feed_pb2
+from sparktf.v1 import feed_pb2, inference_pb2
 
 # Wire types (protobuf encoding).
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
-# FeedMessage.batch, ColumnBatch.num_rows / columns, ColumnData.values / offsets
+# FeedMessage.batch (and InferRequest.batch), ColumnBatch.num_rows / columns,
+# ColumnData.values / offsets
 _BATCH_FIELD = 2
 _NUM_ROWS, _COLUMNS = 1, 2
 _VALUES, _OFFSETS = 1, 2
@@ -41,6 +44,20 @@ class ColumnBatchView:
 
 
 FeedItem = Union[feed_pb2.FeedMessage, ColumnBatchView]
+InferItem = Union[inference_pb2.InferRequest, ColumnBatchView]
+
+
+def _batch_or(message_class: Any) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        view = memoryview(data)
+        fields = list(_fields(view))
+        batches = [v for number, kind, v in fields if number == _BATCH_FIELD and kind == _LEN]
+        if len(batches) != 1 or len(fields) != 1:
+            # Not a lone batch (or one split over several fields, which protobuf merges): rare,
+            # left to the generated parser.
+            return message_class.FromString(data)
+        return column_batch_view(batches[0])
+    return parse
 
 
 def parse_feed_message(data: bytes) -> FeedItem:
@@ -48,14 +65,21 @@ def parse_feed_message(data: bytes) -> FeedItem:
 
     Raises ValueError for bytes that are not a well-formed message.
     """
-    view = memoryview(data)
-    fields = list(_fields(view))
-    batches = [v for number, kind, v in fields if number == _BATCH_FIELD and kind == _LEN]
-    if len(batches) != 1 or len(fields) != 1:
-        # Not a lone batch (or one split over several fields, which protobuf merges): rare,
-        # left to the generated parser.
-        return feed_pb2.FeedMessage.FromString(data)
-    return column_batch_view(batches[0])
+    return _parse_feed(data)
+
+
+def parse_infer_request(data: bytes) -> InferItem:
+    """A ``ColumnBatchView`` for a batch request, else the parsed ``InferRequest``."""
+    return _parse_infer(data)
+
+
+_parse_feed = _batch_or(feed_pb2.FeedMessage)
+_parse_infer = _batch_or(inference_pb2.InferRequest)
+
+
+def kind_of(message: Any) -> str | None:
+    """The oneof ``kind`` of a parsed message: "batch" for a ``ColumnBatchView``."""
+    return "batch" if isinstance(message, ColumnBatchView) else message.WhichOneof("kind")
 
 
 def column_batch_view(view: memoryview) -> ColumnBatchView:

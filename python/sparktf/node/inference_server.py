@@ -16,7 +16,9 @@ import grpc
 from sparktf.node.answer_sink import AnswerSink
 from sparktf.node.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
+from sparktf.node.feed_wire import InferItem, kind_of, parse_infer_request
 from sparktf.node.program_state import ProgramState
+from sparktf.node.shared_batches import SharedBatchDir, carried_batch
 from sparktf.v1 import feed_pb2, inference_pb2, inference_pb2_grpc
 from sparktf.v1 import node_control_pb2
 
@@ -24,6 +26,20 @@ log = logging.getLogger(__name__)
 
 # The lane of the feed queue all inference streams share; it ends when the cluster shuts down.
 INFERENCE_FEED_ID = "inference"
+
+
+def add_inference_to_server(servicer: inference_pb2_grpc.InferenceServicer,
+                            server: grpc.Server) -> None:
+    """Serve ``servicer`` as ``sparktf.v1.Inference``, requests read by
+    ``parse_infer_request`` (batch buffers stay views of the received bytes)."""
+    handlers = {
+        "Infer": grpc.stream_stream_rpc_method_handler(
+            servicer.Infer,
+            request_deserializer=parse_infer_request,
+            response_serializer=inference_pb2.InferResponse.SerializeToString),
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("sparktf.v1.Inference", handlers),))
 
 
 def validate_outputs(outputs: list[feed_pb2.ColumnSpec]) -> None:
@@ -43,15 +59,16 @@ def validate_outputs(outputs: list[feed_pb2.ColumnSpec]) -> None:
             raise ValueError(f"result '{o.name}' has no dtype")
 
 
-def read_start(requests: Iterator[inference_pb2.InferRequest], context: grpc.ServicerContext,
+def read_start(requests: Iterator[InferItem], context: grpc.ServicerContext,
                where_of: Callable[[inference_pb2.InferStart], str]
                ) -> tuple[inference_pb2.InferStart, str]:
     """The stream's InferStart, checked, and how errors name the stream; aborts the call on a
     stream that does not begin with a valid one."""
     first = next(requests, None)
-    if first is None or first.WhichOneof("kind") != "start":
+    if first is None or kind_of(first) != "start":
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       "an Infer stream must begin with InferStart")
+    assert isinstance(first, inference_pb2.InferRequest)
     start = first.start
     where = where_of(start)
     try:
@@ -64,13 +81,14 @@ def read_start(requests: Iterator[inference_pb2.InferRequest], context: grpc.Ser
 
 class NodeInferenceServicer(inference_pb2_grpc.InferenceServicer):
     def __init__(self, cluster_id: str, queue: FeedQueue, program: ProgramState,
-                 idle_timeout: float) -> None:
+                 idle_timeout: float, shared: SharedBatchDir | None = None) -> None:
         self._cluster_id = cluster_id
+        self._shared = shared
         self._queue = queue
         self._program = program
         self._idle_timeout = idle_timeout
 
-    def Infer(self, request_iterator: Iterator[inference_pb2.InferRequest],
+    def Infer(self, request_iterator: Iterator[InferItem],
               context: grpc.ServicerContext) -> Iterator[inference_pb2.InferResponse]:
         start, where = read_start(
             request_iterator, context,
@@ -117,17 +135,18 @@ class NodeInferenceServicer(inference_pb2_grpc.InferenceServicer):
             return "the inference task went away"
         return None
 
-    def _read(self, requests: Iterator[inference_pb2.InferRequest],
+    def _read(self, requests: Iterator[InferItem],
               start: inference_pb2.InferStart, sink: AnswerSink,
               context: grpc.ServicerContext) -> None:
         rows = 0
         try:
             for message in requests:
-                if message.WhichOneof("kind") != "batch":
+                if kind_of(message) not in ("batch", "shared_batch"):
                     sink.fail(f"{sink.where}: after InferStart only batches may follow")
                     return
-                columns = decode_batch(start.inputs, message.batch)
-                n = message.batch.num_rows
+                batch = carried_batch(message, self._shared)
+                columns = decode_batch(start.inputs, batch)
+                n = batch.num_rows
                 if n == 0:
                     continue
                 sink.add_rows(n)

@@ -9,8 +9,8 @@ import grpc
 from sparktf.node.auth import SecretInterceptor
 from sparktf.node.control_server import NodeControlServicer
 from sparktf.node.feed_server import DataFeedServicer, add_data_feed_to_server
-from sparktf.node.inference_server import NodeInferenceServicer
-from sparktf.v1 import inference_pb2_grpc, node_control_pb2_grpc
+from sparktf.node.inference_server import NodeInferenceServicer, add_inference_to_server
+from sparktf.v1 import node_control_pb2_grpc
 
 MAX_RECEIVE_BYTES = 256 * 1024 * 1024
 MAX_SEND_BYTES = 64 * 1024 * 1024
@@ -44,7 +44,7 @@ def start_node_server(host: str, secret: str, control: NodeControlServicer,
     if feed is not None:
         add_data_feed_to_server(feed, server)
     if inference is not None:
-        inference_pb2_grpc.add_InferenceServicer_to_server(inference, server)
+        add_inference_to_server(inference, server)
     address = bind_address(host, 0)
     try:
         port = server.add_insecure_port(address)

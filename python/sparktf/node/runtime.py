@@ -161,11 +161,11 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
                  time.monotonic() - started)
     program = ProgramState(boot.job_name, boot.task_index)
     queue = FeedQueue(boot.queue_capacity) if boot.takes_data else None
+    shared = SharedBatchDir(boot.shared_dir) if boot.shared_dir else None
     feed_servicer = None if queue is None else DataFeedServicer(
-        boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS,
-        SharedBatchDir(boot.shared_dir) if boot.shared_dir else None)
+        boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS, shared)
     inference = None if queue is None else NodeInferenceServicer(
-        boot.cluster_id, queue, program, boot.feed_timeout_seconds)
+        boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared)
     control = NodeControlServicer(program, queue,
                                   feed_servicer.ledger if feed_servicer else None)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+from typing import Any
 
 from sparktf.node.feed_wire import ColumnBatchView, column_batch_view
 from sparktf.v1 import feed_pb2
@@ -60,6 +61,20 @@ class SharedBatchDir:
             raise ValueError(f"shared batch file {path} holds {batch.num_rows} rows, the "
                              f"message says {ref.num_rows}")
         return batch
+
+
+def carried_batch(message: Any, shared: SharedBatchDir | None
+                  ) -> ColumnBatchView | feed_pb2.ColumnBatch:
+    """The batch a ``batch`` or ``shared_batch`` message (FeedMessage or InferRequest) carries
+    or names. Raises ValueError for a shared batch where there is no shared directory, or for a
+    bad file."""
+    if isinstance(message, ColumnBatchView):
+        return message
+    if message.WhichOneof("kind") == "batch":
+        return message.batch
+    if shared is None:
+        raise ValueError("a SharedBatch came, but this process has no shared-memory directory")
+    return shared.take(message.shared_batch)
 
 
 def _remove(path: str) -> None:

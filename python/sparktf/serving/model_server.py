@@ -15,10 +15,12 @@ import grpc
 
 from sparktf.node.auth import SecretInterceptor
 from sparktf.node.column_batch import decode_batch
-from sparktf.node.inference_server import read_start
+from sparktf.node.feed_wire import InferItem, kind_of
+from sparktf.node.inference_server import add_inference_to_server, read_start
 from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 from sparktf.node.parent_watch import watch_parent
 from sparktf.node.result_batch import check_rows, encode_answers
+from sparktf.node.shared_batches import SharedBatchDir, carried_batch
 from sparktf.serving.batch_prefetch import Prefetch
 from sparktf.serving.signature_runner import SignatureRunner
 from sparktf.v1 import feed_pb2, inference_pb2, inference_pb2_grpc
@@ -30,10 +32,11 @@ SERVER_THREADS = 8
 class ModelInferenceServicer(inference_pb2_grpc.InferenceServicer):
     """Answers every batch of a stream with the signature's outputs, one answer per batch."""
 
-    def __init__(self, runner: SignatureRunner) -> None:
+    def __init__(self, runner: SignatureRunner, shared: SharedBatchDir | None = None) -> None:
         self._runner = runner
+        self._shared = shared
 
-    def Infer(self, request_iterator: Iterator[inference_pb2.InferRequest],
+    def Infer(self, request_iterator: Iterator[InferItem],
               context: grpc.ServicerContext) -> Iterator[inference_pb2.InferResponse]:
         start, where = read_start(
             request_iterator, context,
@@ -49,13 +52,13 @@ class ModelInferenceServicer(inference_pb2_grpc.InferenceServicer):
             answered.close()
             decoded.close()
 
-    @staticmethod
-    def _decoded(requests: Iterator[inference_pb2.InferRequest],
+    def _decoded(self, requests: Iterator[InferItem],
                  start: inference_pb2.InferStart) -> Iterator[tuple[int, Any]]:
         for message in requests:
-            if message.WhichOneof("kind") != "batch":
+            if kind_of(message) not in ("batch", "shared_batch"):
                 raise ValueError("after InferStart only batches may follow")
-            yield message.batch.num_rows, decode_batch(start.inputs, message.batch)
+            batch = carried_batch(message, self._shared)
+            yield batch.num_rows, decode_batch(start.inputs, batch)
 
     def _answered(self, decoded: Prefetch[tuple[int, Any]], start: inference_pb2.InferStart,
                   where: str) -> Iterator[feed_pb2.ColumnBatch]:
@@ -87,7 +90,8 @@ def main(argv: list[str]) -> None:
     with open(argv[0], encoding="utf-8") as f:
         boot = json.load(f)
     os.unlink(argv[0])  # it holds the secret
-    watch_parent()
+    # Shared memory outlives a process: batch files left there would hold RAM until reboot.
+    watch_parent(leftovers=(boot["shared_dir"],) if boot.get("shared_dir") else ())
     runner = SignatureRunner(boot["export_dir"], boot["signature"])
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix="sparktf-model"),
@@ -95,7 +99,8 @@ def main(argv: list[str]) -> None:
         options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
                  ("grpc.max_send_message_length", MAX_SEND_BYTES),
                  ("grpc.so_reuseport", 0)])
-    inference_pb2_grpc.add_InferenceServicer_to_server(ModelInferenceServicer(runner), server)
+    shared = SharedBatchDir(boot["shared_dir"]) if boot.get("shared_dir") else None
+    add_inference_to_server(ModelInferenceServicer(runner, shared), server)
     port = server.add_insecure_port(bind_address(boot["host"], 0))
     if port == 0:
         raise OSError(f"cannot bind the model server to {boot['host']}")
