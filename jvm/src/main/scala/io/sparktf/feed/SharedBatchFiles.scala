@@ -33,19 +33,27 @@ final class SharedBatchFiles(dir: Path, prefix: String, maxPending: Int = 4) {
   /** Waits until fewer than `maxPending` written files are left unread; false when the
    *  deadline (System.nanoTime) passes first or `waiting()` turns false. */
   def awaitRoom(deadlineNanos: Long, waiting: () => Boolean): Boolean = {
-    var pause = 50000L // 50 us, doubling to 2 ms: a node takes a batch in about a millisecond
+    // 50 us, doubling to 10 ms: a node takes a batch in about a millisecond, and one that takes
+    // none for longer has a full queue (seconds of training) ahead of it.
+    var pause = 50000L
     while (true) {
-      while (pending.nonEmpty && !Files.exists(pending.head)) pending.dequeue()
+      forgetRead()
       if (pending.size < maxPending) return true
       if (!waiting() || System.nanoTime() > deadlineNanos) return false
       LockSupport.parkNanos(pause)
-      pause = math.min(pause * 2, 2000000L)
+      pause = math.min(pause * 2, 10000000L)
     }
     false
   }
 
+  /** The node reads files in the order they were written, deleting each. */
+  private def forgetRead(): Unit = while (pending.nonEmpty && !Files.exists(pending.head)) {
+    pending.dequeue()
+  }
+
   /** Writes `batch` to a new file and returns the message that names it. */
   def write(batch: ColumnBatch): SharedBatch = {
+    forgetRead()
     val name = s"$prefix-$written"
     val path = dir.resolve(name)
     val channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)

@@ -12,7 +12,8 @@ import io.sparktf.node.{NodeLauncher, NodeProcess, OutputPump}
 import io.sparktf.rpc.ClusterSecret
 
 /** A model server process on this executor: `python -m sparktf.serving` holding one SavedModel
- *  signature, answering on `host:port` behind its own secret.
+ *  signature, answering on `host:port` behind its own secret. Tasks hand it their batches as
+ *  files in `sharedDir` (shared memory) when this machine has one.
  *  {{{
  *  val server = ModelServerProcess.start(ModelKey("/tmp/export", "serving_default", "v1"),
  *    "python3", "127.0.0.1", 120)
@@ -20,7 +21,8 @@ import io.sparktf.rpc.ClusterSecret
  *  }}}
  */
 final class ModelServerProcess private (val key: ModelKey, val host: String, val port: Int,
-    val secret: ClusterSecret, process: Process, workDir: Path, out: OutputPump, err: OutputPump) {
+    val secret: ClusterSecret, process: Process, workDir: Path, out: OutputPump, err: OutputPump,
+    val sharedDir: Option[Path]) {
   def isAlive: Boolean = process.isAlive
   def pid: Long = process.pid()
   def stderrTail: String = err.lastOutput
@@ -34,6 +36,7 @@ final class ModelServerProcess private (val key: ModelKey, val host: String, val
     out.join(2000)
     err.join(2000)
     NodeProcess.deleteTree(workDir)
+    sharedDir.foreach(NodeProcess.deleteTree)
   }
 }
 
@@ -46,12 +49,14 @@ object ModelServerProcess {
 
   def start(key: ModelKey, python: String, host: String, readyTimeoutSeconds: Double): ModelServerProcess = {
     val workDir = NodeLauncher.workingDir("model", "server")
+    val sharedDir = NodeLauncher.sharedDir("model", "server")
     val secret = ClusterSecret.create(s"model-${System.nanoTime()}", None)
     val ready = workDir.resolve("ready.json")
     val boot = workDir.resolve("bootstrap.json")
     val conf = mapper.createObjectNode()
       .put("export_dir", key.exportDir).put("signature", key.signature)
       .put("secret", secret.value).put("host", host).put("ready_file", ready.toString)
+      .put("shared_dir", sharedDir.map(_.toString).orNull)
     Files.write(boot, mapper.writeValueAsBytes(conf))
     val pb = NodeLauncher.pythonModule(python, "sparktf.serving", boot.toString, workDir)
     pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -64,6 +69,7 @@ object ModelServerProcess {
       process.waitFor(10, TimeUnit.SECONDS)
       err.join(2000)
       NodeProcess.deleteTree(workDir)
+      sharedDir.foreach(NodeProcess.deleteTree)
       throw new SparkTFException(s"the model server for signature '${key.signature}' of " +
         s"'${key.exportDir}' $why; its stderr ends with:\n${err.lastOutput}")
     }
@@ -78,6 +84,6 @@ object ModelServerProcess {
     }
     val port = mapper.readTree(new String(Files.readAllBytes(ready), StandardCharsets.UTF_8))
       .get("port").asInt()
-    new ModelServerProcess(key, host, port, secret, process, workDir, out, err)
+    new ModelServerProcess(key, host, port, secret, process, workDir, out, err, sharedDir)
   }
 }
