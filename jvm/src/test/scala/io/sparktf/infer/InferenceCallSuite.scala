@@ -80,7 +80,7 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
 
   private def call(batchRows: Int, idleTimeoutSeconds: Double = 30) = new InferenceCall(channel,
     InferStart.newBuilder().setPartition(3).build(), FeedColumn.fromSchema(inputSchema,
-      Seq("k" -> "k")), results, inputSchema, "model server pid 1", 3, batchRows,
+      Seq("k" -> "k")), results, "model server pid 1", 3, batchRows,
     idleTimeoutSeconds, window = 2)
 
   /** Input rows as Spark scans hand them out: one UnsafeRow, rewritten for every row. */
