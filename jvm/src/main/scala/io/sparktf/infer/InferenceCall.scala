@@ -20,7 +20,8 @@ import io.sparktf.proto.v1.{InferRequest, InferResponse, InferStart, InferenceGr
  *  Each row handed out is a view (an input row joined to a row of its decoded answer batch),
  *  valid until the next `next()`, as Spark's own iterators' rows: Spark's scan of the result
  *  writes every row it keeps into an `UnsafeRow` anyway, so writing one here would be a copy
- *  more. Only the input rows are copied, once, to outlive Spark's reuse of them until answered.
+ *  more. Only the input rows are copied, once, to outlive Spark's reuse of them until answered
+ *  (into recycled buffers: [[InputCopies]]).
  *
  *  The task's thread sends and reads; gRPC's thread only queues answers. At most `window`
  *  batches are unanswered at a time, so the input rows kept for the join stay bounded. Every
@@ -53,6 +54,8 @@ final class InferenceCall(
     private var answered = 0                            // their rows handed out
     private val decoder = new ResultDecoder(results, peer)
     private val join = new JoinedRow()
+    private val copies = new InputCopies
+    private var handedOut: InternalRow = _              // the input of the last row handed out
     private var requests: ClientCallStreamObserver[InferRequest] = _
     private var inputDone = false
     private var serverDone = false
@@ -88,7 +91,7 @@ final class InferenceCall(
           while (input.hasNext && !encoder.isFull) {
             val row = input.next()
             encoder.add(row)
-            waiting.enqueue(row.copy())
+            waiting.enqueue(copies.copy(row))
           }
           if (encoder.rows > 0) send()
           if (!input.hasNext) {
@@ -166,8 +169,11 @@ final class InferenceCall(
 
     override def next(): InternalRow = {
       if (!hasNext) throw new NoSuchElementException("no more rows")
+      // The row handed out before is done with (Spark's iterator contract): its copy is free.
+      if (handedOut != null) copies.release(handedOut)
+      handedOut = waiting.dequeue()
       answered += 1
-      join(waiting.dequeue(), answers.getRow(answered - 1))
+      join(handedOut, answers.getRow(answered - 1))
     }
   }
 }
