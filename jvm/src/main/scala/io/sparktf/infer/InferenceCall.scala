@@ -7,8 +7,8 @@ import scala.collection.mutable
 import io.grpc.{Channel, Status, StatusRuntimeException}
 import io.grpc.stub.{ClientCallStreamObserver, ClientResponseObserver}
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{JoinedRow, UnsafeProjection}
-import org.apache.spark.sql.types.StructType
+import org.apache.spark.sql.catalyst.expressions.JoinedRow
+import org.apache.spark.sql.vectorized.ColumnarBatch
 
 import io.sparktf.SparkTFException
 import io.sparktf.feed.{ColumnBatchEncoder, FeedColumn}
@@ -17,11 +17,17 @@ import io.sparktf.proto.v1.{InferRequest, InferResponse, InferStart, InferenceGr
 /** One partition streamed through a bidirectional `Inference.Infer` call: each input row comes
  *  back with its answers appended, in the same order and count.
  *
+ *  Each row handed out is a view (an input row joined to a row of its decoded answer batch),
+ *  valid until the next `next()`, as Spark's own iterators' rows: Spark's scan of the result
+ *  writes every row it keeps into an `UnsafeRow` anyway, so writing one here would be a copy
+ *  more. Only the input rows are copied, once, to outlive Spark's reuse of them until answered
+ *  (into recycled buffers: [[InputCopies]]).
+ *
  *  The task's thread sends and reads; gRPC's thread only queues answers. At most `window`
  *  batches are unanswered at a time, so the input rows kept for the join stay bounded. Every
  *  wait is bounded by `idleTimeoutSeconds`.
  *  {{{
- *  val out = new InferenceCall(channel, start, columns, results, inputSchema, "node chief:0",
+ *  val out = new InferenceCall(channel, start, columns, results, "node chief:0",
  *    partitionIndex = 0, batchRows = 1024).run(rows)
  *  }}}
  */
@@ -30,7 +36,6 @@ final class InferenceCall(
     start: InferStart,
     columns: IndexedSeq[FeedColumn],
     results: IndexedSeq[ResultColumn],
-    inputSchema: StructType,
     peer: String,
     partitionIndex: Int,
     batchRows: Int,
@@ -45,11 +50,12 @@ final class InferenceCall(
       maxRows = math.max(1, batchRows))
     private val waiting = mutable.Queue[InternalRow]()  // sent rows, not answered yet
     private val unanswered = mutable.Queue[Int]()       // rows of each unanswered batch
-    private val ready = mutable.Queue[InternalRow]()    // joined rows to hand out
+    private var answers: ColumnarBatch = _              // the answers being handed out
+    private var answered = 0                            // their rows handed out
     private val decoder = new ResultDecoder(results, peer)
     private val join = new JoinedRow()
-    private val project = UnsafeProjection.create(
-      StructType(inputSchema.fields ++ results.map(_.field)))
+    private val copies = new InputCopies
+    private var handedOut: InternalRow = _              // the input of the last row handed out
     private var requests: ClientCallStreamObserver[InferRequest] = _
     private var inputDone = false
     private var serverDone = false
@@ -80,12 +86,12 @@ final class InferenceCall(
     private var opened = false
 
     private def fill(): Unit = {
-      while (ready.isEmpty && !(inputDone && waiting.isEmpty)) {
+      while (!ready && !(inputDone && waiting.isEmpty)) {
         while (!inputDone && unanswered.size < window) {
           while (input.hasNext && !encoder.isFull) {
             val row = input.next()
             encoder.add(row)
-            waiting.enqueue(row.copy())
+            waiting.enqueue(copies.copy(row))
           }
           if (encoder.rows > 0) send()
           if (!input.hasNext) {
@@ -98,18 +104,21 @@ final class InferenceCall(
       if (inputDone && waiting.isEmpty && opened && !serverDone) awaitEnd()
     }
 
-    /** Waits for the next answers and joins them to the rows they answer. */
+    private def ready: Boolean = answers != null && answered < answers.numRows
+
+    /** Waits for the next answers, which the next rows handed out join to the rows they answer. */
     private def take(): Unit = events.poll((idleTimeoutSeconds * 1000).toLong,
         TimeUnit.MILLISECONDS) match {
       case null => cancel(s"$peer answered none of ${waiting.size} waiting rows of partition " +
         s"$partitionIndex for $idleTimeoutSeconds s; does its program answer every batch?")
       case Answer(r) =>
-        val rows = decoder.rows(r.getResults)
-        if (rows.size > waiting.size) cancel(s"$peer answered ${answeredRows + rows.size} rows " +
+        answers = decoder.decode(r.getResults)
+        answered = 0
+        val rows = answers.numRows
+        if (rows > waiting.size) cancel(s"$peer answered ${answeredRows + rows} rows " +
           s"of partition $partitionIndex, but only $sentRows were sent")
-        rows.foreach { out => ready.enqueue(project(join(waiting.dequeue(), out)).copy()) }
-        answeredRows += rows.size
-        var n = rows.size
+        answeredRows += rows
+        var n = rows
         while (n > 0 && unanswered.nonEmpty) {
           val head = unanswered.dequeue()
           if (head > n) { unanswered.prepend(head - n); n = 0 } else n -= head
@@ -148,19 +157,23 @@ final class InferenceCall(
     }
 
     override def hasNext: Boolean = {
-      if (ready.isEmpty) {
+      if (!ready) {
         try fill() catch {
           case e: Throwable =>
             if (requests != null && !serverDone) requests.cancel("the task failed", e)
             throw e
         }
       }
-      ready.nonEmpty
+      ready
     }
 
     override def next(): InternalRow = {
       if (!hasNext) throw new NoSuchElementException("no more rows")
-      ready.dequeue()
+      // The row handed out before is done with (Spark's iterator contract): its copy is free.
+      if (handedOut != null) copies.release(handedOut)
+      handedOut = waiting.dequeue()
+      answered += 1
+      join(handedOut, answers.getRow(answered - 1))
     }
   }
 }

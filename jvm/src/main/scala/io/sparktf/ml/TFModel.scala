@@ -75,7 +75,7 @@ class TFModel(override val uid: String) extends Model[TFModel] with TFParams wit
       val start = InferStart.newBuilder().setInferenceId(transformId).setPartition(i)
       p.results.foreach(r => start.addOutputs(r.spec))
       new InferenceCall(NodeChannels.get(server.host, server.port, server.secret), start.build(),
-        p.columns, p.results, p.inputSchema, s"model server pid ${server.pid}", i, batch,
+        p.columns, p.results, s"model server pid ${server.pid}", i, batch,
         idleSecs).run(input)
     }
     InternalFrames.create(spark, out, p.outputSchema)
