@@ -34,8 +34,10 @@ def node_pids() -> set[int]:
 @pytest.fixture(autouse=True)
 def no_leftover_nodes() -> Iterator[None]:
     """Fails a test that leaves a node behind, after killing the nodes it started (only those:
-    processes that appeared during the test)."""
+    processes that appeared during the test), or a node's shared-memory directory (model
+    servers keep theirs for the Spark session, so those are not counted)."""
     before = node_pids()
+    shared_before = node_shared_dirs()
     yield
     deadline = time.time() + 30
     left = node_pids() - before
@@ -48,6 +50,16 @@ def no_leftover_nodes() -> Iterator[None]:
         except psutil.NoSuchProcess:
             pass
     assert not left, f"node processes left running after the test: {sorted(left)}"
+    deadline = time.time() + 10  # an executor removes the dir as its node's exit is noticed
+    stale = node_shared_dirs() - shared_before
+    while stale and time.time() < deadline:
+        time.sleep(0.2)
+        stale = node_shared_dirs() - shared_before
+    assert not stale, f"node shared-memory directories left after the test: {sorted(stale)}"
+
+
+def node_shared_dirs() -> set[str]:
+    return {d for d in glob.glob("/dev/shm/sparktf-*") if not d.startswith("/dev/shm/sparktf-model-")}
 
 
 def executor_logs(spark: Any) -> list[str]:

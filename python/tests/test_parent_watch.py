@@ -13,7 +13,7 @@ PYTHON_DIR = Path(__file__).resolve().parents[1]
 CHILD = """
 import os, sys, time
 from sparktf.node.parent_watch import watch_parent
-watch_parent(poll_seconds=0.2)
+watch_parent(poll_seconds=0.2, leftovers=(sys.argv[2],))
 open(sys.argv[1], "w").write(str(os.getpid()))
 time.sleep(30)
 """
@@ -32,13 +32,19 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.timeout(60)
-def test_orphaned_child_exits_within_seconds(tmp_path):
+def test_orphaned_child_exits_within_seconds_and_removes_its_leftovers(tmp_path):
     pid_file = tmp_path / "child.pid"
-    # The middle process starts the child and exits at once, orphaning it.
+    leftover = tmp_path / "shared"
+    (leftover / "batch-0").parent.mkdir()
+    (leftover / "batch-0").write_bytes(b"x")
+    # The middle process starts the child and exits at once, orphaning it. The child's stderr
+    # is a pipe only the middle process read, as a node's is the executor JVM's: writing to it
+    # after the parent is gone fails, which must not keep the child from cleaning up.
     middle = subprocess.run(
         [sys.executable, "-c",
          "import subprocess, sys; subprocess.Popen([sys.executable, '-c', sys.argv[1], "
-         "sys.argv[2]]); import time; time.sleep(1.5)", CHILD, str(pid_file)],
+         "sys.argv[2], sys.argv[3]], stderr=subprocess.PIPE); import time; time.sleep(1.5)",
+         CHILD, str(pid_file), str(leftover)],
         env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR)), timeout=30)
     assert middle.returncode == 0
     deadline = time.monotonic() + 10
@@ -50,6 +56,7 @@ def test_orphaned_child_exits_within_seconds(tmp_path):
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _alive(pid), "the orphaned child is still running"
+        assert not leftover.exists(), "the orphaned child left its shared directory behind"
     finally:
         if _alive(pid):
             os.kill(pid, 9)

@@ -43,10 +43,11 @@ def watch_parent(poll_seconds: float = 1.0, exit_code: int = PARENT_GONE_EXIT_CO
             # A dead parent's children are re-parented (to init or a subreaper).
             if os.getppid() != parent:
                 try:
-                    sys.stderr.write(f"sparktf node: {what} (pid {parent}) is gone; exiting\n")
-                    sys.stderr.flush()
                     for path in leftovers:
                         shutil.rmtree(path, ignore_errors=True)
+                    # The parent read our stderr: writing to it now may raise BrokenPipeError.
+                    sys.stderr.write(f"sparktf node: {what} (pid {parent}) is gone; exiting\n")
+                    sys.stderr.flush()
                 finally:
                     os._exit(exit_code)
 

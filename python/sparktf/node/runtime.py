@@ -10,6 +10,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -74,7 +75,11 @@ def run(bootstrap_path: str) -> int:
     except OSError as e:
         log.error("cannot enter working_dir %s: %s", boot.working_dir, e)
         return EXIT_STARTUP_FAILED
-    return _serve_and_run(boot)
+    try:
+        return _serve_and_run(boot)
+    finally:
+        if boot.shared_dir:  # the executor removes it too, unless it died first
+            shutil.rmtree(boot.shared_dir, ignore_errors=True)
 
 
 def apply_environment(boot: NodeBootstrap) -> None:

@@ -36,7 +36,7 @@ final class ClusterInference(clusterId: String, fed: IndexedSeq[NodeInfo], secre
       val start = InferStart.newBuilder().setClusterId(cid).setInferenceId(inferenceId)
         .setPartition(p).addAllOutputs(results.map(_.spec).asJava).build()
       new InferenceCall(NodeChannels.get(node.host, node.port, sec), start, columns, results,
-        s"node ${node.describe}", p, batchRows, timeout).run(input)
+        s"node ${node.describe}", p, batchRows, timeout, sharedDir = node.sharedDir).run(input)
     }
     InternalFrames.create(df.sparkSession, rows,
       StructType(inputSchema.fields ++ results.map(_.field)))

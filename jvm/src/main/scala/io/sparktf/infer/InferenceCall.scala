@@ -1,18 +1,21 @@
 package io.sparktf.infer
 
+import java.util.UUID
 import java.util.concurrent.{LinkedBlockingQueue, TimeUnit}
 
 import scala.collection.mutable
 
 import io.grpc.{Channel, Status, StatusRuntimeException}
 import io.grpc.stub.{ClientCallStreamObserver, ClientResponseObserver}
+import org.apache.spark.TaskContext
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.JoinedRow
 import org.apache.spark.sql.vectorized.ColumnarBatch
 
 import io.sparktf.SparkTFException
-import io.sparktf.feed.{ColumnBatchEncoder, FeedColumn}
-import io.sparktf.proto.v1.{InferRequest, InferResponse, InferStart, InferenceGrpc}
+import io.sparktf.feed.{ColumnBatchEncoder, FeedColumn, SharedBatchFiles}
+import io.sparktf.proto.v1.{ColumnBatch, InferRequest, InferResponse, InferStart, InferenceGrpc}
+import io.sparktf.proto.v1.SharedBatch
 
 /** One partition streamed through a bidirectional `Inference.Infer` call: each input row comes
  *  back with its answers appended, in the same order and count.
@@ -25,7 +28,9 @@ import io.sparktf.proto.v1.{InferRequest, InferResponse, InferStart, InferenceGr
  *
  *  The task's thread sends and reads; gRPC's thread only queues answers. At most `window`
  *  batches are unanswered at a time, so the input rows kept for the join stay bounded. Every
- *  wait is bounded by `idleTimeoutSeconds`.
+ *  wait is bounded by `idleTimeoutSeconds`. With the peer's `sharedDir` visible here (it runs on
+ *  this machine), each request batch goes as a file there ([[SharedBatchFiles]]), at most
+ *  `window` of them unread.
  *  {{{
  *  val out = new InferenceCall(channel, start, columns, results, "node chief:0",
  *    partitionIndex = 0, batchRows = 1024).run(rows)
@@ -40,7 +45,8 @@ final class InferenceCall(
     partitionIndex: Int,
     batchRows: Int,
     idleTimeoutSeconds: Double = 600.0,
-    window: Int = 4) {
+    window: Int = 4,
+    sharedDir: Option[String] = None) {
 
   import InferenceCall._
 
@@ -61,6 +67,16 @@ final class InferenceCall(
     private var serverDone = false
     private var sentRows = 0L
     private var answeredRows = 0L
+    private val shared = SharedBatchFiles.open(sharedDir,
+      s"${start.getInferenceId}-p$partitionIndex-${UUID.randomUUID().toString.take(8)}")
+    // A task that stops reading early (a limit) or fails ends the call and its unread files.
+    Option(TaskContext.get()).foreach(_.addTaskCompletionListener[Unit](_ => end("the task ended")))
+
+    private def end(why: String, cause: Throwable = null): Unit = {
+      if (requests != null && !serverDone) requests.cancel(why, cause)
+      serverDone = true
+      shared.foreach(_.discard())
+    }
 
     private def open(): Unit = {
       val observer = new ClientResponseObserver[InferRequest, InferResponse] {
@@ -78,12 +94,23 @@ final class InferenceCall(
     private def send(): Unit = {
       if (!opened) { opened = true; open() }
       val batch = encoder.flush()
-      requests.onNext(InferRequest.newBuilder().setBatch(batch).build())
+      val request = shared match {
+        case Some(files) => InferRequest.newBuilder().setSharedBatch(writeShared(files, batch))
+        case None => InferRequest.newBuilder().setBatch(batch)
+      }
+      requests.onNext(request.build())
       unanswered.enqueue(batch.getNumRows)
       sentRows += batch.getNumRows
     }
 
     private var opened = false
+
+    private def writeShared(files: SharedBatchFiles, batch: ColumnBatch): SharedBatch =
+      try files.write(batch) catch {
+        case e: java.io.IOException => throw new SparkTFException(s"cannot hand partition " +
+          s"$partitionIndex's rows to $peer through its shared-memory directory " +
+          s"${sharedDir.getOrElse("")} (did its process end?): $e", e)
+      }
 
     private def fill(): Unit = {
       while (!ready && !(inputDone && waiting.isEmpty)) {
@@ -132,7 +159,9 @@ final class InferenceCall(
 
     private def awaitEnd(): Unit = events.poll((idleTimeoutSeconds * 1000).toLong,
         TimeUnit.MILLISECONDS) match {
-      case Completed => serverDone = true
+      case Completed =>
+        serverDone = true
+        shared.foreach(_.discard())
       case null => cancel(s"$peer did not end the inference stream of partition $partitionIndex " +
         s"within $idleTimeoutSeconds s after answering every row")
       case Failed(t) => throw failed(t)
@@ -160,7 +189,7 @@ final class InferenceCall(
       if (!ready) {
         try fill() catch {
           case e: Throwable =>
-            if (requests != null && !serverDone) requests.cancel("the task failed", e)
+            end("the task failed", e)
             throw e
         }
       }

@@ -76,7 +76,7 @@ class TFModel(override val uid: String) extends Model[TFModel] with TFParams wit
       p.results.foreach(r => start.addOutputs(r.spec))
       new InferenceCall(NodeChannels.get(server.host, server.port, server.secret), start.build(),
         p.columns, p.results, s"model server pid ${server.pid}", i, batch,
-        idleSecs).run(input)
+        idleSecs, sharedDir = server.sharedDir.map(_.toString)).run(input)
     }
     InternalFrames.create(spark, out, p.outputSchema)
   }
