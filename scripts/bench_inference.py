@@ -15,8 +15,10 @@ input ``x``, output ``scores`` (10 floats a row).
 Each method must compute every row's scores: the timed action is
 ``agg(sum(size(scores)))`` (a plain ``count()`` may prune the inference column), and its result
 must equal rows x 10. Each is warmed up on a small slice first (model loads, Python workers
-start), then timed ``--repeats`` times on the whole DataFrame; the best run is reported, all are
-listed, with their median.
+start), then run ``--warmup-runs`` times (default 1) on the whole DataFrame untimed (listed as
+``warmup_runs``: the JVMs compile the method's hot paths there, and a method measured first
+would otherwise pay for what later ones find compiled), then timed ``--repeats`` times on the
+whole DataFrame; the best run is reported, all are listed, with their median.
 
 1. ``TFModel.transform``: the warm-up starts one model server per executor (its time is the
    load time); the timed runs reuse them (their pids are checked unchanged).
@@ -25,7 +27,7 @@ listed, with their median.
 3. ``pyspark.ml.functions.predict_batch_udf`` (batch 256), ``make_predict_fn`` loading the same
    SavedModel.
 
-Run: ``scripts/bench_inference [--rows 200000] [--data DIR] [--repeats 2]``.
+Run: ``scripts/bench_inference [--rows 200000] [--data DIR] [--repeats 2] [--warmup-runs 1]``.
 """
 
 from __future__ import annotations
@@ -112,10 +114,12 @@ def scored_values(df: Any) -> int:
 
 
 def timed(name: str, make: Callable[[Any], Any], df: Any, rows: int, repeats: int,
-          after_run: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Best of ``repeats`` timed runs of ``make(df)`` (all listed)."""
+          warmups: int, after_run: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Best of ``repeats`` timed runs of ``make(df)`` (all listed), after ``warmups`` runs on
+    the whole DataFrame that are listed apart and count for nothing (JIT compilation of the
+    method's own JVM and Python paths happens there, for every method alike)."""
     runs = []
-    for run in range(repeats):
+    for run in range(warmups + repeats):
         t0 = time.perf_counter()
         got = scored_values(make(df))
         seconds = time.perf_counter() - t0
@@ -126,12 +130,14 @@ def timed(name: str, make: Callable[[Any], Any], df: Any, rows: int, repeats: in
         if after_run is not None:
             entry.update(after_run())
         runs.append(entry)
-        log(f"{name} run {run}: {rows / seconds:.0f} rows/s ({seconds:.2f} s)")
+        what = f"warm-up run {run}" if run < warmups else f"run {run - warmups}"
+        log(f"{name} {what}: {rows / seconds:.0f} rows/s ({seconds:.2f} s)")
+    warm_runs, runs = runs[:warmups], runs[warmups:]
     best = min(runs, key=lambda r: r["seconds"])
     # The median as well: on a shared machine one lucky or unlucky run says little.
     median = statistics.median(r["rows_per_s"] for r in runs)
     return {"rows_per_s": best["rows_per_s"], "seconds": best["seconds"],
-            "median_rows_per_s": round(median, 1), "runs": runs}
+            "median_rows_per_s": round(median, 1), "runs": runs, "warmup_runs": warm_runs}
 
 
 def warm(name: str, make: Callable[[Any], Any], df: Any) -> float:
@@ -157,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="cluster.inference batch_size and the program's next_batch size")
     parser.add_argument("--udf-batch", type=int, default=256, help="predict_batch_udf batch_size")
     parser.add_argument("--warmup-rows", type=int, default=2048)
+    parser.add_argument("--warmup-runs", type=int, default=1,
+                        help="untimed runs on the whole DataFrame before each method's timed ones")
     parser.add_argument("--timeout", type=float, default=900,
                         help="bound on cluster start, feeds and shutdown")
     parser.add_argument("--skip", action="append", default=[],
@@ -240,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             pids = server_pids()
             log(f"model servers {sorted(pids)}")
             r = timed("TFModel.transform", model.transform, df, rows, opts.repeats,
-                      lambda: {"same_model_servers": server_pids() == pids})
+                      opts.warmup_runs, lambda: {"same_model_servers": server_pids() == pids})
             result["tfmodel_transform"] = {**r, "batch_size": opts.transform_batch,
                                            "warmup_seconds_incl_model_server_start": first,
                                            "model_servers": len(pids)}
@@ -261,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                                          batch_size=opts.inference_batch)
 
             first = warm("cluster.inference", infer, small)
-            r = timed("cluster.inference", infer, df, rows, opts.repeats)
+            r = timed("cluster.inference", infer, df, rows, opts.repeats, opts.warmup_runs)
             cluster.shutdown(timeout=min(opts.timeout, 300))
             cluster = None
             result["cluster_inference"] = {**r, "batch_size": opts.inference_batch,
@@ -280,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 return d.withColumn("scores", udf(F.col("x")))
 
             first = warm("predict_batch_udf", predict, small)
-            r = timed("predict_batch_udf", predict, df, rows, opts.repeats)
+            r = timed("predict_batch_udf", predict, df, rows, opts.repeats, opts.warmup_runs)
             result["predict_batch_udf"] = {**r, "batch_size": opts.udf_batch,
                                            "warmup_seconds": first}
 
