@@ -50,6 +50,7 @@ final class NodeStream(
   private val encoder = new ColumnBatchEncoder(columns, partition)
   private var requests: ClientCallStreamObserver[FeedMessage] = _
   private var shared: Option[SharedBatchFiles] = None
+  private var sharedFailed = false // shared memory failed once: the socket from then on
   private var skip = 0L
   private var skipped = 0L
   private var complete = false
@@ -146,24 +147,33 @@ final class NodeStream(
     if (requests == null) open()
     val n = encoder.rows
     val batch = encoder.flush()
-    shared match {
+    shared.filterNot(_ => sharedFailed) match {
       case None => send(FeedMessage.newBuilder().setBatch(batch).build())
       case Some(files) =>
         val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
         if (files.awaitRoom(deadline, () => done.getCount > 0)) {
-          send(FeedMessage.newBuilder().setSharedBatch(writeShared(files, batch)).build())
-          sentShared += n
+          writeShared(files, batch) match {
+            case Some(ref) =>
+              send(FeedMessage.newBuilder().setSharedBatch(ref).build())
+              sentShared += n
+            case None => send(FeedMessage.newBuilder().setBatch(batch).build())
+          }
         } else if (done.getCount > 0) throw tookNoData()
         // else the node ended the stream (terminate() or a failure): finish() reports it
     }
     sent += n
   }
 
-  private def writeShared(files: SharedBatchFiles, batch: ColumnBatch): SharedBatch =
-    try files.write(batch) catch {
-      case e: java.io.IOException => throw new SparkTFException(s"cannot hand partition " +
-        s"$partition's rows to node ${node.describe} through its shared-memory directory " +
-        s"${node.sharedDir.getOrElse("")} (did the node's process end?): $e", e)
+  /** The batch as a file in shared memory; None, and the socket from now on, when shared
+   *  memory takes no more (a small /dev/shm, as containers often have) or the directory is
+   *  gone (then the socket says whether the node still answers). */
+  private def writeShared(files: SharedBatchFiles, batch: ColumnBatch): Option[SharedBatch] =
+    try Some(files.write(batch)) catch {
+      case e: java.io.IOException =>
+        NodeStream.log.warn(s"partition $partition: shared memory for node ${node.describe} " +
+          s"failed ($e); sending its batches over gRPC instead")
+        sharedFailed = true
+        None
     }
 
   private def tookNoData(): SparkTFException = new SparkTFException(s"node ${node.describe} " +
@@ -199,4 +209,8 @@ final class NodeStream(
     new SparkTFException(s"node ${node.describe} $what while taking partition $partition: " +
       Option(status.getDescription).getOrElse(""), t)
   }
+}
+
+private object NodeStream {
+  private val log = org.slf4j.LoggerFactory.getLogger(classOf[NodeStream])
 }

@@ -51,20 +51,26 @@ final class SharedBatchFiles(dir: Path, prefix: String, maxPending: Int = 4) {
     pending.dequeue()
   }
 
-  /** Writes `batch` to a new file and returns the message that names it. */
+  /** Writes `batch` to a new file and returns the message that names it. Throws IOException
+   *  when it cannot (shared memory full, the directory gone), leaving no file behind. */
   def write(batch: ColumnBatch): SharedBatch = {
     forgetRead()
     val name = s"$prefix-$written"
     val path = dir.resolve(name)
-    val channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
-    pending.enqueue(path)
     written += 1
+    val channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
     try {
       // Column buffers of 256 KiB chunks go to the file as they are (no serialized copy).
       val out = CodedOutputStream.newInstance(Channels.newOutputStream(channel), 1 << 16)
       batch.writeTo(out)
       out.flush()
+    } catch {
+      case e: IOException =>
+        channel.close()
+        Files.deleteIfExists(path)
+        throw e
     } finally channel.close()
+    pending.enqueue(path)
     SharedBatch.newBuilder().setFile(name).setSize(batch.getSerializedSize)
       .setNumRows(batch.getNumRows).build()
   }

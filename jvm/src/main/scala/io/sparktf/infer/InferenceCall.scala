@@ -94,8 +94,8 @@ final class InferenceCall(
     private def send(): Unit = {
       if (!opened) { opened = true; open() }
       val batch = encoder.flush()
-      val request = shared match {
-        case Some(files) => InferRequest.newBuilder().setSharedBatch(writeShared(files, batch))
+      val request = shared.filterNot(_ => sharedFailed).flatMap(writeShared(_, batch)) match {
+        case Some(ref) => InferRequest.newBuilder().setSharedBatch(ref)
         case None => InferRequest.newBuilder().setBatch(batch)
       }
       requests.onNext(request.build())
@@ -105,11 +105,17 @@ final class InferenceCall(
 
     private var opened = false
 
-    private def writeShared(files: SharedBatchFiles, batch: ColumnBatch): SharedBatch =
-      try files.write(batch) catch {
-        case e: java.io.IOException => throw new SparkTFException(s"cannot hand partition " +
-          s"$partitionIndex's rows to $peer through its shared-memory directory " +
-          s"${sharedDir.getOrElse("")} (did its process end?): $e", e)
+    private var sharedFailed = false // shared memory failed once: the socket from then on
+
+    /** The batch as a file in shared memory; None, and the socket from now on, when shared
+     *  memory takes no more (a small /dev/shm) or the directory is gone. */
+    private def writeShared(files: SharedBatchFiles, batch: ColumnBatch): Option[SharedBatch] =
+      try Some(files.write(batch)) catch {
+        case e: java.io.IOException =>
+          log.warn(s"partition $partitionIndex: shared memory for $peer failed ($e); sending " +
+            "its batches over gRPC instead")
+          sharedFailed = true
+          None
       }
 
     private def fill(): Unit = {
@@ -208,6 +214,8 @@ final class InferenceCall(
 }
 
 private object InferenceCall {
+  private val log = org.slf4j.LoggerFactory.getLogger(classOf[InferenceCall])
+
   /** What gRPC's thread hands the task's thread. */
   sealed trait Event
   final case class Answer(r: InferResponse) extends Event

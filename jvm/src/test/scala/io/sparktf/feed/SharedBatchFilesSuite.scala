@@ -64,6 +64,18 @@ class SharedBatchFilesSuite extends AnyFunSuite {
     }
   }
 
+  test("a write that fails leaves no file and no pending entry") {
+    withDir { dir =>
+      val shared = new SharedBatchFiles(dir, "f", maxPending = 1)
+      shared.write(batch(1, 8))
+      NodeProcess.deleteTree(dir)
+      intercept[java.io.IOException](shared.write(batch(1, 8)))
+      Files.createDirectory(dir)
+      // Only the vanished first file was pending: once it is gone there is room again.
+      assert(shared.awaitRoom(System.nanoTime() + 100000000L, () => true))
+    }
+  }
+
   test("a directory this JVM cannot see means the socket") {
     assert(SharedBatchFiles.open(None, "f").isEmpty)
     assert(SharedBatchFiles.open(Some("/dev/shm/sparktf-no-such-dir-4f1c"), "f").isEmpty)

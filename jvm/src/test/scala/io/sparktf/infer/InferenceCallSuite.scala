@@ -1,6 +1,7 @@
 package io.sparktf.infer
 
 import java.nio.{ByteBuffer, ByteOrder}
+import java.nio.file.{Files, Path}
 import java.util.UUID
 
 import com.google.protobuf.ByteString
@@ -17,6 +18,7 @@ import org.scalatest.funsuite.AnyFunSuite
 
 import io.sparktf.SparkTFException
 import io.sparktf.feed.FeedColumn
+import io.sparktf.node.NodeProcess
 import io.sparktf.proto.v1.{ColumnBatch, ColumnData, InferRequest, InferResponse, InferStart,
   InferenceGrpc}
 
@@ -29,8 +31,12 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
 
   private var server: Server = _
   private var channel: ManagedChannel = _
+  @volatile private var inBand = 0  // request batches the server got on the stream
+  @volatile private var shared = 0  // and as files in its shared directory
 
   override def afterEach(): Unit = {
+    inBand = 0
+    shared = 0
     if (channel != null) channel.shutdownNow()
     if (server != null) server.shutdownNow()
   }
@@ -59,15 +65,24 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
 
   /** Starts a server whose answers to one request batch's keys are `reply(keys)`; it ends the
    *  stream when the client half-closes, if `ends`. */
-  private def serve(reply: Seq[Int] => Seq[InferResponse], ends: Boolean = true): Unit = {
+  private def serve(reply: Seq[Int] => Seq[InferResponse], ends: Boolean = true,
+      sharedDir: Option[Path] = None): Unit = {
     val name = UUID.randomUUID().toString
     val service = new InferenceGrpc.InferenceImplBase {
       override def infer(out: StreamObserver[InferResponse]): StreamObserver[InferRequest] =
         new StreamObserver[InferRequest] {
-          override def onNext(r: InferRequest): Unit = if (r.hasBatch) {
-            val values = r.getBatch.getColumns(0).getValues.asReadOnlyByteBuffer()
+          override def onNext(r: InferRequest): Unit = if (r.hasBatch || r.hasSharedBatch) {
+            val batch = if (r.hasBatch) { inBand += 1; r.getBatch } else {
+              // As the model server does: read the file the message names, then delete it.
+              val file = sharedDir.get.resolve(r.getSharedBatch.getFile)
+              val read = ColumnBatch.parseFrom(Files.readAllBytes(file))
+              Files.delete(file)
+              shared += 1
+              read
+            }
+            val values = batch.getColumns(0).getValues.asReadOnlyByteBuffer()
               .order(ByteOrder.LITTLE_ENDIAN)
-            val keys = (0 until r.getBatch.getNumRows).map(i => values.getInt(4 * i))
+            val keys = (0 until batch.getNumRows).map(i => values.getInt(4 * i))
             reply(keys).foreach(out.onNext)
           }
           override def onError(t: Throwable): Unit = ()
@@ -78,10 +93,11 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
     channel = InProcessChannelBuilder.forName(name).build()
   }
 
-  private def call(batchRows: Int, idleTimeoutSeconds: Double = 30) = new InferenceCall(channel,
+  private def call(batchRows: Int, idleTimeoutSeconds: Double = 30,
+      sharedDir: Option[Path] = None) = new InferenceCall(channel,
     InferStart.newBuilder().setPartition(3).build(), FeedColumn.fromSchema(inputSchema,
       Seq("k" -> "k")), results, "model server pid 1", 3, batchRows,
-    idleTimeoutSeconds, window = 2)
+    idleTimeoutSeconds, window = 2, sharedDir = sharedDir.map(_.toString))
 
   /** Input rows as Spark scans hand them out: one UnsafeRow, rewritten for every row. */
   private def input(ks: Seq[Int]): Iterator[InternalRow] = {
@@ -107,6 +123,27 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
     serve(ks => Seq(answer(ks)))
     val ks = (0 until 23).map(_ % 7)
     assert(collect(call(batchRows = 5).run(input(ks))) == expected(ks))
+  }
+
+  test("request batches go as files when the server's shared directory is visible") {
+    val dir = Files.createTempDirectory("infer-shared-")
+    try {
+      serve(ks => Seq(answer(ks)), sharedDir = Some(dir))
+      val ks = (0 until 23).map(_ % 7)
+      assert(collect(call(batchRows = 5, sharedDir = Some(dir)).run(input(ks))) == expected(ks))
+      assert((shared, inBand) == (5, 0))
+      assert(Files.list(dir).count() == 0)
+    } finally NodeProcess.deleteTree(dir)
+  }
+
+  test("a shared directory that cannot take a batch means the socket from then on") {
+    val dir = Files.createTempDirectory("infer-shared-")
+    serve(ks => Seq(answer(ks)), sharedDir = Some(dir))
+    val ks = (0 until 23).map(_ % 7)
+    val out = call(batchRows = 5, sharedDir = Some(dir)).run(input(ks))
+    NodeProcess.deleteTree(dir) // seen when the call began, gone at its first batch
+    assert(collect(out) == expected(ks))
+    assert((shared, inBand) == (0, 5))
   }
 
   test("answers may come in other batches than the requests") {
