@@ -466,6 +466,30 @@ def end_leftovers(baseline: set[int], grace_seconds: float = 15) -> None:
             pass
 
 
+def end_spark(spark: Any, cluster: Any) -> None:
+    """After a run, failed or not: stops a cluster still up, then Spark and its driver JVM."""
+    if cluster is not None:
+        try:
+            cluster.shutdown(timeout=60)
+        except Exception as e:  # noqa: BLE001  (already failing; report and go on)
+            log(f"shutdown after failure: {e}")
+    if spark is not None:
+        from pyspark import SparkContext
+
+        gateway = SparkContext._gateway
+        spark.stop()
+        # The driver JVM exits when its stdin closes (pyspark's gateway watches it).
+        proc = getattr(gateway, "proc", None)
+        if proc is not None:
+            try:
+                gateway.shutdown()
+                if proc.stdin:
+                    proc.stdin.close()
+                proc.wait(timeout=30)
+            except Exception as e:  # noqa: BLE001
+                log(f"driver JVM did not exit by itself: {e}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -792,26 +816,7 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc(file=sys.stderr)
     finally:
-        if cluster is not None:
-            try:
-                cluster.shutdown(timeout=60)
-            except Exception as e:  # noqa: BLE001  (already failing; report and go on)
-                log(f"shutdown after failure: {e}")
-        if spark is not None:
-            from pyspark import SparkContext
-
-            gateway = SparkContext._gateway
-            spark.stop()
-            # The driver JVM exits when its stdin closes (pyspark's gateway watches it).
-            proc = getattr(gateway, "proc", None)
-            if proc is not None:
-                try:
-                    gateway.shutdown()
-                    if proc.stdin:
-                        proc.stdin.close()
-                    proc.wait(timeout=30)
-                except Exception as e:  # noqa: BLE001
-                    log(f"driver JVM did not exit by itself: {e}")
+        end_spark(spark, cluster)
         sampler.stop()
         # Anything this run started and left behind (executors, nodes) is ended, by pid.
         end_leftovers(baseline_children)

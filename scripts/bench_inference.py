@@ -44,7 +44,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_feed import (  # noqa: E402  (shared data generation and cleanup)
-    WIDTH, end_leftovers, generate_parquet, parquet_files, parquet_rows)
+    WIDTH, end_leftovers, end_spark, generate_parquet, parquet_files, parquet_rows)
 
 CLASSES = 10
 
@@ -313,25 +313,7 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc(file=sys.stderr)
     finally:
-        if cluster is not None:
-            try:
-                cluster.shutdown(timeout=60)
-            except Exception as e:  # noqa: BLE001  (already failing; report and go on)
-                log(f"shutdown after failure: {e}")
-        if spark is not None:
-            from pyspark import SparkContext
-
-            gateway = SparkContext._gateway
-            spark.stop()
-            proc = getattr(gateway, "proc", None)  # the driver JVM exits when its stdin closes
-            if proc is not None:
-                try:
-                    gateway.shutdown()
-                    if proc.stdin:
-                        proc.stdin.close()
-                    proc.wait(timeout=30)
-                except Exception as e:  # noqa: BLE001
-                    log(f"driver JVM did not exit by itself: {e}")
+        end_spark(spark, cluster)
         # Anything this run started and left behind (executors, servers, nodes) is ended by pid.
         end_leftovers(baseline_children)
         shutil.rmtree(work, ignore_errors=True)

@@ -14,7 +14,7 @@ the same field number, so ``infer_request`` reads it the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 from sparktf.v1 import feed_pb2, inference_pb2
 
@@ -47,34 +47,28 @@ FeedItem = Union[feed_pb2.FeedMessage, ColumnBatchView]
 InferItem = Union[inference_pb2.InferRequest, ColumnBatchView]
 
 
-def _batch_or(message_class: Any) -> Callable[[bytes], Any]:
-    def parse(data: bytes) -> Any:
-        view = memoryview(data)
-        fields = list(_fields(view))
-        batches = [v for number, kind, v in fields if number == _BATCH_FIELD and kind == _LEN]
-        if len(batches) != 1 or len(fields) != 1:
-            # Not a lone batch (or one split over several fields, which protobuf merges): rare,
-            # left to the generated parser.
-            return message_class.FromString(data)
-        return column_batch_view(batches[0])
-    return parse
-
-
 def parse_feed_message(data: bytes) -> FeedItem:
     """A ``ColumnBatchView`` for a batch message, else the parsed ``FeedMessage``.
 
     Raises ValueError for bytes that are not a well-formed message.
     """
-    return _parse_feed(data)
+    return _batch_or(data, feed_pb2.FeedMessage)
 
 
 def parse_infer_request(data: bytes) -> InferItem:
     """A ``ColumnBatchView`` for a batch request, else the parsed ``InferRequest``."""
-    return _parse_infer(data)
+    return _batch_or(data, inference_pb2.InferRequest)
 
 
-_parse_feed = _batch_or(feed_pb2.FeedMessage)
-_parse_infer = _batch_or(inference_pb2.InferRequest)
+def _batch_or(data: bytes, message_class: Any) -> Any:
+    view = memoryview(data)
+    fields = list(_fields(view))
+    batches = [v for number, kind, v in fields if number == _BATCH_FIELD and kind == _LEN]
+    if len(batches) != 1 or len(fields) != 1:
+        # Not a lone batch (or one split over several fields, which protobuf merges): rare,
+        # left to the generated parser.
+        return message_class.FromString(data)
+    return column_batch_view(batches[0])
 
 
 def kind_of(message: Any) -> str | None:

@@ -80,7 +80,8 @@ object ReservationStage {
     // A GPU binding error fails this node's start like any other, so every task reports it.
     val started = visibleDevices.flatMap(_ =>
       Try(NodeLauncher.launch(boot, python, config.reservationTimeout)))
-    if (started.isFailure) sharedDir.foreach(NodeProcess.deleteTree)
+    // No process to own the node's directories (a failed launch removes them too: idempotent).
+    if (started.isFailure) (workDir +: sharedDir.toSeq).foreach(NodeProcess.deleteTree)
     started.foreach { case (node, _) =>
       // A stage that fails after this point must not leave the node behind.
       ctx.addTaskFailureListener(new org.apache.spark.util.TaskFailureListener {

@@ -9,8 +9,7 @@ import org.apache.spark.sql.catalyst.InternalRow
 
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
-import io.sparktf.proto.v1.{ColumnBatch, DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart}
-import io.sparktf.proto.v1.{PartitionKey, SharedBatch}
+import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart, PartitionKey}
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
 import io.sparktf.rpc.{ClusterSecret, NodeChannels}
 
@@ -50,7 +49,6 @@ final class NodeStream(
   private val encoder = new ColumnBatchEncoder(columns, partition)
   private var requests: ClientCallStreamObserver[FeedMessage] = _
   private var shared: Option[SharedBatchFiles] = None
-  private var sharedFailed = false // shared memory failed once: the socket from then on
   private var skip = 0L
   private var skipped = 0L
   private var complete = false
@@ -137,7 +135,8 @@ final class NodeStream(
       override def onCompleted(): Unit = { done.countDown(); signalReady() }
     }
     DataFeedGrpc.newStub(NodeChannels.get(node.host, node.port, secret)).feed(observer)
-    shared = SharedBatchFiles.open(node.sharedDir, s"$feedId-e$epoch-p$partition-a$attempt")
+    shared = SharedBatchFiles.open(node.sharedDir, s"$feedId-e$epoch-p$partition-a$attempt",
+      s"node ${node.describe}")
     send(FeedMessage.newBuilder().setStart(FeedStart.newBuilder()
       .setClusterId(clusterId).setFeedId(feedId).setEpoch(epoch).setPartition(partition)
       .setAttempt(attempt).setSchema(encoder.schema.toBuilder.setPlan(plan))).build())
@@ -147,12 +146,12 @@ final class NodeStream(
     if (requests == null) open()
     val n = encoder.rows
     val batch = encoder.flush()
-    shared.filterNot(_ => sharedFailed) match {
+    shared.filter(_.usable) match {
       case None => send(FeedMessage.newBuilder().setBatch(batch).build())
       case Some(files) =>
         val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
         if (files.awaitRoom(deadline, () => done.getCount > 0)) {
-          writeShared(files, batch) match {
+          files.tryWrite(batch) match {
             case Some(ref) =>
               send(FeedMessage.newBuilder().setSharedBatch(ref).build())
               sentShared += n
@@ -163,18 +162,6 @@ final class NodeStream(
     }
     sent += n
   }
-
-  /** The batch as a file in shared memory; None, and the socket from now on, when shared
-   *  memory takes no more (a small /dev/shm, as containers often have) or the directory is
-   *  gone (then the socket says whether the node still answers). */
-  private def writeShared(files: SharedBatchFiles, batch: ColumnBatch): Option[SharedBatch] =
-    try Some(files.write(batch)) catch {
-      case e: java.io.IOException =>
-        NodeStream.log.warn(s"partition $partition: shared memory for node ${node.describe} " +
-          s"failed ($e); sending its batches over gRPC instead")
-        sharedFailed = true
-        None
-    }
 
   private def tookNoData(): SparkTFException = new SparkTFException(s"node ${node.describe} " +
     s"took no data for $idleTimeoutSeconds s while partition $partition waited to send; its " +
@@ -209,8 +196,4 @@ final class NodeStream(
     new SparkTFException(s"node ${node.describe} $what while taking partition $partition: " +
       Option(status.getDescription).getOrElse(""), t)
   }
-}
-
-private object NodeStream {
-  private val log = org.slf4j.LoggerFactory.getLogger(classOf[NodeStream])
 }

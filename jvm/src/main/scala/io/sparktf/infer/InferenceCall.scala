@@ -14,8 +14,7 @@ import org.apache.spark.sql.vectorized.ColumnarBatch
 
 import io.sparktf.SparkTFException
 import io.sparktf.feed.{ColumnBatchEncoder, FeedColumn, SharedBatchFiles}
-import io.sparktf.proto.v1.{ColumnBatch, InferRequest, InferResponse, InferStart, InferenceGrpc}
-import io.sparktf.proto.v1.SharedBatch
+import io.sparktf.proto.v1.{InferRequest, InferResponse, InferStart, InferenceGrpc}
 
 /** One partition streamed through a bidirectional `Inference.Infer` call: each input row comes
  *  back with its answers appended, in the same order and count.
@@ -68,7 +67,7 @@ final class InferenceCall(
     private var sentRows = 0L
     private var answeredRows = 0L
     private val shared = SharedBatchFiles.open(sharedDir,
-      s"${start.getInferenceId}-p$partitionIndex-${UUID.randomUUID().toString.take(8)}")
+      s"${start.getInferenceId}-p$partitionIndex-${UUID.randomUUID().toString.take(8)}", peer)
     // A task that stops reading early (a limit) or fails ends the call and its unread files.
     Option(TaskContext.get()).foreach(_.addTaskCompletionListener[Unit](_ => end("the task ended")))
 
@@ -94,7 +93,7 @@ final class InferenceCall(
     private def send(): Unit = {
       if (!opened) { opened = true; open() }
       val batch = encoder.flush()
-      val request = shared.filterNot(_ => sharedFailed).flatMap(writeShared(_, batch)) match {
+      val request = shared.flatMap(_.tryWrite(batch)) match {
         case Some(ref) => InferRequest.newBuilder().setSharedBatch(ref)
         case None => InferRequest.newBuilder().setBatch(batch)
       }
@@ -105,18 +104,6 @@ final class InferenceCall(
 
     private var opened = false
 
-    private var sharedFailed = false // shared memory failed once: the socket from then on
-
-    /** The batch as a file in shared memory; None, and the socket from now on, when shared
-     *  memory takes no more (a small /dev/shm) or the directory is gone. */
-    private def writeShared(files: SharedBatchFiles, batch: ColumnBatch): Option[SharedBatch] =
-      try Some(files.write(batch)) catch {
-        case e: java.io.IOException =>
-          log.warn(s"partition $partitionIndex: shared memory for $peer failed ($e); sending " +
-            "its batches over gRPC instead")
-          sharedFailed = true
-          None
-      }
 
     private def fill(): Unit = {
       while (!ready && !(inputDone && waiting.isEmpty)) {
@@ -214,8 +201,6 @@ final class InferenceCall(
 }
 
 private object InferenceCall {
-  private val log = org.slf4j.LoggerFactory.getLogger(classOf[InferenceCall])
-
   /** What gRPC's thread hands the task's thread. */
   sealed trait Event
   final case class Answer(r: InferResponse) extends Event
