@@ -1,5 +1,6 @@
 """Batches handed over as files in the node's shared-memory directory (``SharedBatch``)."""
 
+import gc
 import os
 
 import grpc
@@ -12,11 +13,13 @@ from sparktf.v1 import feed_pb2, inference_pb2
 from test_feed_server import CLUSTER, SCHEMA, Node
 
 
-def _leave(directory, name: str, column_batch: feed_pb2.ColumnBatch) -> feed_pb2.SharedBatch:
+def _leave(directory, name: str, column_batch: feed_pb2.ColumnBatch,
+           reuse: bool = False) -> feed_pb2.SharedBatch:
     """What the JVM's SharedBatchFiles does: the serialized batch in a file, and its message."""
     data = column_batch.SerializeToString()
     (directory / name).write_bytes(data)
-    return feed_pb2.SharedBatch(file=name, size=len(data), num_rows=column_batch.num_rows)
+    return feed_pb2.SharedBatch(file=name, size=len(data), num_rows=column_batch.num_rows,
+                                reuse=reuse)
 
 
 def test_take_reads_the_columns_in_place_and_deletes_the_file(tmp_path):
@@ -28,6 +31,31 @@ def test_take_reads_the_columns_in_place_and_deletes_the_file(tmp_path):
     assert columns["x"].tolist() == [10, 11, 12, 13, 14]
     assert columns["y"].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0]
     assert not columns["x"].flags.writeable  # a view of the mapping, not a copy
+
+
+def test_a_reused_file_is_renamed_when_taken_and_again_when_nothing_reads_it(tmp_path):
+    feed_schema = schema(spec("x", feed_pb2.INT64))
+    ref = _leave(tmp_path, "f1-e0-p0-a0-0", numeric_batch(feed_schema, 0, 6), reuse=True)
+    batch = SharedBatchDir(str(tmp_path)).take(ref)
+    assert os.listdir(tmp_path) == ["f1-e0-p0-a0-0.taken"]  # taken: the task may write on
+    column = decode_batch(feed_schema, batch)["x"]
+    part = column[2:4]  # a view of a view still reads the mapping
+    del batch, column
+    gc.collect()
+    assert os.listdir(tmp_path) == ["f1-e0-p0-a0-0.taken"]
+    assert part.tolist() == [2, 3]
+    del part
+    gc.collect()
+    assert os.listdir(tmp_path) == ["f1-e0-p0-a0-0.free"]  # released: the task may reuse it
+
+
+def test_a_reused_file_the_task_deleted_meanwhile_is_not_an_error(tmp_path):
+    ref = _leave(tmp_path, "f-0", numeric_batch(SCHEMA, 0, 2), reuse=True)
+    batch = SharedBatchDir(str(tmp_path)).take(ref)
+    os.unlink(tmp_path / "f-0.taken")  # the stream ended: the task discarded its files
+    del batch
+    gc.collect()
+    assert os.listdir(tmp_path) == []
 
 
 def test_carried_batch_of_every_message_kind(tmp_path):

@@ -2,10 +2,13 @@
 node's private ``/dev/shm`` directory, one serialized ``ColumnBatch`` each (``SharedBatch`` in
 feed.proto).
 
-The node maps a file, deletes it at once (its memory lives on in the mapping until the last
-column view of it is gone) and reads the columns in place, exactly as it reads a batch that came
-over gRPC: no copy of the bytes on this side. Deleting the file is also the feed task's signal
-that it may write the next one.
+The node maps a file and reads the columns in place, exactly as it reads a batch that came over
+gRPC: no copy of the bytes on this side. Taking the file away from its name is the feed task's
+signal that it may write the next one: the node deletes it (its memory lives on in the mapping
+until the last column view of it is gone) or, when the message says ``reuse``, renames it to
+``<file>.taken`` and, once the last view of the mapping is gone, to ``<file>.free``, for the task
+to write a later batch into the same memory pages. Reused pages spare the kernel allocating,
+zeroing and freeing every batch's pages: about half the system time a feed cost.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import weakref
 from typing import Any
 
 from sparktf.node.feed_wire import ColumnBatchView, column_batch_view
@@ -22,6 +26,10 @@ from sparktf.v1 import feed_pb2
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Map every page at once: cheaper than a fault per page as numpy reads them.
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+
+
+class _Mapping(mmap.mmap):
+    """A file's mapping that can be watched (plain mmap objects take no weak references)."""
 
 
 class SharedBatchDir:
@@ -37,8 +45,9 @@ class SharedBatchDir:
         self.path = path
 
     def take(self, ref: feed_pb2.SharedBatch) -> ColumnBatchView:
-        """Maps, deletes and reads the batch ``ref`` names. Raises ValueError naming the file
-        when it is missing, of another size or not a ColumnBatch of ``ref.num_rows`` rows."""
+        """Maps, takes (deletes, or renames for ``ref.reuse``) and reads the batch ``ref``
+        names. Raises ValueError naming the file when it is missing, of another size or not a
+        ColumnBatch of ``ref.num_rows`` rows; such a file is deleted."""
         if not _FILE_NAME.fullmatch(ref.file):
             raise ValueError(f"shared batch file {ref.file!r} is not a plain file name")
         path = os.path.join(self.path, ref.file)
@@ -51,10 +60,24 @@ class SharedBatchDir:
             if size != ref.size or size == 0:
                 raise ValueError(f"shared batch file {path} holds {size} bytes, the message "
                                  f"says {ref.size}")
-            mapped = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _POPULATE,
-                               prot=mmap.PROT_READ)
+            mapped = _Mapping(fd, size, flags=mmap.MAP_SHARED | _POPULATE,
+                              prot=mmap.PROT_READ)
+        except BaseException:
+            _remove(path)
+            raise
         finally:
             os.close(fd)
+        if ref.reuse:
+            taken = path + ".taken"
+            try:
+                os.rename(path, taken)
+            except FileNotFoundError:
+                raise ValueError(f"shared batch file {path} is missing") from None
+            # Runs when the last column view of the mapping is gone; not at interpreter exit,
+            # when the executor deletes the directory anyway.
+            release = weakref.finalize(mapped, _rename, taken, path + ".free")
+            release.atexit = False
+        else:
             _remove(path)
         batch = column_batch_view(memoryview(mapped))
         if batch.num_rows != ref.num_rows:
@@ -75,6 +98,13 @@ def carried_batch(message: Any, shared: SharedBatchDir | None
     if shared is None:
         raise ValueError("a SharedBatch came, but this process has no shared-memory directory")
     return shared.take(message.shared_batch)
+
+
+def _rename(path: str, to: str) -> None:
+    try:
+        os.rename(path, to)
+    except FileNotFoundError:
+        pass  # the task deleted it: its stream ended while this node still read the mapping
 
 
 def _remove(path: str) -> None:

@@ -195,6 +195,13 @@ final class ColumnBatchEncoder(
     java.util.Arrays.fill(elements, 0)
     b.build()
   }
+
+  /** Reuses the buffers of the batch [[flush]] returned last: call it only once nothing reads
+   *  that batch any more (it was written to a file), never after handing it to gRPC. */
+  def recycle(): Unit = {
+    values.foreach(_.recycle())
+    offsets.foreach(o => if (o != null) o.recycle())
+  }
 }
 
 object ColumnBatchEncoder {

@@ -153,6 +153,7 @@ final class NodeStream(
         if (files.awaitRoom(deadline, () => done.getCount > 0)) {
           files.tryWrite(batch) match {
             case Some(ref) =>
+              encoder.recycle() // the batch is in the file now
               send(FeedMessage.newBuilder().setSharedBatch(ref).build())
               sentShared += n
             case None => send(FeedMessage.newBuilder().setBatch(batch).build())

@@ -12,13 +12,18 @@ import com.google.protobuf.CodedOutputStream
 import io.sparktf.proto.v1.{ColumnBatch, SharedBatch}
 
 /** Hands one stream's batches to a node on this machine as files in the node's shared-memory
- *  directory: the node maps each file, deletes it and reads the columns in place, so a batch's
- *  bytes are copied once into shared memory instead of through gRPC, the kernel's socket and
- *  the node's receive buffers.
+ *  directory: the node maps each file and reads the columns in place, so a batch's bytes are
+ *  copied once into shared memory instead of through gRPC, the kernel's socket and the node's
+ *  receive buffers.
  *
- *  At most `maxPending` files the node has not deleted yet exist at a time ([[awaitRoom]]): the
- *  node deletes a file when it takes the batch into its bounded queue, so shared memory holds
- *  no more than the queue plus these few.
+ *  The node takes a file by renaming it to "<name>.taken", and releases it, once nothing reads
+ *  its mapping any more, by renaming it to "<name>.free" (`SharedBatch.reuse`). A later batch of
+ *  the stream is written into a released file: its memory pages are already there, so the
+ *  kernel need not allocate, zero and free pages for every batch.
+ *
+ *  At most `maxPending` files the node has not taken yet exist at a time ([[awaitRoom]]): the
+ *  node takes a file when it puts the batch into its bounded queue, so shared memory holds no
+ *  more than the queue, what the node's program still reads, and these few.
  *
  *  A file that cannot be written (shared memory full, as a container's small /dev/shm gets, or
  *  the directory gone) turns the stream to the socket for good: [[tryWrite]] says so once in
@@ -32,7 +37,10 @@ import io.sparktf.proto.v1.{ColumnBatch, SharedBatch}
  */
 final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node",
     maxPending: Int = 4) {
-  private val pending = mutable.Queue[Path]()
+  /** Files written and not taken yet, oldest first. */
+  private val pending = mutable.Queue[String]()
+  /** Files taken ("<name>.taken") and perhaps released ("<name>.free"), oldest first. */
+  private val taken = mutable.ArrayBuffer[String]()
   private var written = 0L
   private var failed = false
 
@@ -50,59 +58,87 @@ final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node
         None
     }
 
-  /** Waits until fewer than `maxPending` written files are left unread; false when the
+  /** Waits until fewer than `maxPending` written files are left untaken; false when the
    *  deadline (System.nanoTime) passes first or `waiting()` turns false. */
   def awaitRoom(deadlineNanos: Long, waiting: () => Boolean): Boolean = {
     // 50 us, doubling to 10 ms: a node takes a batch in about a millisecond, and one that takes
     // none for longer has a full queue (seconds of training) ahead of it.
     var pause = 50000L
-    forgetRead()
+    forgetTaken()
     while (pending.size >= maxPending) {
       if (!waiting() || System.nanoTime() > deadlineNanos) return false
       LockSupport.parkNanos(pause)
       pause = math.min(pause * 2, 10000000L)
-      forgetRead()
+      forgetTaken()
     }
     true
   }
 
-  /** The node reads files in the order they were written, deleting each. */
-  private def forgetRead(): Unit = while (pending.nonEmpty && !Files.exists(pending.head)) {
-    pending.dequeue()
+  /** The node takes files in the order they were written. */
+  private def forgetTaken(): Unit =
+    while (pending.nonEmpty && !Files.exists(dir.resolve(pending.head))) {
+      taken += pending.dequeue()
+    }
+
+  /** A released file, renamed to `name`; looks at the oldest few taken files only (the node
+   *  releases them about in order, and a look is a system call). One still read goes to the
+   *  back, so a batch the node's program keeps does not stop the reuse of later ones. */
+  private def reuse(name: String): Boolean = {
+    val i = taken.iterator.take(SharedBatchFiles.ReuseLookups)
+      .indexWhere(t => Files.exists(dir.resolve(s"$t.free")))
+    if (i < 0) {
+      if (taken.size > SharedBatchFiles.ReuseLookups) taken += taken.remove(0)
+      return false
+    }
+    val old = taken.remove(i)
+    Files.move(dir.resolve(s"$old.free"), dir.resolve(name))
+    true
   }
 
-  /** Writes `batch` to a new file and returns the message that names it. Throws IOException
-   *  when it cannot (shared memory full, the directory gone), leaving no file behind. */
+  /** Writes `batch` to a released file or a new one and returns the message that names it.
+   *  Throws IOException when it cannot (shared memory full, the directory gone), leaving no
+   *  file behind. */
   def write(batch: ColumnBatch): SharedBatch = {
-    forgetRead()
+    forgetTaken()
     val name = s"$prefix-$written"
     val path = dir.resolve(name)
     written += 1
-    val channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
+    val reused = reuse(name)
+    val channel = if (reused) FileChannel.open(path, StandardOpenOption.WRITE)
+      else FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
     try {
       // Column buffers of 256 KiB chunks go to the file as they are (no serialized copy).
       val out = CodedOutputStream.newInstance(Channels.newOutputStream(channel), 1 << 16)
       batch.writeTo(out)
       out.flush()
+      if (reused) channel.truncate(batch.getSerializedSize.toLong)
     } catch {
       case e: IOException =>
         channel.close()
         Files.deleteIfExists(path)
         throw e
     } finally channel.close()
-    pending.enqueue(path)
+    pending.enqueue(name)
     SharedBatch.newBuilder().setFile(name).setSize(batch.getSerializedSize)
-      .setNumRows(batch.getNumRows).build()
+      .setNumRows(batch.getNumRows).setReuse(true).build()
   }
 
-  /** Deletes the files the node did not read (the stream ended early or failed). */
+  /** Deletes the stream's files: untaken, taken (a node still reading one keeps its mapping)
+   *  and released. In that order for each, so a file the node renames meanwhile is found. */
   def discard(): Unit = {
-    pending.foreach(p => try Files.deleteIfExists(p) catch { case _: IOException => })
+    (pending ++ taken).foreach { name =>
+      Seq(name, s"$name.taken", s"$name.free").foreach { n =>
+        try Files.deleteIfExists(dir.resolve(n)) catch { case _: IOException => }
+      }
+    }
     pending.clear()
+    taken.clear()
   }
 }
 
 object SharedBatchFiles {
+  /** Taken files looked at for one released: more than the node holds at once, reading a few. */
+  val ReuseLookups = 4
   private val log = org.slf4j.LoggerFactory.getLogger(classOf[SharedBatchFiles])
 
   /** The node's shared directory when this JVM sees it (the node runs on this machine), else

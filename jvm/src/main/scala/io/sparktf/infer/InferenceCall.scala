@@ -94,7 +94,9 @@ final class InferenceCall(
       if (!opened) { opened = true; open() }
       val batch = encoder.flush()
       val request = shared.flatMap(_.tryWrite(batch)) match {
-        case Some(ref) => InferRequest.newBuilder().setSharedBatch(ref)
+        case Some(ref) =>
+          encoder.recycle() // the batch is in the file now
+          InferRequest.newBuilder().setSharedBatch(ref)
         case None => InferRequest.newBuilder().setBatch(batch)
       }
       requests.onNext(request.build())
@@ -103,7 +105,6 @@ final class InferenceCall(
     }
 
     private var opened = false
-
 
     private def fill(): Unit = {
       while (!ready && !(inputDone && waiting.isEmpty)) {

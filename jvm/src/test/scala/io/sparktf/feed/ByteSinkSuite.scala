@@ -38,4 +38,27 @@ class ByteSinkSuite extends AnyFunSuite {
     assert(sink.take().toByteArray.toSeq == Seq[Byte](2, 0, 0, 0, 0, 0, 0, 0))
     assert(sink.take().isEmpty)
   }
+
+  test("recycle reuses the chunks of the last take, and only those") {
+    // Chunks of 256 bytes: protobuf copies (not ropes) pieces under 128 bytes when joining.
+    val sink = new ByteSink(chunkBytes = 256)
+    (0 until 200).foreach(i => sink.putInt(i))
+    val first = sink.take()
+    val firstChunks = first.asReadOnlyByteBufferList().size
+    assert(firstChunks >= 2)
+    sink.recycle()
+    (0 until 200).foreach(i => sink.putInt(1000 + i))
+    val second = sink.take()
+    // The second batch was written into the first one's chunks, and reads back whole.
+    val view = ByteBuffer.wrap(second.toByteArray).order(ByteOrder.LITTLE_ENDIAN)
+    assert((0 until 200).map(_ => view.getInt()) == (1000 until 1200))
+    val viewOfFirst = ByteBuffer.wrap(first.toByteArray).order(ByteOrder.LITTLE_ENDIAN)
+    assert((0 until 200).map(_ => viewOfFirst.getInt()) != (0 until 200),
+      "the first batch's chunks were not reused")
+    // Not recycled: a third batch leaves the second alone.
+    (0 until 200).foreach(i => sink.putInt(-1))
+    sink.take()
+    val again = ByteBuffer.wrap(second.toByteArray).order(ByteOrder.LITTLE_ENDIAN)
+    assert((0 until 200).map(_ => again.getInt()) == (1000 until 1200))
+  }
 }

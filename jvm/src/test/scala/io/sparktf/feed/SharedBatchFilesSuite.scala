@@ -21,6 +21,12 @@ class SharedBatchFilesSuite extends AnyFunSuite {
     try f(dir) finally NodeProcess.deleteTree(dir)
   }
 
+  /** What the node does on taking a file, and on releasing it once nothing reads it. */
+  private def take(dir: Path, name: String): Unit =
+    Files.move(dir.resolve(name), dir.resolve(s"$name.taken"))
+  private def release(dir: Path, name: String): Unit =
+    Files.move(dir.resolve(s"$name.taken"), dir.resolve(s"$name.free"))
+
   private def files(dir: Path): Seq[String] =
     Files.list(dir).iterator().asScala.map(_.getFileName.toString).toSeq.sorted
 
@@ -31,6 +37,7 @@ class SharedBatchFilesSuite extends AnyFunSuite {
       val message = shared.write(first)
       assert(message.getFile == "feed-e0-p2-a0-0")
       assert(message.getNumRows == 3 && message.getSize == first.getSerializedSize)
+      assert(message.getReuse)
       assert(ColumnBatch.parseFrom(Files.readAllBytes(dir.resolve(message.getFile))) == first)
       assert(shared.write(batch(1, 5)).getFile == "feed-e0-p2-a0-1")
       assert(files(dir) == Seq("feed-e0-p2-a0-0", "feed-e0-p2-a0-1"))
@@ -49,18 +56,43 @@ class SharedBatchFilesSuite extends AnyFunSuite {
       assert(!shared.awaitRoom(soon(), () => true))
       assert(System.nanoTime() - began >= 150000000L)
       assert(!shared.awaitRoom(System.nanoTime() + 10000000000L, () => false)) // stream ended
-      Files.delete(dir.resolve("f-0")) // the node took the oldest batch
+      take(dir, "f-0") // the node took the oldest batch
       assert(shared.awaitRoom(soon(), () => true))
     }
   }
 
-  test("discard deletes the files the node did not read") {
+  test("discard deletes the stream's files: untaken, taken and released") {
     withDir { dir =>
       val shared = new SharedBatchFiles(dir, "f")
       (1 to 3).foreach(_ => shared.write(batch(1, 8)))
-      Files.delete(dir.resolve("f-1"))
+      take(dir, "f-0")
+      release(dir, "f-0")
+      take(dir, "f-1")
+      assert(shared.awaitRoom(System.nanoTime() + 100000000L, () => true))
+      assert(files(dir) == Seq("f-0.free", "f-1.taken", "f-2"))
       shared.discard()
       assert(files(dir).isEmpty)
+    }
+  }
+
+  test("a released file takes a later batch under that batch's name; one still read does not") {
+    withDir { dir =>
+      val shared = new SharedBatchFiles(dir, "f")
+      val big = batch(3, 600000)
+      shared.write(big)
+      take(dir, "f-0")
+      val second = shared.write(batch(2, 100)) // f-0 is taken but not released: a new file
+      assert(files(dir) == Seq("f-0.taken", "f-1"))
+      release(dir, "f-0")
+      take(dir, "f-1")
+      val small = batch(1, 40)
+      val third = shared.write(small)
+      assert(third.getFile == "f-2" && third.getReuse)
+      assert(files(dir) == Seq("f-1.taken", "f-2"))
+      // Cut to the new batch's size: nothing of the bigger batch before it is left.
+      assert(Files.size(dir.resolve("f-2")) == small.getSerializedSize)
+      assert(ColumnBatch.parseFrom(Files.readAllBytes(dir.resolve("f-2"))) == small)
+      assert(second.getFile == "f-1")
     }
   }
 
