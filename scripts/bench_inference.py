@@ -14,11 +14,15 @@ input ``x``, output ``scores`` (10 floats a row).
 
 Each method must compute every row's scores: the timed action is
 ``agg(sum(size(scores)))`` (a plain ``count()`` may prune the inference column), and its result
-must equal rows x 10. Each is warmed up on a small slice first (model loads, Python workers
-start), then run ``--warmup-runs`` times (default 1) on the whole DataFrame untimed (listed as
-``warmup_runs``: the JVMs compile the method's hot paths there, and a method measured first
-would otherwise pay for what later ones find compiled), then timed ``--repeats`` times on the
-whole DataFrame; the best run is reported, all are listed, with their median.
+must equal rows x 10. Each is set up and warmed up on a small slice first (model loads, Python
+workers start). Then come rounds, each running every method once on the whole DataFrame, in
+turn: ``--warmup-runs`` untimed rounds (default 3, listed as ``warmup_runs``: the JVMs compile
+the methods' hot paths there, and on 2 cores the JIT compilers keep runs getting faster for 3-4
+runs), then ``--repeats`` timed rounds (default 3). Rounds, not one method's runs after the
+other's, so that a shared machine slowing down or speeding up over minutes weighs on every
+method alike. Reported per method: the best timed run, the median, all runs, and the first
+(cold) run; and transform/udf as the ratio of bests, of medians, and the median of the
+round-by-round ratios.
 
 1. ``TFModel.transform``: the warm-up starts one model server per executor (its time is the
    load time); the timed runs reuse them (their pids are checked unchanged).
@@ -27,7 +31,7 @@ whole DataFrame; the best run is reported, all are listed, with their median.
 3. ``pyspark.ml.functions.predict_batch_udf`` (batch 256), ``make_predict_fn`` loading the same
    SavedModel.
 
-Run: ``scripts/bench_inference [--rows 200000] [--data DIR] [--repeats 2] [--warmup-runs 1]``.
+Run: ``scripts/bench_inference [--rows 200000] [--data DIR] [--repeats 3] [--warmup-runs 3]``.
 """
 
 from __future__ import annotations
@@ -113,31 +117,30 @@ def scored_values(df: Any) -> int:
     return int(df.agg(F.sum(F.size("scores"))).collect()[0][0] or 0)
 
 
-def timed(name: str, make: Callable[[Any], Any], df: Any, rows: int, repeats: int,
-          warmups: int, after_run: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Best of ``repeats`` timed runs of ``make(df)`` (all listed), after ``warmups`` runs on
-    the whole DataFrame that are listed apart and count for nothing (JIT compilation of the
-    method's own JVM and Python paths happens there, for every method alike)."""
-    runs = []
-    for run in range(warmups + repeats):
-        t0 = time.perf_counter()
-        got = scored_values(make(df))
-        seconds = time.perf_counter() - t0
-        if got != rows * CLASSES:
-            raise RuntimeError(f"{name} run {run}: {got} score values, not {rows * CLASSES}")
-        entry: dict[str, Any] = {"seconds": round(seconds, 3),
-                                 "rows_per_s": round(rows / seconds, 1)}
-        if after_run is not None:
-            entry.update(after_run())
-        runs.append(entry)
-        what = f"warm-up run {run}" if run < warmups else f"run {run - warmups}"
-        log(f"{name} {what}: {rows / seconds:.0f} rows/s ({seconds:.2f} s)")
-    warm_runs, runs = runs[:warmups], runs[warmups:]
-    best = min(runs, key=lambda r: r["seconds"])
+def one_run(name: str, make: Callable[[Any], Any], df: Any, rows: int, what: str,
+            after_run: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One run of ``make(df)`` on the whole DataFrame, checked and timed."""
+    t0 = time.perf_counter()
+    got = scored_values(make(df))
+    seconds = time.perf_counter() - t0
+    if got != rows * CLASSES:
+        raise RuntimeError(f"{name} {what}: {got} score values, not {rows * CLASSES}")
+    entry: dict[str, Any] = {"seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1)}
+    if after_run is not None:
+        entry.update(after_run())
+    log(f"{name} {what}: {rows / seconds:.0f} rows/s ({seconds:.2f} s)")
+    return entry
+
+
+def summary(runs: list[dict[str, Any]], warmups: int) -> dict[str, Any]:
+    """Best of the timed runs (all listed), their median, and the warm-up runs apart."""
+    warm_runs, timed_runs = runs[:warmups], runs[warmups:]
+    best = min(timed_runs, key=lambda r: r["seconds"])
     # The median as well: on a shared machine one lucky or unlucky run says little.
-    median = statistics.median(r["rows_per_s"] for r in runs)
+    median = statistics.median(r["rows_per_s"] for r in timed_runs)
     return {"rows_per_s": best["rows_per_s"], "seconds": best["seconds"],
-            "median_rows_per_s": round(median, 1), "runs": runs, "warmup_runs": warm_runs}
+            "median_rows_per_s": round(median, 1), "runs": timed_runs,
+            "warmup_runs": warm_runs, "cold_rows_per_s": runs[0]["rows_per_s"]}
 
 
 def warm(name: str, make: Callable[[Any], Any], df: Any) -> float:
@@ -156,15 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executors", type=int, default=2)
     parser.add_argument("--master", default=None,
                         help="default local-cluster[EXECUTORS,1,2048]")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each method")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds")
     parser.add_argument("--transform-batch", type=int, default=1024,
                         help="TFModel batchSize (rows per batch sent to the model server)")
     parser.add_argument("--inference-batch", type=int, default=1024,
                         help="cluster.inference batch_size and the program's next_batch size")
     parser.add_argument("--udf-batch", type=int, default=256, help="predict_batch_udf batch_size")
     parser.add_argument("--warmup-rows", type=int, default=2048)
-    parser.add_argument("--warmup-runs", type=int, default=1,
-                        help="untimed runs on the whole DataFrame before each method's timed ones")
+    parser.add_argument("--warmup-runs", type=int, default=3,
+                        help="untimed rounds on the whole DataFrame before the timed ones")
     parser.add_argument("--timeout", type=float, default=900,
                         help="bound on cluster start, feeds and shutdown")
     parser.add_argument("--skip", action="append", default=[],
@@ -240,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"cached {rows} rows in {partitions} partitions ({time.time() - t0:.1f} s)")
         result["partitions"] = partitions
 
+        # Each method is set up and warmed on a small slice first; then the timed rounds run
+        # every method once per round, in turn, so a machine that slows down or speeds up over
+        # the minutes of a benchmark (a shared host does) weighs on every method alike.
+        methods: list[tuple[str, str, Callable[[Any], Any], Any]] = []
+
         # ---- 1. TFModel.transform ---------------------------------------------------------
         if "transform" not in opts.skip:
             model = TFModel(export_dir=export_dir, input_mapping={"x": "x"},
@@ -247,9 +255,9 @@ def main(argv: list[str] | None = None) -> int:
             first = warm("TFModel.transform", model.transform, small)
             pids = server_pids()
             log(f"model servers {sorted(pids)}")
-            r = timed("TFModel.transform", model.transform, df, rows, opts.repeats,
-                      opts.warmup_runs, lambda: {"same_model_servers": server_pids() == pids})
-            result["tfmodel_transform"] = {**r, "batch_size": opts.transform_batch,
+            methods.append(("tfmodel_transform", "TFModel.transform", model.transform,
+                            lambda: {"same_model_servers": server_pids() == pids}))
+            result["tfmodel_transform"] = {"batch_size": opts.transform_batch,
                                            "warmup_seconds_incl_model_server_start": first,
                                            "model_servers": len(pids)}
 
@@ -263,16 +271,15 @@ def main(argv: list[str] | None = None) -> int:
                                     feed_timeout=opts.timeout, shutdown_timeout=opts.timeout)
             start_s = round(time.perf_counter() - t0, 3)
             log(f"cluster up in {start_s} s")
+            running = cluster
 
             def infer(d: Any) -> Any:
-                return cluster.inference(d, "scores array<float>",
+                return running.inference(d, "scores array<float>",
                                          batch_size=opts.inference_batch)
 
             first = warm("cluster.inference", infer, small)
-            r = timed("cluster.inference", infer, df, rows, opts.repeats, opts.warmup_runs)
-            cluster.shutdown(timeout=min(opts.timeout, 300))
-            cluster = None
-            result["cluster_inference"] = {**r, "batch_size": opts.inference_batch,
+            methods.append(("cluster_inference", "cluster.inference", infer, None))
+            result["cluster_inference"] = {"batch_size": opts.inference_batch,
                                            "cluster_start_seconds": start_s,
                                            "warmup_seconds": first}
 
@@ -288,16 +295,34 @@ def main(argv: list[str] | None = None) -> int:
                 return d.withColumn("scores", udf(F.col("x")))
 
             first = warm("predict_batch_udf", predict, small)
-            r = timed("predict_batch_udf", predict, df, rows, opts.repeats, opts.warmup_runs)
-            result["predict_batch_udf"] = {**r, "batch_size": opts.udf_batch,
-                                           "warmup_seconds": first}
+            methods.append(("predict_batch_udf", "predict_batch_udf", predict, None))
+            result["predict_batch_udf"] = {"batch_size": opts.udf_batch, "warmup_seconds": first}
+
+        # ---- the rounds: --warmup-runs untimed, then --repeats timed ---------------------------
+        runs: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in methods}
+        for run in range(opts.warmup_runs + opts.repeats):
+            what = (f"warm-up run {run}" if run < opts.warmup_runs
+                    else f"run {run - opts.warmup_runs}")
+            for key, name, make, after_run in methods:
+                runs[key].append(one_run(name, make, df, rows, what, after_run))
+        for key, *_ in methods:
+            result[key].update(summary(runs[key], opts.warmup_runs))
+        if cluster is not None:
+            cluster.shutdown(timeout=min(opts.timeout, 300))
+            cluster = None
 
         t = result.get("tfmodel_transform", {}).get("rows_per_s")
         u = result.get("predict_batch_udf", {}).get("rows_per_s")
         c = result.get("cluster_inference", {}).get("rows_per_s")
         tm = result.get("tfmodel_transform", {}).get("median_rows_per_s")
         um = result.get("predict_batch_udf", {}).get("median_rows_per_s")
+        # Round by round: the methods of one round ran within seconds of each other.
+        paired = [a["rows_per_s"] / b["rows_per_s"] for a, b in zip(
+            result.get("tfmodel_transform", {}).get("runs", []),
+            result.get("predict_batch_udf", {}).get("runs", []))]
         result["ratios"] = {
+            "median_of_rounds_transform_vs_predict_batch_udf":
+                round(statistics.median(paired), 3) if paired else None,
             "median_transform_vs_predict_batch_udf": round(tm / um, 3) if tm and um else None,
             "transform_vs_predict_batch_udf": round(t / u, 3) if t and u else None,
             "cluster_inference_vs_predict_batch_udf": round(c / u, 3) if c and u else None,
