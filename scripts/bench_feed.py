@@ -24,15 +24,19 @@ TensorFlow, which only the later pyarrow baseline imports into the driver):
    rounds (default 3: the JVMs compile both methods' hot paths there; on 2 cores the JIT
    compilers keep runs getting faster for 3-4 runs), then ``--repeats`` timed rounds (default
    3). For each: the best run, the median, all runs, and the first (cold) run as
-   ``cold_rows_per_s``; the ratio of bests, of medians, and of the cold runs.
+   ``cold_rows_per_s``; the ratio of bests, of medians, and of the cold runs. ``--sequential``
+   runs all feeds, then all mapInArrow runs (measured here: mapInArrow runs faster that way,
+   alone in its JVMs, and the feed slower).
 3. pyarrow + tf.data in this process: read the Parquet files, x to an (n, 784) float32 numpy
    array, ``from_tensor_slices((x, y)).batch(256)``, iterate counting rows; read+iterate timed.
 4. Keras (unless --skip-keras), tf_keras 784-128-10 MLP, Adam, sparse CE, under
    MultiWorkerMirroredStrategy on the same cluster's nodes: first a warm-up fit (a throw-away
-   model, a few steps: one-time TF/collective costs land in neither measured run), then a fresh
-   model fit on an in-memory numpy array of the same rows per node (random, generated in the
-   node, AutoShardPolicy OFF), then a fresh model fit on ``feed.dataset(...)`` fed by a second
-   ``train()`` of the cached df. The in-memory run needs no feed: the node runs it while no
+   model, a few steps: one-time TF/collective costs land in neither measured run), then
+   ``--keras-rounds`` rounds (default 3) of: a fresh model fit on an in-memory numpy array of
+   the same rows per node (random, generated in the node, AutoShardPolicy OFF), then a fresh
+   model fit on ``feed.dataset(...)`` fed by another ``train()`` of the cached df. Reported:
+   the best of each, the ratio of round by round and its median. The in-memory run needs no
+   feed: the node runs it while no
    feed is active, and the driver starts the training feed only after every node reported it
    done (a file in a shared temp dir: this benchmark runs on one machine), so the JVM feeding
    does not compete with it for CPU and no rows are pre-queued before the feed's fit starts.
@@ -128,6 +132,7 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
         seconds = time.perf_counter() - first if first is not None else 0.0
         write(f"count-{run}-{me}.json", {"node": me, "rows": rows, "batches": batches,
                                          "seconds_first_batch_to_end": seconds,
+                                         "end_time": time.time(),
                                          "peak_rss_mb": maxrss_mb(),
                                          "ru_maxrss_mb": resource.getrusage(
                                              resource.RUSAGE_SELF).ru_maxrss / 1024})
@@ -206,19 +211,18 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
     warm = min(n, 10 * ds_batch)
     timed_fit(in_memory(x[:warm], y[:warm]), None)
 
-    # In-memory numpy baseline.
-    ds = in_memory(x, y)
-    inmem = timed_fit(ds, n)
-    del ds, x, y
-    inmem["peak_rss_mb"] = maxrss_mb()
-    write(f"inmem-{me}.json", {"node": me, **inmem})
-
-    # sparktf feed: the driver starts the training train() once every inmem file is there.
-    # (the driver checks the train() report: this node was fed exactly rows_per_node rows)
-    feed_ds = feed.dataset(ds_batch, features=["x"], label="label")
-    res = timed_fit(feed_ds, n)
-    res["peak_rss_mb"] = maxrss_mb()
-    write(f"feedtrain-{me}.json", {"node": me, **res})
+    # Rounds of an in-memory numpy fit then a fit from the feed (fresh models): one fit of
+    # each says little on a shared machine, whose speed drifts over the minutes of a run.
+    for r in range(args["keras_rounds"]):
+        inmem = timed_fit(in_memory(x, y), n)
+        inmem["peak_rss_mb"] = maxrss_mb()
+        write(f"inmem-{r}-{me}.json", {"node": me, **inmem})
+        # sparktf feed: the driver starts the training train() once every inmem file is there.
+        # (the driver checks the train() report: this node was fed exactly rows_per_node rows)
+        feed_ds = feed.dataset(ds_batch, features=["x"], label="label")
+        res = timed_fit(feed_ds, n)
+        res["peak_rss_mb"] = maxrss_mb()
+        write(f"feedtrain-{r}-{me}.json", {"node": me, **res})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -508,6 +512,10 @@ def main(argv: list[str] | None = None) -> int:
                              "before their timed ones (JIT compilation happens there)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of the sparktf feed and mapInArrow count (best reported)")
+    parser.add_argument("--sequential", action="store_true",
+                        help="all feed runs, then all mapInArrow runs, instead of rounds")
+    parser.add_argument("--keras-rounds", type=int, default=3,
+                        help="rounds of an in-memory fit then a fit from the feed")
     parser.add_argument("--queue-capacity", type=int, default=16)
     parser.add_argument("--batch-per-node", type=int, default=256,
                         help="Keras rows per node per step")
@@ -595,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(set(per_node)) != 1 and not opts.skip_keras:
             log("WARNING: nodes get different row counts; MWMS steps may differ")
         result["partitions"] = partitions
+        result["order"] = "sequential" if opts.sequential else "rounds"
         result["rows_per_partition"] = per_partition
 
         # ---- phase 1: sparktf feed, count-only consumer --------------------------------------
@@ -602,7 +611,8 @@ def main(argv: list[str] | None = None) -> int:
         feeds = opts.warmup_runs + opts.repeats
         node_args = {"out_dir": out_dir, "repeats": feeds, "keras": not opts.skip_keras,
                      "wait_timeout": opts.timeout, "rows_per_node": min(per_node),
-                     "batch_per_node": opts.batch_per_node, "width": WIDTH}
+                     "batch_per_node": opts.batch_per_node, "width": WIDTH,
+                     "keras_rounds": opts.keras_rounds}
         t0 = time.time()
         cluster = TFCluster.run(spark, node_main, node_args, num_executors=k, num_ps=0,
                                 input_mode=InputMode.SPARK, master_node="chief",
@@ -617,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
             nonlocal nodes_seen
             sampler.phase("sparktf_feed")
             cpu0 = cpu_by_kind()
+            start_time = time.time()
             t0 = time.perf_counter()
             report = cluster.train(df, num_epochs=1)
             wall = time.perf_counter() - t0
@@ -624,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"feed {run}: {report['rows_total']} rows fed, not {rows}")
             nodes_seen = wait_files(out_dir, f"count-{run}-*.json", k, opts.timeout,
                                     f"count feed {run}")
+            # train() returns once the nodes hold every row, some still queued: this is until
+            # the last node's program has counted its last row (one machine, one clock).
+            consumed = max(n["end_time"] for n in nodes_seen) - start_time
             cpu_kinds = cpu_delta(cpu0)  # the nodes' counting is done: their files are written
             cpu = cpu_total(cpu_kinds)
             counted = sum(n["rows"] for n in nodes_seen)
@@ -634,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"({report['seconds']:.2f} s; wall {wall:.2f} s; cpu {cpu:.2f} s)")
             return {"seconds": report["seconds"], "rows_per_s": report["rows_per_second"],
                     "wall_seconds": wall, "wall_rows_per_s": rows / wall,
+                    "until_consumed_seconds": consumed,
+                    "until_consumed_rows_per_s": rows / consumed,
                     "cpu_seconds": cpu, "cpu_us_per_row": cpu / rows * 1e6,
                     "cpu_seconds_by_process": cpu_kinds,
                     "rows_per_node": report["rows_per_node"],
@@ -665,14 +681,20 @@ def main(argv: list[str] | None = None) -> int:
         mapinarrow_count(spark.range(0, 4 * k, 1, 2 * k))
         warm = time.perf_counter() - t0
         # Rounds of one feed then one mapInArrow run: a shared machine that slows down or
-        # speeds up over the minutes of a benchmark weighs on both alike.
-        runs, m_runs = [], []
-        for run in range(feeds):
-            runs.append(feed_run(run))
-            m_runs.append(mapinarrow_run(run))
+        # speeds up over the minutes of a benchmark weighs on both alike. --sequential: all
+        # feeds, then all mapInArrow runs (each method's runs back to back).
+        if opts.sequential:
+            runs = [feed_run(run) for run in range(feeds)]
+            m_runs = [mapinarrow_run(run) for run in range(feeds)]
+        else:
+            runs, m_runs = [], []
+            for run in range(feeds):
+                runs.append(feed_run(run))
+                m_runs.append(mapinarrow_run(run))
         warm_runs, runs = runs[:opts.warmup_runs], runs[opts.warmup_runs:]
         best = max(runs, key=lambda r: r["rows_per_s"])
         best_wall = max(runs, key=lambda r: r["wall_rows_per_s"])
+        best_consumed = max(runs, key=lambda r: r["until_consumed_rows_per_s"])
         least_cpu = min(runs, key=lambda r: r["cpu_seconds"])
         peaks = sampler.peaks("sparktf_feed")
         result["sparktf_feed"] = {
@@ -686,6 +708,9 @@ def main(argv: list[str] | None = None) -> int:
             "wall_rows_per_s": round(best["wall_rows_per_s"], 1),
             # the fastest run by wall time around train() (counting, feeding, EndFeed)
             "best_wall_rows_per_s": round(best_wall["wall_rows_per_s"], 1),
+            # the fastest run from the train() call until the nodes' programs took every row
+            "best_until_consumed_rows_per_s": round(
+                best_consumed["until_consumed_rows_per_s"], 1),
             "least_cpu_us_per_row": round(least_cpu["cpu_us_per_row"], 2),
             "rows_per_node": best["rows_per_node"],
             "queue_capacity": opts.queue_capacity,
@@ -758,33 +783,52 @@ def main(argv: list[str] | None = None) -> int:
             sampler.phase("keras")
             log("Keras: warm-up + in-memory numpy fit on the nodes")
             open(os.path.join(out_dir, "go-keras"), "w").close()
-            inmem = wait_files(out_dir, "inmem-*.json", k, opts.timeout, "in-memory Keras run")
-            log("Keras: fit from the sparktf feed")
-            t0 = time.perf_counter()
-            report = cluster.train(df, num_epochs=1)
-            train_wall = time.perf_counter() - t0
-            if sorted(report["rows_per_node"].values()) != [min(per_node)] * k:
-                raise RuntimeError(f"training feed: rows per node {report['rows_per_node']}, "
-                                   f"the in-memory runs used {min(per_node)} each")
-            fed = wait_files(out_dir, "feedtrain-*.json", k, opts.timeout, "feed Keras run")
-            s_feed = sum(n["rows_per_s"] for n in fed)
-            s_mem = sum(n["rows_per_s"] for n in inmem)
-            st_feed = sum(n["steady_rows_per_s"] for n in fed)
-            st_mem = sum(n["steady_rows_per_s"] for n in inmem)
+            rounds = []
+            for r in range(opts.keras_rounds):
+                inmem = wait_files(out_dir, f"inmem-{r}-*.json", k, opts.timeout,
+                                   "in-memory Keras run")
+                log(f"Keras round {r}: fit from the sparktf feed")
+                t0 = time.perf_counter()
+                report = cluster.train(df, num_epochs=1)
+                train_wall = time.perf_counter() - t0
+                if sorted(report["rows_per_node"].values()) != [min(per_node)] * k:
+                    raise RuntimeError(f"training feed: rows per node {report['rows_per_node']}, "
+                                       f"the in-memory runs used {min(per_node)} each")
+                fed = wait_files(out_dir, f"feedtrain-{r}-*.json", k, opts.timeout,
+                                 "feed Keras run")
+                # Summed over nodes: each node's rows / its own model.fit wall time.
+                s_feed = sum(n["rows_per_s"] for n in fed)
+                s_mem = sum(n["rows_per_s"] for n in inmem)
+                log(f"Keras round {r}: feed {s_feed:.0f} rows/s vs in-memory {s_mem:.0f} rows/s")
+                rounds.append({"fed": fed, "inmem": inmem, "report": report,
+                               "train_wall": train_wall, "s_feed": s_feed, "s_mem": s_mem,
+                               "st_feed": sum(n["steady_rows_per_s"] for n in fed),
+                               "st_mem": sum(n["steady_rows_per_s"] for n in inmem)})
 
             def node_view(ns: list[dict]) -> dict[str, Any]:
                 return {n["node"]: {key: (round(v, 3) if isinstance(v, float) else v)
                                     for key, v in n.items() if key != "node"} for n in ns}
 
+            fed = [n for rd in rounds for n in rd["fed"]]
+            inmem = [n for rd in rounds for n in rd["inmem"]]
             steps = {"sparktf_feed": sorted({n["steps"] for n in fed}),
                      "in_memory": sorted({n["steps"] for n in inmem})}
             if steps["sparktf_feed"] != steps["in_memory"] or len(steps["in_memory"]) != 1:
                 log(f"WARNING: the runs took different step counts: {steps}")
+            s_feed = max(rd["s_feed"] for rd in rounds)
+            s_mem = max(rd["s_mem"] for rd in rounds)
+            st_feed = max(rd["st_feed"] for rd in rounds)
+            st_mem = max(rd["st_mem"] for rd in rounds)
+            round_ratios = [rd["s_feed"] / rd["s_mem"] for rd in rounds if rd["s_mem"]]
             result["keras_train"] = {
-                # Summed over nodes: each node's rows / its own model.fit wall time.
+                # Best round of each: rows summed over nodes, each its rows / its fit time.
                 "sparktf_feed_rows_per_s": round(s_feed, 1),
                 "in_memory_numpy_rows_per_s": round(s_mem, 1),
                 "ratio": round(s_feed / s_mem, 3) if s_mem else None,
+                # Round by round: the two fits of a round ran one after the other.
+                "round_ratios": [round(v, 3) for v in round_ratios],
+                "median_round_ratio": round(statistics.median(round_ratios), 3)
+                if round_ratios else None,
                 "steady_sparktf_feed_rows_per_s": round(st_feed, 1),
                 "steady_in_memory_numpy_rows_per_s": round(st_mem, 1),
                 "steady_ratio": round(st_feed / st_mem, 3) if st_mem else None,
@@ -796,14 +840,15 @@ def main(argv: list[str] | None = None) -> int:
                 # OFF each node still consumes its whole dataset, so a dataset batch of
                 # k * batch_per_node gives batch_per_node rows per node per step.
                 "dataset_batch": opts.batch_per_node * k,
-                "train_feed_report": {"rows_total": report["rows_total"],
-                                      "seconds": round(report["seconds"], 3),
-                                      "rows_per_node": report["rows_per_node"],
-                                      "wall_seconds_around_train": round(train_wall, 3)},
-                "sparktf_feed_per_node": node_view(fed),
-                "in_memory_per_node": node_view(inmem),
+                "rounds": [{"train_feed_report": {
+                                "rows_total": rd["report"]["rows_total"],
+                                "seconds": round(rd["report"]["seconds"], 3),
+                                "rows_per_node": rd["report"]["rows_per_node"],
+                                "wall_seconds_around_train": round(rd["train_wall"], 3)},
+                            "sparktf_feed_per_node": node_view(rd["fed"]),
+                            "in_memory_per_node": node_view(rd["inmem"])} for rd in rounds],
             }
-            log(f"Keras: feed {s_feed:.0f} rows/s vs in-memory {s_mem:.0f} rows/s")
+            log(f"Keras: best feed {s_feed:.0f} rows/s vs best in-memory {s_mem:.0f} rows/s")
 
         sampler.phase("shutdown")
         cluster.shutdown(timeout=min(opts.timeout, 300))
@@ -819,6 +864,10 @@ def main(argv: list[str] | None = None) -> int:
             "feed_vs_mapinarrow_cold": round(feed["cold_rows_per_s"] / mia["cold_rows_per_s"], 3),
             # Stricter: wall time around the whole train() call (counting, EndFeed included).
             "feed_vs_mapinarrow_wall": round(feed["best_wall_rows_per_s"] / mia["rows_per_s"], 3),
+            # Strictest: until the nodes' programs counted every row, as mapInArrow's time is
+            # until its Python function counted every row.
+            "feed_vs_mapinarrow_until_consumed": round(
+                feed["best_until_consumed_rows_per_s"] / mia["rows_per_s"], 3),
             # Work per row (least CPU time of the runs): load-independent on a shared machine.
             "feed_vs_mapinarrow_cpu": round(
                 mia["least_cpu_us_per_row"] / feed["least_cpu_us_per_row"], 3),
@@ -826,6 +875,7 @@ def main(argv: list[str] | None = None) -> int:
         if "keras_train" in result and result["keras_train"]["ratio"] is not None:
             targets["train_ratio"] = result["keras_train"]["ratio"]
             targets["train_within_10pct"] = result["keras_train"]["ratio"] >= 0.9
+            targets["train_median_round_ratio"] = result["keras_train"]["median_round_ratio"]
         result["targets"] = targets
         result["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
         print(json.dumps(result), flush=True)

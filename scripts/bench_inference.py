@@ -22,7 +22,7 @@ runs), then ``--repeats`` timed rounds (default 3). Rounds, not one method's run
 other's, so that a shared machine slowing down or speeding up over minutes weighs on every
 method alike. Reported per method: the best timed run, the median, all runs, and the first
 (cold) run; and transform/udf as the ratio of bests, of medians, and the median of the
-round-by-round ratios.
+round-by-round ratios. ``--sequential``: each method's runs back to back instead.
 
 1. ``TFModel.transform``: the warm-up starts one model server per executor (its time is the
    load time); the timed runs reuse them (their pids are checked unchanged).
@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-rows", type=int, default=2048)
     parser.add_argument("--warmup-runs", type=int, default=3,
                         help="untimed rounds on the whole DataFrame before the timed ones")
+    parser.add_argument("--sequential", action="store_true",
+                        help="each method's runs back to back instead of rounds")
     parser.add_argument("--timeout", type=float, default=900,
                         help="bound on cluster start, feeds and shutdown")
     parser.add_argument("--skip", action="append", default=[],
@@ -242,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         small.count()
         log(f"cached {rows} rows in {partitions} partitions ({time.time() - t0:.1f} s)")
         result["partitions"] = partitions
+        result["order"] = "sequential" if opts.sequential else "rounds"
 
         # Each method is set up and warmed on a small slice first; then the timed rounds run
         # every method once per round, in turn, so a machine that slows down or speeds up over
@@ -300,11 +303,13 @@ def main(argv: list[str] | None = None) -> int:
 
         # ---- the rounds: --warmup-runs untimed, then --repeats timed ---------------------------
         runs: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in methods}
-        for run in range(opts.warmup_runs + opts.repeats):
+        schedule = [(run, m) for m in methods for run in range(opts.warmup_runs + opts.repeats)]
+        if not opts.sequential:
+            schedule.sort(key=lambda item: item[0])  # stable: the methods in turn, per round
+        for run, (key, name, make, after_run) in schedule:
             what = (f"warm-up run {run}" if run < opts.warmup_runs
                     else f"run {run - opts.warmup_runs}")
-            for key, name, make, after_run in methods:
-                runs[key].append(one_run(name, make, df, rows, what, after_run))
+            runs[key].append(one_run(name, make, df, rows, what, after_run))
         for key, *_ in methods:
             result[key].update(summary(runs[key], opts.warmup_runs))
         if cluster is not None:
