@@ -141,5 +141,8 @@ def test_d_executor_killed_mid_feed(standalone, spark_env):
     # The node polls its parent every second.
     assert result["victim_node_exit_seconds"] is not None, "the orphaned node did not exit"
     assert result["victim_node_exit_seconds"] < 10, result
+    # Its executor cannot remove the node's working directory (bootstrap with the cluster
+    # secret, program) any more: the orphaned node removes it before it exits.
+    assert result["victim_dir_left"] is False, result
     left = [pid for pid in result["node_pids"] if is_running_node(pid)]
     assert not left, f"node processes left running: {left}"

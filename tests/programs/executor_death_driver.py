@@ -93,6 +93,8 @@ def main(master, worker_pids):
         victim = next(n for n in nodes if n.role().address() == "worker:0")
         victim_node = result["victim_node_pid"] = victim.pid()
         victim_executor = executor_pid(worker_pids, victim.executorId())
+        # The node runs in its working directory (bootstrap with the cluster secret, program).
+        victim_dir = psutil.Process(victim_node).cwd()
         killed_at = []
 
         def kill_when_fed():
@@ -105,6 +107,7 @@ def main(master, worker_pids):
             while time.monotonic() - killed_at[0] < 20:
                 if not running(victim_node):
                     result["victim_node_exit_seconds"] = time.monotonic() - killed_at[0]
+                    result["victim_dir_left"] = os.path.exists(victim_dir)
                     return
                 time.sleep(0.1)
             result["victim_node_exit_seconds"] = None

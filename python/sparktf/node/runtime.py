@@ -67,8 +67,10 @@ def run(bootstrap_path: str) -> int:
     _configure_logging(f"{boot.job_name}:{boot.task_index}")
     if boot.parent_death_signal:
         set_parent_death_signal()
-    # Shared memory outlives a process: batch files left there would hold RAM until reboot.
-    watch_parent(leftovers=(boot.shared_dir,) if boot.shared_dir else ())
+    # What the executor would remove when the node ends, if it is gone: shared memory outlives
+    # a process (batch files left there would hold RAM until reboot), and the working directory
+    # holds the bootstrap with the cluster secret.
+    watch_parent(leftovers=(boot.working_dir,) + ((boot.shared_dir,) if boot.shared_dir else ()))
     apply_environment(boot)
     try:
         os.chdir(boot.working_dir)

@@ -18,7 +18,7 @@ class NodeBootstrapSuite extends AnyFunSuite {
       checkpointDir = None, queueCapacity = 4, feedTimeoutSeconds = 60, linger = false,
       lingerTimeoutSeconds = 60, env = Map.empty)
     val boot = mode.fold(base)(m => base.copy(inputMode = m))
-    new ObjectMapper().readTree(boot.write().toFile)
+    try new ObjectMapper().readTree(boot.write().toFile) finally NodeProcess.deleteTree(dir)
   }
 
   test("the bootstrap tells the node its input mode (SPARK unless set)") {
