@@ -57,7 +57,8 @@ def executor_pid(worker_pids, executor_id):
 def main(master, worker_pids):
     result = {}
     # A private copy: a rebuild of the jar during the test must not pull classes from under us.
-    jar = os.path.join(tempfile.mkdtemp(prefix="sparktf-jar-"), "sparktf.jar")
+    scratch = tempfile.mkdtemp(prefix="sparktf-death-")
+    jar = os.path.join(scratch, "sparktf.jar")
     shutil.copyfile(sparktf.jar_path(), jar)
     spark = (
         SparkSession.builder.master(master)
@@ -83,7 +84,7 @@ def main(master, worker_pids):
             result["too_many_error"] = str(e)
         result["too_many_seconds"] = time.monotonic() - started
 
-        marker = os.path.join(tempfile.mkdtemp(prefix="sparktf-death-"), "fed")
+        marker = os.path.join(scratch, "fed")
         cluster = TFCluster.run(spark, read_until_stopped, {"fed_marker": marker},
                                 num_executors=2, input_mode=InputMode.SPARK, master_node="chief",
                                 reservation_timeout=120, feed_timeout=60, shutdown_timeout=30)
@@ -125,6 +126,7 @@ def main(master, worker_pids):
         cluster.shutdown(timeout=10)
     finally:
         spark.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -63,7 +63,8 @@ def run_cluster(spark, out_root, name, **kwargs):
 
 def main(discovery_script, out_root):
     # A private copy: a rebuild of the jar during the test must not pull classes from under us.
-    jar = os.path.join(tempfile.mkdtemp(prefix="sparktf-jar-"), "sparktf.jar")
+    scratch = tempfile.mkdtemp(prefix="sparktf-jar-")
+    jar = os.path.join(scratch, "sparktf.jar")
     shutil.copyfile(sparktf.jar_path(), jar)
     spark = (
         SparkSession.builder.master("local-cluster[2,1,1024]")
@@ -101,6 +102,7 @@ def main(discovery_script, out_root):
         }
     finally:
         spark.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     print("RESULT " + json.dumps(result), flush=True)
 
 
