@@ -53,7 +53,6 @@ import gc
 import glob
 import json
 import os
-import resource
 import shutil
 import statistics
 import sys

@@ -13,7 +13,7 @@ from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
 from sparktf.node.feed_wire import FeedItem, kind_of, parse_feed_message
 from sparktf.node.partition_ledger import PartitionLedger, SupersededError
 from sparktf.node.program_state import ProgramState
-from sparktf.node.shared_batches import SharedBatchDir, carried_batch
+from sparktf.node.shared_batches import SharedBatchDir, carried_batch, carries_batch
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                                   f"took {rows}")
                 finished = True
                 break
-            if kind not in ("batch", "shared_batch"):
+            if not carries_batch(message):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               f"{where}: after FeedStart only ColumnBatch or SharedBatch messages "
                               f"may follow, found a {kind or 'message with no kind'}")

@@ -18,7 +18,7 @@ from sparktf.node.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
 from sparktf.node.feed_wire import InferItem, kind_of, parse_infer_request
 from sparktf.node.program_state import ProgramState
-from sparktf.node.shared_batches import SharedBatchDir, carried_batch
+from sparktf.node.shared_batches import SharedBatchDir, carried_batch, carries_batch
 from sparktf.v1 import feed_pb2, inference_pb2, inference_pb2_grpc
 from sparktf.v1 import node_control_pb2
 
@@ -141,7 +141,7 @@ class NodeInferenceServicer(inference_pb2_grpc.InferenceServicer):
         rows = 0
         try:
             for message in requests:
-                if kind_of(message) not in ("batch", "shared_batch"):
+                if not carries_batch(message):
                     sink.fail(f"{sink.where}: after InferStart only batches may follow")
                     return
                 batch = carried_batch(message, self._shared)

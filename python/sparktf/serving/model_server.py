@@ -15,12 +15,12 @@ import grpc
 
 from sparktf.node.auth import SecretInterceptor
 from sparktf.node.column_batch import decode_batch
-from sparktf.node.feed_wire import InferItem, kind_of
+from sparktf.node.feed_wire import InferItem
 from sparktf.node.inference_server import add_inference_to_server, read_start
 from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 from sparktf.node.parent_watch import watch_parent
 from sparktf.node.result_batch import check_rows, encode_answers
-from sparktf.node.shared_batches import SharedBatchDir, carried_batch
+from sparktf.node.shared_batches import SharedBatchDir, carried_batch, carries_batch
 from sparktf.serving.batch_prefetch import Prefetch
 from sparktf.serving.signature_runner import SignatureRunner
 from sparktf.v1 import feed_pb2, inference_pb2, inference_pb2_grpc
@@ -55,7 +55,7 @@ class ModelInferenceServicer(inference_pb2_grpc.InferenceServicer):
     def _decoded(self, requests: Iterator[InferItem],
                  start: inference_pb2.InferStart) -> Iterator[tuple[int, Any]]:
         for message in requests:
-            if kind_of(message) not in ("batch", "shared_batch"):
+            if not carries_batch(message):
                 raise ValueError("after InferStart only batches may follow")
             batch = carried_batch(message, self._shared)
             yield batch.num_rows, decode_batch(start.inputs, batch)

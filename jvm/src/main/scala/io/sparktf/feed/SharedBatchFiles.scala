@@ -90,8 +90,9 @@ final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node
       if (taken.size > SharedBatchFiles.ReuseLookups) taken += taken.remove(0)
       return false
     }
-    val old = taken.remove(i)
-    Files.move(dir.resolve(s"$old.free"), dir.resolve(name))
+    // Forgotten only once moved: a file that failed to move stays for discard() to delete.
+    Files.move(dir.resolve(s"${taken(i)}.free"), dir.resolve(name))
+    taken.remove(i)
     true
   }
 
@@ -114,7 +115,6 @@ final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node
       if (reused) channel.truncate(batch.getSerializedSize.toLong)
     } catch {
       case e: IOException =>
-        channel.close()
         Files.deleteIfExists(path)
         throw e
     } finally channel.close()

@@ -56,7 +56,7 @@ final class NodeProcess(
   }
 
   /** Deletes the working directory and the shared-memory one (batch files a feed left there
-   *  when the node died: it deletes each one it reads), once the process is gone. */
+   *  when the node died, and released files kept for reuse), once the process is gone. */
   def removeDirs(): Unit = {
     NodeProcess.deleteTree(workingDir)
     sharedDir.foreach(NodeProcess.deleteTree)
