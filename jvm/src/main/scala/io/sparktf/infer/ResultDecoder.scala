@@ -2,6 +2,7 @@ package io.sparktf.infer
 
 import java.nio.{ByteBuffer, ByteOrder}
 
+import org.apache.spark.sql.sparktf.ResultVectors
 import org.apache.spark.sql.types.ArrayType
 import org.apache.spark.sql.vectorized.{ColumnVector, ColumnarBatch}
 

@@ -1,4 +1,4 @@
-package io.sparktf.infer
+package org.apache.spark.sql.sparktf
 
 import java.nio.ByteBuffer
 
@@ -13,8 +13,10 @@ import org.apache.spark.sql.types._
  *  b.putFloat(0.5f).putFloat(1.5f).flip()
  *  ResultVectors.numbers(FloatType, b, 2).getFloat(1)  // 1.5f
  *  }}}
+ *  It lives in Spark's package because the column vectors it fills are Spark internals
+ *  (`sql.execution.vectorized`): sparktf reaches them only through this shim.
  */
-private[infer] object ResultVectors {
+object ResultVectors {
   /** `n` rows of one number each. */
   def numbers(t: DataType, values: ByteBuffer, n: Int): OnHeapColumnVector = {
     val v = vector(t, n)
