@@ -34,14 +34,14 @@ class Node:
         self.feed = DataFeed(self.queue, timeout=5.0)
         self.server, port = start_node_server(
             "127.0.0.1", SECRET, NodeControlServicer(self.program, self.queue),
-            DataFeedServicer(CLUSTER, self.queue, self.program, put_timeout, max_streams=4,
+            DataFeedServicer(CLUSTER, self.queue, self.program, put_timeout,
                              shared=SharedBatchDir(shared_dir) if shared_dir else None))
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.data = feed_pb2_grpc.DataFeedStub(self.channel)
         self.control = node_control_pb2_grpc.NodeControlStub(self.channel)
 
-    def send(self, messages, metadata=AUTH) -> feed_pb2.FeedAck:
-        return feed_stream(self.data, messages, metadata)
+    def send(self, messages, metadata=AUTH, timeout: float = 10) -> feed_pb2.FeedAck:
+        return feed_stream(self.data, messages, metadata, timeout)
 
     def close(self) -> None:
         self.channel.close()
@@ -180,28 +180,102 @@ def test_streams_of_mixed_columns_survive_the_wire(node):
     assert got["txt"].tolist() == [b"a", b"bc"]
 
 
-@pytest.mark.timeout(60)
-def test_only_a_finished_stream_completes_its_partition(node):
-    def begin(partition, attempt=0):
-        return node.data.BeginPartition(feed_pb2.PartitionKey(
-            cluster_id=CLUSTER, feed_id="f1", partition=partition, attempt=attempt),
-            metadata=AUTH, timeout=5)
+def _key(partition, attempt=0, feed_id="f1"):
+    return feed_pb2.PartitionKey(cluster_id=CLUSTER, feed_id=feed_id, partition=partition,
+                                 attempt=attempt)
 
+
+def _reserve(node, partition, start, rows, attempt=0, node_rows=30):
+    return node.data.Reserve(feed_pb2.ReserveRequest(
+        key=_key(partition, attempt), start=start, rows=rows, node_rows=node_rows),
+        metadata=AUTH, timeout=5)
+
+
+def _attempt_stream(partition, attempt, starts, rows):
+    yield feed_pb2.FeedMessage(start=feed_pb2.FeedStart(
+        cluster_id=CLUSTER, feed_id="f1", partition=partition, attempt=attempt, schema=SCHEMA))
+    for s, r in zip(starts, rows):
+        yield batch_message(numeric_batch(SCHEMA, s, r))
+
+
+@pytest.mark.timeout(60)
+def test_the_node_grants_rows_up_to_its_quota_and_takes_back_what_a_stream_did_not_send(node):
+    grant = _reserve(node, 0, start=0, rows=20)
+    assert (grant.granted, grant.quota_left, grant.outstanding) == (20, 10, 20)
+    assert (grant.queue_free, grant.queue_capacity) == (8, 8)
     finish = feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=12))
-    begin(0)
-    assert node.data.Feed(iter([*_stream(partition=0), finish]), metadata=AUTH,
-                          timeout=10).rows_received == 12
-    assert begin(0, attempt=1).complete
-    # A stream that just stops (a cancelled task can look like that) leaves it open.
-    begin(1)
-    assert node.data.Feed(iter(_stream(partition=1)), metadata=AUTH,
-                          timeout=10).rows_received == 12
-    progress = begin(1, attempt=1)
-    assert (progress.rows_taken, progress.complete) == (12, False)
-    # A finish that disagrees with what arrived is data loss.
-    begin(2)
+    ack = node.data.Feed(iter([*_stream(partition=0), finish]), metadata=AUTH, timeout=10)
+    assert ack.rows_received == 12
+    # The 8 rows reserved and not sent went back: another partition may have them.
+    grant = _reserve(node, 1, start=0, rows=100)
+    assert (grant.granted, grant.quota_left, grant.outstanding) == (18, 0, 18)
+    assert grant.queue_free == 8 - 3  # three chunks of partition 0 wait for the program
+    assert _reserve(node, 2, start=0, rows=5).granted == 0  # the quota is used up
+
+
+@pytest.mark.timeout(60)
+def test_a_retry_learns_the_ranges_taken_and_the_old_attempt_is_refused(node):
+    assert _reserve(node, 0, start=0, rows=12).granted == 12
+    # A stream that just stops (a cancelled task can look like that) keeps what it sent.
+    ack = node.data.Feed(_attempt_stream(0, 0, (0, 3), (3, 4)), metadata=AUTH, timeout=10)
+    assert ack.rows_received == 7
+    assert _reserve(node, 0, start=20, rows=4).granted == 4  # a later range, not sent yet
+    progress = node.data.BeginPartition(_key(0, attempt=1), metadata=AUTH, timeout=5)
+    assert progress.rows_taken == 7
+    assert [(r.start, r.rows) for r in progress.taken] == [(0, 7)]
+    # Attempt 0's unsent rows (5 + 4) are back in the quota of 30.
+    assert _reserve(node, 1, start=0, rows=0).quota_left == 30 - 7
     with pytest.raises(grpc.RpcError) as err:
-        node.data.Feed(iter([*_stream(starts=(0,), rows=(3,), partition=2),
+        _reserve(node, 0, start=7, rows=5)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "belongs to attempt 1" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        _reserve(node, 0, start=3, rows=5, attempt=1)  # rows the node took already
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "overlap" in err.value.details()
+
+
+@pytest.mark.timeout(60)
+def test_rows_beyond_the_reservation_and_a_wrong_finish_are_refused(node):
+    assert _reserve(node, 0, start=0, rows=5).granted == 5
+    with pytest.raises(grpc.RpcError) as err:
+        node.data.Feed(_attempt_stream(0, 0, (0, 3), (3, 3)), metadata=AUTH, timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "reserved only 2 more" in err.value.details()
+    assert _reserve(node, 1, start=0, rows=3).granted == 3
+    with pytest.raises(grpc.RpcError) as err:
+        node.data.Feed(iter([*_attempt_stream(1, 0, (0,), (3,)),
                              feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=4))]),
                        metadata=AUTH, timeout=10)
     assert err.value.code() == grpc.StatusCode.DATA_LOSS
+    with pytest.raises(grpc.RpcError) as err:
+        node.data.Feed(_attempt_stream(2, 0, (0,), (3,)), metadata=AUTH, timeout=10)
+    assert "before any Reserve" in err.value.details()
+
+
+@pytest.mark.timeout(60)
+def test_more_streams_than_server_threads_wait_instead_of_being_refused():
+    node = Node(capacity=1, put_timeout=30.0)
+    try:
+        streams = 70  # beyond the server's 64 threads: the last wait for a thread
+        acks: list = []
+        errors: list = []
+
+        def send(p):
+            try:
+                acks.append(node.send(_stream(starts=(p,), rows=(1,), partition=p),
+                                      timeout=60).rows_received)
+            except grpc.RpcError as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=send, args=(p,)) for p in range(streams)]
+        for t in threads:
+            t.start()
+        xs = []
+        while len(xs) < streams:
+            xs.extend(node.feed.next_batch(1)["x"].tolist())
+        for t in threads:
+            t.join(30)
+        assert not errors and sorted(acks) == [1] * streams and sorted(xs) == list(range(70))
+    finally:
+        node.close()

@@ -86,6 +86,13 @@ class FeedQueue:
         with self._cond:
             return self._rows.get(feed_id, 0)
 
+    def room(self, feed_id: str) -> int:
+        """Chunks the lane of ``feed_id`` can take now (the capacity before its first stream):
+        what a feed task weighs when it picks the node for its next rows."""
+        with self._cond:
+            lane = self._lanes.get(feed_id)
+            return self.capacity if lane is None else max(0, self.capacity - len(lane.chunks))
+
     def open_feed(self, feed_id: str, schema: feed_pb2.FeedSchema | None) -> None:
         """Register a stream of ``feed_id``; every stream of a feed must carry the same schema
         (``None``: streams whose chunks need no common schema, as inference streams)."""
