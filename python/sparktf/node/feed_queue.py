@@ -119,12 +119,13 @@ class FeedQueue:
 
     def put(self, chunk: FeedChunk, timeout: float,
             interrupted: Callable[[], bool] | None = None,
-            admit: Callable[[], None] | None = None) -> bool:
+            admit: Callable[[], None] | None = None, reserved: bool = False) -> bool:
         """Queue ``chunk`` (its feed must be open); False when closed or ``interrupted()``.
 
         ``admit`` runs under the queue's lock just before the chunk is queued; an exception
         from it refuses the chunk. Raises TimeoutError when the feed's lane stayed full for
-        ``timeout`` seconds.
+        ``timeout`` seconds. A ``reserved`` chunk takes room the node set aside when it
+        granted the rows (``DataFeed.Reserve``), so it never waits for the program.
         """
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -135,7 +136,7 @@ class FeedQueue:
                     raise FeedEndedError(f"feed '{chunk.feed_id}' ended while this stream was "
                                          "still sending rows; EndFeed came too early")
                 lane = self._lanes[chunk.feed_id]
-                if len(lane.chunks) < self.capacity:
+                if reserved or len(lane.chunks) < self.capacity:
                     if admit is not None:
                         admit()
                     if chunk.num_rows:

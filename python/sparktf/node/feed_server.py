@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Iterator, NoReturn
 
 import grpc
@@ -44,8 +45,12 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
     messages naming files in ``shared`` (the node's shared-memory directory) for tasks on this
     machine.
 
-    Any number of streams may come at once: a stream the queue has no room for waits (gRPC
-    flow control holds its task back) up to the feed timeout; none is refused.
+    Admission is by reservation: a task reserves each range of rows before it sends it, and
+    the node grants rows only while its quota for the epoch lasts and its queue, counting the
+    ranges granted and not sent yet, has room. Granted rows then never wait for the program,
+    so a stream always drains and its task never waits on a node whose program waits for
+    another node: what keeps synchronous training deadlock-free (see FeedRouter.scala). Any
+    number of streams may come at once; none is refused.
     """
 
     def __init__(self, cluster_id: str, queue: FeedQueue, program: ProgramState,
@@ -56,6 +61,8 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         self._program = program
         self._put_timeout = put_timeout
         self.ledger = PartitionLedger()
+        # Serialized so two tasks never both take the last room of the queue.
+        self._reserving = threading.Lock()
 
     def BeginPartition(self, request: feed_pb2.PartitionKey,
                        context: grpc.ServicerContext) -> feed_pb2.PartitionProgress:
@@ -87,19 +94,23 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                           f"cluster '{k.cluster_id}'")
         if self._program.failed:
             self._abort_failed(context)
-        room = self._queue.room(k.feed_id)
         if self._queue.closed:
             return feed_pb2.ReserveReply(terminated=True, queue_capacity=self._queue.capacity)
+        key = (k.feed_id, k.epoch, k.partition)
         try:
-            grant = self.ledger.reserve((k.feed_id, k.epoch, k.partition), k.attempt,
-                                        request.start, request.rows, request.node_rows)
+            with self._reserving:
+                room = self._queue.room(k.feed_id) - self.ledger.open_ranges(k.feed_id)
+                rows = request.rows if room > 0 else 0
+                grant = self.ledger.reserve(key, k.attempt, request.start, rows,
+                                            request.node_rows)
+                room -= 1 if grant.granted else 0
         except SupersededError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
         except ReservationError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         return feed_pb2.ReserveReply(
             granted=grant.granted, quota_left=grant.quota_left, outstanding=grant.outstanding,
-            queue_free=room, queue_capacity=self._queue.capacity)
+            queue_free=max(0, room), queue_capacity=self._queue.capacity)
 
     def Feed(self, messages: Iterator[FeedItem],
              context: grpc.ServicerContext) -> feed_pb2.FeedAck:
@@ -175,7 +186,8 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             try:
                 taken = self._queue.put(
                     chunk, self._put_timeout, interrupted=lambda: not context.is_active(),
-                    admit=lambda n=batch.num_rows: self.ledger.admit(key, start.attempt, n))
+                    admit=lambda n=batch.num_rows: self.ledger.admit(key, start.attempt, n),
+                    reserved=True)
             except SupersededError as e:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
             except ReservationError as e:

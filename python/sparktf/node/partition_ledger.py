@@ -146,6 +146,12 @@ class PartitionLedger:
             if entry is not None:
                 self._trim(key, entry, lambda r: r.attempt == attempt)
 
+    def open_ranges(self, feed_id: str) -> int:
+        """Ranges of ``feed_id`` granted and not sent whole yet: queue room they hold."""
+        with self._lock:
+            return sum(1 for k, e in self._entries.items() if k[0] == feed_id
+                       for r in e.ranges if r.taken < r.granted)
+
     def rows_taken(self, feed_id: str, epoch: int) -> int:
         """Rows of the epoch this node took, over all partitions."""
         with self._lock:
