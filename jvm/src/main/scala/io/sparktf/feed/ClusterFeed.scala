@@ -5,7 +5,7 @@ import java.util.UUID
 import org.apache.spark.sql.DataFrame
 import org.slf4j.LoggerFactory
 
-import io.sparktf.FeedReport
+import io.sparktf.{FeedReport, SparkTFException}
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.rpc.{ClusterSecret, NodeControlClient}
 
@@ -27,13 +27,10 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
     val sc = df.sparkSession.sparkContext
-    sc.setJobDescription(s"sparktf cluster $clusterId: count rows per partition to plan the feed")
-    // One count plans equal shares for every epoch (free for a cached DataFrame).
-    val plan = try FeedPlan(PartitionRowCounts(df), fed.size) finally sc.setJobDescription(null)
-    if (plan.partitionRows.size != rows.getNumPartitions) {
-      throw new IllegalStateException(s"counted ${plan.partitionRows.size} partitions, the feed " +
-        s"reads ${rows.getNumPartitions}")
-    }
+    sc.setJobDescription(s"sparktf cluster $clusterId: count the rows to plan the feed")
+    // One count, which decodes no column, plans equal shares for every epoch.
+    val plan = try FeedPlan(PartitionRowCounts.total(df), fed.size)
+      finally sc.setJobDescription(null)
     plan.check()
     val started = System.nanoTime()
     val perNode = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
@@ -46,6 +43,12 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
         val results = FeedJob.run(rows, fed, plan, numEpochs, secret, clusterId, feedId, columns,
           epoch, feedTimeoutSeconds)
         results.foreach(r => perNode(r.nodeIndex) += r.rowsAtNode)
+        val fedRows = results.map(_.rowsAtNode).sum
+        if (!results.exists(_.terminated) && fedRows != plan.total) {
+          throw new SparkTFException(s"epoch ${epoch + 1} fed $fedRows rows, but the DataFrame " +
+            s"had ${plan.total} when the feed was planned: it is not deterministic; cache or " +
+            "checkpoint it before train()")
+        }
         sharedRows += results.map(_.rowsShared).sum
         onEpochFed(results)
         terminated = results.exists(_.terminated)
