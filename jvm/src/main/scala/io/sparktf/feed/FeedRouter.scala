@@ -29,7 +29,10 @@ import io.sparktf.SparkTFException
  *  1. A node grants rows only while its queue, counting the rows granted and not yet sent, has
  *     room (`DataFeed.Reserve`), and queues granted rows without waiting for its program. So a
  *     task never waits on a node's program once it holds a grant: its stream drains, and its
- *     acknowledgement comes, in network time. The only wait of a task is for a grant.
+ *     acknowledgement comes, in network time. The only wait of a task is for a grant, and
+ *     before it waits it sends every row it was granted (`beforeWait`): rows held back in a
+ *     half-full batch would keep the room they were granted, and the node's program might
+ *     wait for exactly those rows.
  *  2. Quotas are exact and known up front: node k takes T / n rows (+1 for the first T % n),
  *     so every program cuts its share into the same number of steps, and none waits for a row
  *     that no task will send it.
@@ -67,8 +70,10 @@ final class FeedRouter(order: IndexedSeq[Int], desk: QuotaDesk, timeoutSeconds: 
   def target: Int = current
 
   /** Reserves up to `want` rows from partition row `start` on some node; waits while no node
-   *  can take rows. */
-  def reserve(start: Long, want: Long): FeedRouter.Route = {
+   *  can take rows, after calling `beforeWait` once: the caller sends the rows it holds of
+   *  earlier grants then (a node counts them as room taken until they come). */
+  def reserve(start: Long, want: Long, beforeWait: () => Unit = () => ()): FeedRouter.Route = {
+    var flushed = false
     val began = now()
     var fullSince = -1L
     var wait = 1000000L // 1 ms, doubling: a step of training frees room in milliseconds
@@ -90,12 +95,14 @@ final class FeedRouter(order: IndexedSeq[Int], desk: QuotaDesk, timeoutSeconds: 
                 "share): the DataFrame is not deterministic; cache or checkpoint it before " +
                 "train()")
             }
+            if (!flushed) { beforeWait(); flushed = true }
             spent.clear()
             current = order.head
             pause(wait)
             wait = math.min(wait * 2, MaxPauseNanos)
         }
       } else {
+        if (!flushed) { beforeWait(); flushed = true }
         val t = now()
         if (fullSince < 0) fullSince = t
         if (t - fullSince >= divertAfterNanos) {

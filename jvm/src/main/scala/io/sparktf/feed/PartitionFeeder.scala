@@ -46,7 +46,9 @@ final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int
           if (left == 0) {
             if (node >= 0) batchRows = streams(node).rowsPerBatch(batchRows)
             val until = if (nextSkip < skips.size) skips(nextSkip)._1 else Long.MaxValue
-            router.reserve(row, math.min(batchRows.toLong, until - row)) match {
+            val holding = node
+            router.reserve(row, math.min(batchRows.toLong, until - row),
+                () => if (holding >= 0) streams(holding).flushNow()) match {
               case FeedRouter.Terminated => stopped = true
               case FeedRouter.Granted(k, n) =>
                 if (node >= 0 && k != node) streams(node).flushNow()

@@ -27,8 +27,11 @@ object PartitionRowCounts {
    *  nothing; a filter still reads the columns it tests). */
   def total(df: DataFrame): Long =
     if (CachedRowCounts.of(df).isDefined) apply(df).sum
-    else df.select(Seq.empty[Column]: _*).queryExecution.toRdd
-      .mapPartitions(rows => Iterator(rows.size.toLong)).collect().sum
+    else columnless(df).queryExecution.toRdd.mapPartitions(rows => Iterator(rows.size.toLong))
+      .collect().sum
+
+  /** `df` with every column pruned: what [[total]] counts when `df` is not cached. */
+  def columnless(df: DataFrame): DataFrame = df.select(Seq.empty[Column]: _*)
 
   def apply(df: DataFrame): IndexedSeq[Long] = CachedRowCounts.of(df) match {
     case Some(cache) =>

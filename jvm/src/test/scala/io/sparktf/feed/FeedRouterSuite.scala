@@ -59,7 +59,10 @@ class FeedRouterSuite extends AnyFunSuite {
     nodes.queued(0) = 4 // its program waits at a collective for node 1, whose queue is empty
     val clock = new Clock
     val r = router(nodes, IndexedSeq(0, 1), clock)
-    assert(r.reserve(0, 10) == FeedRouter.Granted(1, 10))
+    var flushes = 0
+    // Before it waits, the task sends the rows it holds: they may be what a program waits for.
+    assert(r.reserve(0, 10, () => flushes += 1) == FeedRouter.Granted(1, 10))
+    assert(flushes == 1)
     assert(clock.nanos >= 200L * 1000 * 1000 && clock.nanos < 300L * 1000 * 1000)
     // Room on the first choice within the wait: the rows stay there.
     val again = new FakeNodes(Seq(1000L, 1000L), capacity = 4)
