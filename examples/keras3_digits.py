@@ -1,4 +1,4 @@
-"""The digits classifier with Keras 3: ``sparktf.keras3.fit`` trains under
+"""The digits classifier with Keras 3: ``sparktf.program.keras3.fit`` trains under
 MultiWorkerMirroredStrategy (where Keras 3 ``model.fit`` fails on TF 2.21), the chief saves a
 ``.keras`` file. Same driver as keras_digits.py; run it the same way::
 
@@ -18,8 +18,8 @@ def main_fun(args: dict[str, Any], ctx: Any) -> None:
     import keras
     import tensorflow as tf
 
-    from sparktf.export import export_model
-    from sparktf.keras3 import fit
+    from sparktf.program.export import export_model
+    from sparktf.program.keras3 import fit
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():

@@ -48,7 +48,7 @@ def main_fun(args: dict[str, Any], ctx: Any) -> None:
     dataset = feed.dataset(args["batch_size"], features=["features"], label="label")
     model.fit(dataset, epochs=1, verbose=2)
     # The chief saves an undistributed copy: no collective ops, so no worker has to join.
-    from sparktf.export import export_model
+    from sparktf.program.export import export_model
 
     export_model(model, ctx)
 

@@ -5,7 +5,7 @@ TF2 ParameterServerStrategy's coordinator inside tf_keras ``model.fit``: variabl
 ps, the workers run the steps on data from the coordinator's ``dataset_fn`` (InputMode.TENSORFLOW:
 nothing is fed by Spark). The chief saves a checkpoint every epoch; the evaluator scores each
 new one on held-out rows while training goes on. ps and workers call
-``sparktf.parameter_server.serve``, which returns once the chief's program has ended, so
+``sparktf.program.parameter_server.serve``, which returns once the chief's program has ended, so
 ``cluster.shutdown()`` returns as soon as training is done. The driver prints one JSON line:
 loss per epoch, the evaluations, and timings.
 
@@ -31,7 +31,7 @@ TEST_ROWS = 397
 def main_fun(args: dict[str, Any], ctx: Any) -> None:
     """Runs on every node; what it does depends on the node's role."""
     if ctx.job_name in ("ps", "worker"):
-        from sparktf.parameter_server import serve
+        from sparktf.program.parameter_server import serve
 
         serve(ctx)
     elif ctx.job_name == "evaluator":
@@ -68,7 +68,7 @@ def train(args: dict[str, Any], ctx: Any) -> None:
     import tensorflow as tf
     import tf_keras as keras
 
-    from sparktf.export import export_model
+    from sparktf.program.export import export_model
 
     strategy = tf.distribute.ParameterServerStrategy(
         tf.distribute.cluster_resolver.TFConfigClusterResolver())
@@ -102,7 +102,7 @@ def evaluate(args: dict[str, Any], ctx: Any) -> None:
     """The evaluator: scores each checkpoint the chief writes on the held-out rows."""
     import tensorflow as tf
 
-    from sparktf.evaluation import evaluate_checkpoints
+    from sparktf.program.evaluation import evaluate_checkpoints
 
     x, y = digits(test=True)
     evaluate_checkpoints(ctx, build_model(args["learning_rate"]),

@@ -33,8 +33,8 @@ def main_fun(args: dict[str, Any], ctx: Any) -> None:
     import tensorflow as tf
     import tf_keras as keras
 
-    from sparktf.export import export_model
-    from sparktf.node.tfrecord_input import feature_spec, tfrecord_files
+    from sparktf.program.export import export_model
+    from sparktf.program.tfrecord_input import feature_spec, tfrecord_files
 
     # The strategy first: it must exist before any other TensorFlow op runs.
     strategy = tf.distribute.MultiWorkerMirroredStrategy()

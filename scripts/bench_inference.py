@@ -9,8 +9,8 @@ Data: N rows of ``x`` array<float> (784 random float32) and ``label`` int, writt
 and cached, so every measurement reads the same in-memory rows.
 
 Model: a 784-128-10 relu MLP (tf_keras, seeded random weights) built in the driver and saved as
-a SavedModel (``model.save(dir, save_format="tf")``, as ``sparktf.export`` does for tf_keras):
-input ``x``, output ``scores`` (10 floats a row).
+a SavedModel (``model.save(dir, save_format="tf")``, as ``sparktf.program.export`` does for
+tf_keras): input ``x``, output ``scores`` (10 floats a row).
 
 Each method must compute every row's scores: the timed action is
 ``agg(sum(size(scores)))`` (a plain ``count()`` may prune the inference column), and its result

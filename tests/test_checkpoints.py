@@ -23,7 +23,7 @@ def fit_with_backup_and_restore(args: dict[str, Any], ctx: Any) -> None:
     import tensorflow as tf
     import tf_keras as keras
 
-    from sparktf.export import export_model
+    from sparktf.program.export import export_model
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():

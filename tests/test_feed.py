@@ -24,7 +24,7 @@ def summarize_feeds(args: dict[str, Any], ctx: Any) -> None:
 
     import numpy as np
 
-    from sparktf.node.column_batch import RaggedColumn
+    from sparktf.wire.column_batch import RaggedColumn
 
     def rss_mb(field: str = "VmRSS") -> float:
         # VmHWM is the peak; ru_maxrss would count the forking executor JVM's peak too.

@@ -1,5 +1,5 @@
-"""The Keras 3 path: sparktf.keras3.fit trains under MultiWorkerMirroredStrategy on two nodes,
-and the chief's .keras file reloads in Keras 3 and has learned."""
+"""The Keras 3 path: sparktf.program.keras3.fit trains under MultiWorkerMirroredStrategy on two
+nodes, and the chief's .keras file reloads in Keras 3 and has learned."""
 
 import pytest
 

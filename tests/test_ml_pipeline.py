@@ -18,7 +18,7 @@ def train_regressor(args, ctx):
     import tensorflow as tf
     import tf_keras as keras
 
-    from sparktf.export import export_saved_model
+    from sparktf.program.export import export_saved_model
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():

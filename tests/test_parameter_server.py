@@ -97,7 +97,7 @@ def cluster_nodes_left(cluster_id: str, wait_seconds: float) -> list[int]:
 def serve_on_every_worker(args, ctx):
     """The ps/worker side of a ParameterServerStrategy program, started in InputMode.SPARK."""
     if ctx.job_name == "worker":
-        from sparktf.parameter_server import serve
+        from sparktf.program.parameter_server import serve
 
         serve(ctx)
 
@@ -116,7 +116,7 @@ def chief_fails_after_using_the_ps(args, ctx):
     """The ps serves; the chief puts a variable on it, then raises. The ps ends by itself (the
     chief's server is gone) or by Spark cancelling the failed barrier stage, whichever is first."""
     if ctx.job_name == "ps":
-        from sparktf.parameter_server import serve
+        from sparktf.program.parameter_server import serve
 
         serve(ctx)
         return

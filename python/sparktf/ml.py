@@ -11,7 +11,7 @@ Example::
 
     def train(args, ctx):
         import tf_keras as keras
-        from sparktf.export import export_saved_model
+        from sparktf.program.export import export_saved_model
         ds = ctx.get_data_feed().dataset(32, features=["x"], label="y")
         model = keras.Sequential([keras.Input((4,), name="x"), keras.layers.Dense(1)])
         model.compile("adam", "mse")

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from sparktf.node.chief_watch import ChiefWatch, chief_address
+from sparktf.program.chief_watch import ChiefWatch, chief_address
 
 
 def listening_socket() -> tuple[socket.socket, int]:

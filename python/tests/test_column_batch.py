@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from column_batches import batch, encode_column, schema, spec
-from sparktf.node.column_batch import (
+from sparktf.wire.column_batch import (
     RaggedColumn, concat_rows, decode_batch, decode_column, slice_rows, validate_schema)
 from sparktf.v1 import feed_pb2
 

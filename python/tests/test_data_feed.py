@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from column_batches import batch, numeric_batch, schema, spec
-from sparktf.node.column_batch import decode_batch
+from sparktf.wire.column_batch import decode_batch
 from sparktf.node.data_feed import DataFeed, batch_rows
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
 from sparktf.v1 import feed_pb2

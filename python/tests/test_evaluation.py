@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fake_chief import FakeChief
-from sparktf.evaluation import checkpoint_number, evaluate_checkpoints
+from sparktf.program.evaluation import checkpoint_number, evaluate_checkpoints
 from sparktf.node.context import NodeContext
 
 

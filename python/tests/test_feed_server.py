@@ -15,7 +15,7 @@ from sparktf.node.feed_queue import FeedQueue
 from sparktf.node.feed_server import DataFeedServicer
 from sparktf.node.node_server import start_node_server
 from sparktf.node.program_state import ProgramState
-from sparktf.node.shared_batches import SharedBatchDir
+from sparktf.wire.shared_batches import SharedBatchDir
 from sparktf.v1 import feed_pb2, feed_pb2_grpc, node_control_pb2, node_control_pb2_grpc
 
 SECRET = "s3cr3t-value-for-tests"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from column_batches import batch, batch_message, schema, spec, start_message
-from sparktf.node.column_batch import decode_batch
-from sparktf.node.feed_wire import ColumnBatchView, kind_of, parse_feed_message, parse_infer_request
+from sparktf.wire.column_batch import decode_batch
+from sparktf.wire.feed_wire import ColumnBatchView, kind_of, parse_feed_message, parse_infer_request
 from sparktf.v1 import feed_pb2, inference_pb2
 
 SCHEMA = schema(

@@ -6,10 +6,10 @@ import pytest
 
 from column_batches import numeric_batch, schema, spec
 from sparktf.node.answer_sink import AnswerSink
-from sparktf.node.column_batch import decode_batch, decode_column
+from sparktf.wire.column_batch import decode_batch, decode_column
 from sparktf.node.data_feed import DataFeed
 from sparktf.node.feed_queue import FeedChunk, FeedQueue
-from sparktf.node.result_batch import check_rows, encode_answers
+from sparktf.wire.result_batch import check_rows, encode_answers
 from sparktf.v1 import feed_pb2
 
 INPUTS = schema(spec("x", feed_pb2.INT64))

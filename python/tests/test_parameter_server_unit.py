@@ -12,7 +12,7 @@ import pytest
 
 from fake_chief import FakeChief
 from sparktf.node.context import NodeContext
-from sparktf.parameter_server import ServerStartError, serve
+from sparktf.program.parameter_server import ServerStartError, serve
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ PYTHON_DIR = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import os, sys, time
-from sparktf.node.parent_watch import watch_parent
+from sparktf.wire.parent_watch import watch_parent
 watch_parent(poll_seconds=0.2, leftovers=(sys.argv[2],))
 open(sys.argv[1], "w").write(str(os.getpid()))
 time.sleep(30)

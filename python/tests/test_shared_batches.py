@@ -7,8 +7,8 @@ import grpc
 import pytest
 
 from column_batches import numeric_batch, schema, spec, start_message
-from sparktf.node.column_batch import decode_batch
-from sparktf.node.shared_batches import SharedBatchDir, carried_batch
+from sparktf.wire.column_batch import decode_batch
+from sparktf.wire.shared_batches import SharedBatchDir, carried_batch
 from sparktf.v1 import feed_pb2, inference_pb2
 from test_feed_server import CLUSTER, SCHEMA, Node
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import tensorflow as tf
 
-from sparktf.node.tfrecord_input import feature_spec, tfrecord_files
+from sparktf.program.tfrecord_input import feature_spec, tfrecord_files
 
 SCHEMA = {"type": "struct", "fields": [
     {"name": "label", "type": "integer", "nullable": True, "metadata": {}},

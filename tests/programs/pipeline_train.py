@@ -6,7 +6,7 @@ def main_fun(args, ctx):
     import tensorflow as tf
     import tf_keras as keras
 
-    from sparktf.export import export_saved_model
+    from sparktf.program.export import export_saved_model
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from sparktf.node.answer_sink import AnswerSink
 
-from sparktf.node.column_batch import Column, RaggedColumn, concat_rows, slice_rows
+from sparktf.wire.column_batch import Column, RaggedColumn, concat_rows, slice_rows
 from sparktf.node.feed_queue import FeedChunk, FeedEnd, FeedQueue
-from sparktf.node.result_batch import check_rows, encode_answers
+from sparktf.wire.result_batch import check_rows, encode_answers
 from sparktf.v1 import feed_pb2
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Union
 
-from sparktf.node.column_batch import Column
+from sparktf.wire.column_batch import Column
 from sparktf.v1 import feed_pb2
 
 if TYPE_CHECKING:

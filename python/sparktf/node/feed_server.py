@@ -8,12 +8,12 @@ from typing import Iterator, NoReturn
 
 import grpc
 
-from sparktf.node.column_batch import decode_batch, validate_schema
+from sparktf.wire.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
-from sparktf.node.feed_wire import FeedItem, kind_of, parse_feed_message
+from sparktf.wire.feed_wire import FeedItem, kind_of, parse_feed_message
 from sparktf.node.partition_ledger import PartitionLedger, ReservationError, SupersededError
 from sparktf.node.program_state import ProgramState
-from sparktf.node.shared_batches import SharedBatchDir, carried_batch, carries_batch
+from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from typing import Callable, Iterator
 import grpc
 
 from sparktf.node.answer_sink import AnswerSink
-from sparktf.node.column_batch import decode_batch, validate_schema
+from sparktf.wire.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
-from sparktf.node.feed_wire import InferItem, kind_of, parse_infer_request
+from sparktf.wire.feed_wire import InferItem, kind_of, parse_infer_request
 from sparktf.node.program_state import ProgramState
-from sparktf.node.shared_batches import SharedBatchDir, carried_batch, carries_batch
+from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
 from sparktf.v1 import feed_pb2, inference_pb2, inference_pb2_grpc
 from sparktf.v1 import node_control_pb2
 

@@ -6,7 +6,7 @@ from concurrent import futures
 
 import grpc
 
-from sparktf.node.auth import SecretInterceptor
+from sparktf.wire.auth import SecretInterceptor
 from sparktf.node.control_server import NodeControlServicer
 from sparktf.node.feed_server import DataFeedServicer, add_data_feed_to_server
 from sparktf.node.inference_server import NodeInferenceServicer, add_inference_to_server

@@ -18,7 +18,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, ProgramSpec, load_bootstrap
-from sparktf.node.parent_watch import set_parent_death_signal, watch_parent
+from sparktf.wire.parent_watch import set_parent_death_signal, watch_parent
 
 if TYPE_CHECKING:
     from sparktf.node.context import NodeContext
@@ -152,7 +152,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     from sparktf.node.inference_server import NodeInferenceServicer
     from sparktf.node.node_server import start_node_server
     from sparktf.node.program_state import ProgramState  # noqa: F811
-    from sparktf.node.shared_batches import SharedBatchDir
+    from sparktf.wire.shared_batches import SharedBatchDir
     from sparktf.node.tensorboard import TensorBoardError, default_log_dir, start_tensorboard
 
     log_dir = default_log_dir(boot.log_dir, boot.model_dir, boot.working_dir)

@@ -13,14 +13,14 @@ from typing import Any, Iterator
 
 import grpc
 
-from sparktf.node.auth import SecretInterceptor
-from sparktf.node.column_batch import decode_batch
-from sparktf.node.feed_wire import InferItem
+from sparktf.wire.auth import SecretInterceptor
+from sparktf.wire.column_batch import decode_batch
+from sparktf.wire.feed_wire import InferItem
 from sparktf.node.inference_server import add_inference_to_server, read_start
 from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
-from sparktf.node.parent_watch import watch_parent
-from sparktf.node.result_batch import check_rows, encode_answers
-from sparktf.node.shared_batches import SharedBatchDir, carried_batch, carries_batch
+from sparktf.wire.parent_watch import watch_parent
+from sparktf.wire.result_batch import check_rows, encode_answers
+from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
 from sparktf.serving.batch_prefetch import Prefetch
 from sparktf.serving.signature_runner import SignatureRunner
 from sparktf.v1 import feed_pb2, inference_pb2, inference_pb2_grpc

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from sparktf.node.column_batch import Column, RaggedColumn
+from sparktf.wire.column_batch import Column, RaggedColumn
 from sparktf.v1 import feed_pb2
 
 

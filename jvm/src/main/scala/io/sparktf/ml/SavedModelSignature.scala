@@ -59,7 +59,8 @@ object SavedModelSignature {
     val fs = file.getFileSystem(conf)
     if (!fs.exists(file)) {
       throw new SparkTFException(s"no SavedModel at '$exportDir': it has no saved_model.pb (export " +
-        "the model there with sparktf.export.export_model, model.export() or tf.saved_model.save)")
+        "the model there with sparktf.program.export.export_model, model.export() or " +
+        "tf.saved_model.save)")
     }
     val status = fs.getFileStatus(file)
     val in = fs.open(file)

@@ -76,8 +76,9 @@ class TFEstimator(override val uid: String) extends Estimator[TFModel] with TFPa
     val exported = new Path($(exportDir), "saved_model.pb")
     if (!exported.getFileSystem(spark.sparkContext.hadoopConfiguration).exists(exported)) {
       throw new SparkTFException(s"training ended but nothing was exported to '${$(exportDir)}': " +
-        "the chief must save a SavedModel to ctx.export_dir (sparktf.export.export_model(model, " +
-        "ctx), or model.export(ctx.export_dir) in Keras 3)")
+        "the chief must save a SavedModel to ctx.export_dir " +
+        "(sparktf.program.export.export_model(model, ctx), or model.export(ctx.export_dir) in " +
+        "Keras 3)")
     }
     copyValues(new TFModel(uid + "_model")).setParent(this)
   }

@@ -19,7 +19,7 @@ import re
 import weakref
 from typing import Any
 
-from sparktf.node.feed_wire import ColumnBatchView, column_batch_view, kind_of
+from sparktf.wire.feed_wire import ColumnBatchView, column_batch_view, kind_of
 from sparktf.v1 import feed_pb2
 
 # Only names the JVM writes ("<feed id>-e<epoch>-p<partition>-a<attempt>-<n>"): never a path.

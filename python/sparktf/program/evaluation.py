@@ -14,7 +14,7 @@ Example::
 
     def main_fun(args, ctx):
         if ctx.job_name == "evaluator":
-            from sparktf.evaluation import evaluate_checkpoints
+            from sparktf.program.evaluation import evaluate_checkpoints
             model = build_and_compile_model()       # same architecture, metrics of your choice
             results = evaluate_checkpoints(ctx, model, test_dataset(),
                                            checkpoint_dir=ctx.absolute_path("checkpoints"))
@@ -31,7 +31,7 @@ import re
 import time
 from typing import Any
 
-from sparktf.node.chief_watch import ChiefWatch
+from sparktf.program.chief_watch import ChiefWatch
 
 log = logging.getLogger("sparktf.node")
 

@@ -15,7 +15,7 @@ Example::
 
     def main_fun(args, ctx):
         if ctx.job_name in ("ps", "worker"):
-            from sparktf.parameter_server import serve
+            from sparktf.program.parameter_server import serve
             serve(ctx)                      # returns once the chief's program has ended
             return
         import tensorflow as tf
@@ -39,7 +39,7 @@ import logging
 import time
 from typing import Any
 
-from sparktf.node.chief_watch import ChiefWatch
+from sparktf.program.chief_watch import ChiefWatch
 
 log = logging.getLogger("sparktf.node")
 

@@ -4,7 +4,7 @@ columns, from the folder's ``_sparktf_schema.json``.
 
 Example, in ``main_fun(args, ctx)``::
 
-    from sparktf.node.tfrecord_input import feature_spec, tfrecord_files
+    from sparktf.program.tfrecord_input import feature_spec, tfrecord_files
 
     files = tfrecord_files(args["data_dir"], ctx)            # this node's part files
     spec = feature_spec(args["data_dir"], shapes={"features": [64]})

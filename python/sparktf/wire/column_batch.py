@@ -12,7 +12,7 @@ from typing import Union
 
 import numpy as np
 
-from sparktf.node.feed_wire import ColumnBatchView
+from sparktf.wire.feed_wire import ColumnBatchView
 from sparktf.v1 import feed_pb2
 
 # Numbers travel little-endian whatever the host: the dtypes say so explicitly.

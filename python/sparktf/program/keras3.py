@@ -9,7 +9,7 @@ the loop (building them inside a replica step would create variables there): eva
 Example, inside ``main_fun(args, ctx)``::
 
     import keras, tensorflow as tf
-    from sparktf.keras3 import fit
+    from sparktf.program.keras3 import fit
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():

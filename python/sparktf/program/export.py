@@ -7,7 +7,7 @@ an undistributed clone and saves that. The other nodes return at once.
 
 Example, at the end of ``main_fun(args, ctx)``::
 
-    from sparktf.export import export_model
+    from sparktf.program.export import export_model
     export_model(model, ctx)              # SavedModel (tf_keras) or model.keras (Keras 3)
 """
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from sparktf.node.column_batch import BYTES_DTYPES, NUMERIC_DTYPES
+from sparktf.wire.column_batch import BYTES_DTYPES, NUMERIC_DTYPES
 from sparktf.v1 import feed_pb2
 
 _OFFSET_DTYPE = np.dtype("<i4")
