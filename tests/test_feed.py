@@ -289,6 +289,8 @@ def test_shared_memory_and_socket_feeds_deliver_the_same_rows(spark, tmp_path, s
         cluster.shutdown(timeout=120)
     assert [r["rows_total"] for r in reports] == [2000, 4000]
     assert [r["shared_memory_rows"] for r in reports] == ([2000, 4000] if shared else [0, 0])
+    # The 4000 rows of 300 floats weigh 4.8 MB: over the socket when memory is not shared.
+    assert (reports[1]["socket_bytes"] == 0) if shared else reports[1]["socket_bytes"] > 4.8e6
     deadline = time.monotonic() + 15  # each executor removes its node's dir as the node exits
     while any(os.path.exists(d) for d in dirs if d) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -77,5 +77,6 @@ def test_tiny_partitions_and_uneven_local_partitions_feed_exact_shares(spark, tm
         assert {n: p[feed]["rows"] for n, p in programs.items()} == {
             "chief": rows // 2, "worker": rows // 2}
         assert sum(p[feed]["sum"] for p in programs.values()) == rows * (rows - 1) // 2
-    # Both nodes are on this machine: every row went through shared memory.
-    assert local["shared_memory_rows"] == 6000
+    # Both nodes are on this machine: every row went through shared memory, no batch over a
+    # socket.
+    assert local["shared_memory_rows"] == 6000 and local["socket_bytes"] == 0

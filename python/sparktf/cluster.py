@@ -231,7 +231,8 @@ class TFCluster:
         ``seconds``, ``rows_per_second``, ``restarts`` and ``restarted_epochs`` (1-based epochs
         partly fed to a cluster that failed, then fed again whole to the restarted one; every
         epoch is counted once in the row figures), ``shared_memory_rows`` (rows that reached
-        their node through shared memory, see ``shared_memory_feed``).
+        their node through shared memory, see ``shared_memory_feed``) and ``socket_bytes``
+        (what the batches sent over sockets weighed).
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""

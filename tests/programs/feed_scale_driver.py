@@ -52,6 +52,7 @@ def main(executors, memory_mb, partitions, rows, sleep):
             .config("spark.pyspark.python", sys.executable)
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.executor.memory", f"{memory_mb}m")
             .config("spark.task.maxFailures", "1")
             .config("spark.executor.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
             .getOrCreate()

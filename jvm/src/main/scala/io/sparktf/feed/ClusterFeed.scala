@@ -36,6 +36,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     val perNode = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
     var terminated = false
     var sharedRows = 0L
+    var socketBytes = 0L
     var epoch = 0
     try {
       while (epoch < numEpochs && !terminated) {
@@ -50,6 +51,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
             "checkpoint it before train()")
         }
         sharedRows += results.map(_.rowsShared).sum
+        socketBytes += results.map(_.socketBytes).sum
         onEpochFed(results)
         terminated = results.exists(_.terminated)
         epoch += 1
@@ -62,7 +64,8 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     }
     val report = FeedReport(feedId, epoch,
       fed.map(n => n.role.address -> perNode(n.barrierIndex)).toMap,
-      (System.nanoTime() - started) / 1e9, terminated, sharedMemoryRows = sharedRows)
+      (System.nanoTime() - started) / 1e9, terminated, sharedMemoryRows = sharedRows,
+      socketBytes = socketBytes)
     log.info(s"sparktf cluster $clusterId fed ${report.rowsTotal} rows in " +
       f"${report.seconds}%.1f s (${report.rowsPerSecond}%.0f rows/s)")
     report

@@ -9,7 +9,8 @@ import org.apache.spark.sql.catalyst.InternalRow
 
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
-import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart}
+import io.sparktf.proto.v1.{ColumnBatch, DataFeedGrpc, FeedAck, FeedFinish, FeedMessage,
+  FeedStart}
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
 import io.sparktf.rpc.{ClusterSecret, NodeChannels}
 
@@ -53,6 +54,7 @@ final class NodeStream(
   private var lastBatchBytes = 0L
   private var sent = 0L
   private var sentShared = 0L
+  private var socketBytes = 0L
 
   /** True once the node answered early: its program called `terminate()` (or failed). */
   def closedByNode: Boolean = done.getCount == 0
@@ -100,7 +102,7 @@ final class NodeStream(
         s"partition $partition, but the task sent $sent: rows were lost on the way")
     }
     FeedResult(partition, epoch, node.barrierIndex, 0, sent, received,
-      ack.getTerminated, seconds, sentShared)
+      ack.getTerminated, seconds, sentShared, socketBytes)
   }
 
   /** Ends the call after a failure: the node frees the stream and keeps exactly the rows it
@@ -139,7 +141,7 @@ final class NodeStream(
     lastBatchBytes = encoder.bytes
     val batch = encoder.flush()
     shared.filter(_.usable) match {
-      case None => send(FeedMessage.newBuilder().setBatch(batch).build())
+      case None => sendOnSocket(batch)
       case Some(files) =>
         val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
         if (files.awaitRoom(deadline, () => done.getCount > 0)) {
@@ -148,12 +150,17 @@ final class NodeStream(
               encoder.recycle() // the batch is in the file now
               send(FeedMessage.newBuilder().setSharedBatch(ref).build())
               sentShared += n
-            case None => send(FeedMessage.newBuilder().setBatch(batch).build())
+            case None => sendOnSocket(batch)
           }
         } else if (done.getCount > 0) throw tookNoData()
         // else the node ended the stream (terminate() or a failure): finish() reports it
     }
     sent += n
+  }
+
+  private def sendOnSocket(batch: ColumnBatch): Unit = {
+    socketBytes += batch.getSerializedSize
+    send(FeedMessage.newBuilder().setBatch(batch).build())
   }
 
   private def tookNoData(): SparkTFException = new SparkTFException(s"node ${node.describe} " +
