@@ -6,8 +6,8 @@ on stderr) and exits 0 whether or not the targets are met (exit 1 only when a ru
 Data: N rows of ``x`` array<float> (784 random float32) and ``label`` int (0..9), written once
 as Parquet with pyarrow (in chunks, ``benchlib.data``), read by Spark, repartitioned
 round-robin into 2 x nodes partitions and cached, so every measurement reads the same in-memory
-rows. N is made a multiple of ``nodes``: the feed balances the rows over the nodes (each
-``train()`` report is checked for N / nodes rows per node), as MultiWorkerMirroredStrategy
+rows. N is made a multiple of ``nodes``: the feed balances the rows over the nodes (the Keras
+phase checks its ``train()`` reports for N / nodes rows per node), as MultiWorkerMirroredStrategy
 needs every worker to run the same number of steps.
 
 Phases, in this order (sparktf first, so the driver's RSS figures for it are not inflated by
@@ -791,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if sum(per_partition) != rows:
             raise RuntimeError(f"Spark read {sum(per_partition)} rows, expected {rows}")
-        per_node = rows // k  # the feed balances the rows over the nodes (checked per train())
+        per_node = rows // k  # the feed balances the rows (the Keras phase checks it)
         result["partitions"] = partitions
         result["order"] = "sequential" if opts.sequential else "rounds"
         result["rows_per_partition"] = per_partition

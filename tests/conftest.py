@@ -123,18 +123,29 @@ def java_nodes(cluster) -> list:
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 
+def _sim_params(item: Any) -> dict[str, Any] | None:
+    """The sim_hosts parameters of a test ({} for the defaults), None when it uses none."""
+    if "sim_hosts" not in getattr(item, "fixturenames", ()):
+        return None
+    callspec = getattr(item, "callspec", None)
+    return dict(callspec.params.get("sim_hosts") or {}) if callspec else {}
+
+
 def pytest_collection_modifyitems(items: list) -> None:
-    """Tests on the simulated cluster run first: a Python process holds one SparkContext, and
-    the session-scoped local-cluster `spark` must not be alive while `sim_hosts` is."""
-    items.sort(key=lambda item: "sim_hosts" not in getattr(item, "fixturenames", ()))
+    """Tests on the simulated cluster run first, those of one size together: a Python process
+    holds one SparkContext, and the session-scoped local-cluster `spark` must not be alive while
+    `sim_hosts` is (the simulated cluster ends after the last test of a run of them)."""
+    items.sort(key=lambda item: (_sim_params(item) is None, repr(_sim_params(item))))
 
 
 class SimSpark:
     """A SparkSession on a simulated cluster: ``spark``, the ``sim`` cluster (``SimCluster``),
-    the ``hosts`` (addresses) and ``executors`` ({"host:port": host})."""
+    the ``hosts`` (addresses), ``executors`` ({"host:port": host}) and the fixture's
+    ``params``."""
 
-    def __init__(self, spark: Any, sim: Any, executors: dict[str, str]) -> None:
-        self.spark, self.sim, self.executors = spark, sim, executors
+    def __init__(self, spark: Any, sim: Any, executors: dict[str, str],
+                 params: dict[str, Any]) -> None:
+        self.spark, self.sim, self.executors, self.params = spark, sim, executors, params
         self.hosts = sim.addresses
 
 
@@ -145,18 +156,51 @@ def sim_executors(session: Any, hosts: list[str]) -> dict[str, str]:
     return {f"{i.host()}:{i.port()}": i.host() for i in infos if i.host() in hosts}
 
 
-@pytest.fixture(scope="module")
-def sim_hosts(request: Any) -> Iterator[SimSpark]:
+_running_sim: list[SimSpark] = []  # the simulated cluster of the current run of sim tests
+
+
+@pytest.fixture
+def sim_hosts(request: Any) -> SimSpark:
     """A SparkSession on a simulated standalone cluster of 3 hosts (127.0.0.2-4), each a worker
     in its own mount namespace (private /dev/shm and /tmp), with one executor of 1 core and
     512 MB per host. Parametrize indirectly with {"hosts": H, "executors_per_host": E} to
-    resize. Skips, saying why, where a private mount namespace cannot be made; fails at teardown
-    when the cluster leaves a process, mount namespace or directory behind."""
+    resize. Skips, saying why, where a private mount namespace cannot be made. The cluster is
+    shared by consecutive tests of the same size and stopped after the last of them (not at the
+    module's end: a later `spark` would get this session); its stop fails that test's teardown
+    when it leaves a process, mount namespace or directory behind."""
+    params = _sim_params(request.node) or {}
+    if _running_sim and _running_sim[0].params != params:
+        _stop_sim()
+    if not _running_sim:
+        _running_sim.append(_start_sim(params))
+    return _running_sim[0]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
+    if _running_sim and (nextitem is None or _sim_params(nextitem) != _running_sim[0].params):
+        _stop_sim()
+
+
+def pytest_sessionfinish(session: Any) -> None:
+    """A run cut short (-x, Ctrl-C) still stops the simulated cluster."""
+    if _running_sim:
+        _stop_sim()
+
+
+def _stop_sim() -> None:
+    running = _running_sim.pop()
+    try:
+        running.spark.stop()
+    finally:
+        running.sim.stop()  # raises on anything left behind
+
+
+def _start_sim(params: dict[str, Any]) -> SimSpark:
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
     from sim_cluster import NamespaceUnavailable, SimCluster
 
-    params = dict(getattr(request, "param", None) or {})
     hosts, per_host = params.get("hosts", 3), params.get("executors_per_host", 1)
     executor_mb = params.get("executor_memory_mb", 512)
     if SparkContext._active_spark_context is not None:
@@ -188,6 +232,12 @@ def sim_hosts(request: Any) -> Iterator[SimSpark]:
             .config("spark.task.maxFailures", "2")
             .getOrCreate()
         )
+        # The first SparkContext's settings become the driver JVM's system properties, the
+        # defaults of every later SparkContext in this process: the local-cluster `spark` after
+        # this one must not get these.
+        system = session.sparkContext._jvm.java.lang.System
+        for key in ("spark.executor.cores", "spark.cores.max", "spark.executor.memory"):
+            system.clearProperty(key)
         deadline = time.time() + 120
         while len(sim_executors(session, sim.addresses)) < hosts * per_host:
             assert time.time() < deadline, (
@@ -195,8 +245,9 @@ def sim_hosts(request: Any) -> Iterator[SimSpark]:
                 f"{sim_executors(session, sim.addresses)}; worker log:\n"
                 f"{sim.log_tail('worker-0')}")
             time.sleep(0.5)
-        yield SimSpark(session, sim, sim_executors(session, sim.addresses))
-    finally:
+        return SimSpark(session, sim, sim_executors(session, sim.addresses), params)
+    except BaseException:
         if session is not None:
             session.stop()
-        sim.stop()
+        sim.stop(check=False)
+        raise

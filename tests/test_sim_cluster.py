@@ -194,3 +194,13 @@ def test_three_nodes_on_three_hosts_train_exact_counts(sim_hosts) -> None:
     assert {k: sim.host_glob(k, "/dev/shm/sparktf-*") for k in range(sim.hosts)} == {
         k: [] for k in range(sim.hosts)
     }
+
+
+def test_local_cluster_session_after_the_simulated_one(spark) -> None:
+    """The session-scoped local-cluster `spark` starts after the simulated cluster's session
+    ended (the sim_hosts tests run first) and inherits none of its settings."""
+    conf = spark.sparkContext.getConf()
+    assert spark.sparkContext.master.startswith("local-cluster[")
+    assert conf.get("spark.cores.max") is None
+    assert conf.get("spark.executor.memory") is None
+    assert spark.range(10).count() == 10
