@@ -30,6 +30,10 @@ def _session(spark_or_sc: SparkSession | SparkContext) -> SparkSession:
     raise TypeError(f"expected a SparkSession or SparkContext, got {type(spark_or_sc).__name__}")
 
 
+# The Scala object Python calls TFCluster through (py4j's view: JSON text in and out).
+_BRIDGE = "io.sparktf.python.TFClusterBridge"
+
+
 def _jvm_class(spark: SparkSession, name: str) -> Any:
     jvm = spark.sparkContext._jvm
     obj = jvm
@@ -103,6 +107,8 @@ class TFCluster:
     def __init__(self, java_obj: JavaObject, spark: SparkSession) -> None:
         self._java_obj = java_obj
         self._spark = spark
+        # The py4j forms of the Scala cluster's calls (JSON in, JSON out).
+        self._bridge = _jvm_class(spark, _BRIDGE)
 
     @staticmethod
     def run(
@@ -186,8 +192,8 @@ class TFCluster:
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
             bytearray(_pickle_program(map_fun, tf_args))
         )
-        jcluster = _jvm_class(spark, "io.sparktf.TFCluster")
-        java_obj = _call(jcluster.runJson, spark._jsparkSession, program, json.dumps(config))
+        bridge = _jvm_class(spark, _BRIDGE)
+        java_obj = _call(bridge.run, spark._jsparkSession, program, json.dumps(config))
         return TFCluster(java_obj, spark)
 
     @property
@@ -213,7 +219,7 @@ class TFCluster:
         ``tf_port``, ``gpus`` (the GPU addresses Spark gave the node's task),
         ``cuda_visible_devices`` (None: left as the executor had it) and ``tensorboard_url``.
         Empty in InputMode.TENSORFLOW."""
-        return json.loads(self._java_obj.nodesJson())
+        return json.loads(self._bridge.nodes(self._java_obj))
 
     def train(
         self,
@@ -235,7 +241,8 @@ class TFCluster:
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
-        return json.loads(_call(self._java_obj.trainJson, df._jdf, num_epochs, mapping, ragged))
+        return json.loads(_call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping,
+                                ragged))
 
     def inference(
         self,
@@ -266,7 +273,8 @@ class TFCluster:
             cluster.shutdown()
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
-        jdf = _call(self._java_obj.inferenceJson, df._jdf, output_schema, mapping, int(batch_size))
+        jdf = _call(self._bridge.inference, self._java_obj, df._jdf, output_schema, mapping,
+                    int(batch_size))
         return DataFrame(jdf, self._spark)
 
     def shutdown(self, timeout: float | None = None) -> None:
