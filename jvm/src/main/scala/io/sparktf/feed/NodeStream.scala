@@ -40,7 +40,8 @@ final class NodeStream(
     partition: Int,
     attempt: Int,
     idleTimeoutSeconds: Double = 600.0,
-    channels: NodeChannelFactory = NodeChannels) {
+    channels: NodeChannelFactory = NodeChannels,
+    batchRows: Int = ColumnBatchEncoder.DefaultMaxRows) {
 
   private val lock = new ReentrantLock()
   private val ready = lock.newCondition()
@@ -48,7 +49,7 @@ final class NodeStream(
   @volatile private var ack: FeedAck = _
   @volatile private var failure: Throwable = _
   private val started = System.nanoTime()
-  private val encoder = new ColumnBatchEncoder(columns, partition)
+  private val encoder = new ColumnBatchEncoder(columns, partition, maxRows = batchRows)
   private var requests: ClientCallStreamObserver[FeedMessage] = _
   private var shared: Option[SharedBatchFiles] = None
   private var skip = 0L
