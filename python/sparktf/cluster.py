@@ -237,7 +237,17 @@ class TFCluster:
         ``seconds``, ``rows_per_second``, ``restarts`` and ``restarted_epochs`` (1-based epochs
         partly fed to a cluster that failed, then fed again whole to the restarted one; every
         epoch is counted once in the row figures), ``shared_memory_rows`` (rows that reached
-        their node through shared memory, see ``shared_memory_feed``).
+        their node through shared memory, see ``shared_memory_feed``). After a program's
+        ``feed.terminate()`` (``terminated``) its node counts the rows the program took.
+
+        Refused before anything is fed, the cluster living on: a bad column, a DataFrame with
+        no row for some fed node, and nodes whose programs have returned (a TensorFlowOnSpark
+        loop ``while not feed.should_stop()`` reads one ``train()``). A program that fails, or
+        returns without ``terminate()`` before taking its rows, fails ``train()`` naming its
+        node, and the cluster is stopped::
+
+            report = cluster.train(df, num_epochs=2)
+            assert report["rows_total"] == 2 * df.count()  # unless a program terminated
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""

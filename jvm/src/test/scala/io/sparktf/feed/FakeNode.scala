@@ -44,13 +44,18 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
   @volatile var losesARow: Boolean = false
   /** The stream of attempt 0 of this partition breaks after its first batch (the task fails). */
   @volatile var breakFirstAttemptOf: Option[Int] = None
+  /** After this many rows the program returns without terminate(): the queue closes. */
+  @volatile var returnsAfterRows: Long = Long.MaxValue
   /** Rows of a feed EndFeed says the program took (default: every row received). */
   @volatile var programTook: Option[Long] = None
+  /** Rows EndFeed counts beyond those received (a node that lost track of its rows). */
+  @volatile var miscounts: Long = 0L
 
   val ids = new ConcurrentLinkedQueue[java.lang.Long]()
   val endFeeds = new AtomicInteger()
   val stops = new AtomicInteger()
   @volatile private var terminated = false
+  @volatile private var closed = false
   private val received = new ConcurrentHashMap[String, java.lang.Long]()
   private val ledger = new ConcurrentHashMap[(String, Int, Int), java.lang.Long]()
   private val complete = ConcurrentHashMap.newKeySet[(String, Int, Int)]()
@@ -96,7 +101,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
             val s = m.getStart
             key = (s.getFeedId, s.getEpoch, s.getPartition)
             attempt = s.getAttempt
-            if (terminated) ack(terminatedNow = true)
+            if (closed) ack(terminatedNow = true)
           } else if (m.hasBatch) {
             val batch = m.getBatch
             val values = batch.getColumns(0).getValues.asReadOnlyByteBuffer()
@@ -116,6 +121,11 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
               out.onError(Status.INTERNAL.withDescription("the stream broke").asException())
             } else if (totalRows >= takeAtMost) {
               terminated = true
+              closed = true
+              ack(terminatedNow = true)
+            } else if (totalRows >= returnsAfterRows) {
+              state = NodeState.FINISHED
+              closed = true
               ack(terminatedNow = true)
             }
           } else if (m.hasFinish) {
@@ -124,7 +134,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
           }
         }
         override def onError(t: Throwable): Unit = ()
-        override def onCompleted(): Unit = if (!ended) ack(terminatedNow = terminated)
+        override def onCompleted(): Unit = if (!ended) ack(terminatedNow = closed)
       }.tap(_ => if (readsNothing) call.request(1)) // the FeedStart, and nothing after it
     }
   }
@@ -140,7 +150,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
 
     override def endFeed(r: EndFeedRequest, out: StreamObserver[EndFeedReply]): Unit = {
       endFeeds.incrementAndGet()
-      val rows = rowsReceived(r.getFeedId)
+      val rows = rowsReceived(r.getFeedId) + miscounts
       if (state == NodeState.FAILED) out.onError(failedStatus.asException())
       else if (r.getExpectedRows >= 0 && rows != r.getExpectedRows) {
         out.onError(Status.DATA_LOSS.withDescription(s"feed '${r.getFeedId}': node " +
