@@ -199,7 +199,8 @@ def test_a_reservation_waits_for_busy_slots_only_reservation_timeout(spark):
     thread.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not busy.is_set():
-        stages = [sc.statusTracker().getStageInfo(s) for s in sc.statusTracker().getActiveStageIds()]
+        tracker = sc.statusTracker()
+        stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
         if sum(s.numActiveTasks for s in stages if s) >= 2:
             busy.set()
         time.sleep(0.2)

@@ -112,20 +112,18 @@ final class TFCluster private (
    *  any node failed, naming it and carrying its traceback. */
   def shutdown(timeoutSeconds: Double = config.shutdownTimeout): Unit = {
     if (!lifecycle.beginShutdown()) return
-    var failures: Seq[String] = Nil
-    try {
-      failures = config.inputMode match {
-        case InputMode.SPARK =>
-          // InputMode.SPARK restarts only within train(), where the data to feed again is known.
-          supervisor.stopRestarting()
-          health.endInference()
-          health.awaitPrograms(timeoutSeconds)
-        case _ => awaitReservationJob(timeoutSeconds)
-      }
-    } finally {
-      health.stopAll()
-      lifecycle.ended(failures)
+    val failures = try config.inputMode match {
+      case InputMode.SPARK =>
+        // InputMode.SPARK restarts only within train(), where the data to feed again is known.
+        supervisor.stopRestarting()
+        health.endInference()
+        health.awaitPrograms(timeoutSeconds)
+      case _ => awaitReservationJob(timeoutSeconds)
+    } catch {
+      case NonFatal(e) => Seq(s"waiting for the programs failed: ${TFCluster.rootMessage(e)}")
     }
+    // Whatever the wait saw, every node is stopped.
+    try health.stopAll() finally lifecycle.ended(failures)
     if (failures.nonEmpty) {
       throw new SparkTFException(s"cluster $clusterId failed:\n${failures.mkString("\n")}")
     }

@@ -4,7 +4,9 @@ import scala.jdk.CollectionConverters._
 
 import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.scalatest.BeforeAndAfterAll
+import org.scalatest.concurrent.{Signaler, ThreadSignaler, TimeLimitedTests}
 import org.scalatest.funsuite.AnyFunSuite
+import org.scalatest.time.{Seconds, Span}
 
 import io.sparktf.{SparkTFException, TFCluster}
 import io.sparktf.cluster.{ClusterHealth, ClusterIncarnation, ClusterIncarnations, ClusterLayout,
@@ -15,7 +17,10 @@ import io.sparktf.rpc.ClusterSecret
 /** FeedJob, ClusterFeed and RestartingFeed on a `local[2]` session (two task threads, a task
  *  retried up to twice) against in-process [[FakeNode]]s: the Spark jobs are real, the nodes
  *  fake. */
-class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll {
+class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimitedTests {
+  // A feed that hangs fails its test instead of the run: the interrupt ends the job's wait.
+  override val timeLimit: Span = Span(120, Seconds)
+  override val defaultTestSignaler: Signaler = ThreadSignaler
   private var spark: SparkSession = _
   private val secret = ClusterSecret.create("c1", None)
   private val layout = ClusterLayout(IndexedSeq(NodeRole("chief", 0), NodeRole("worker", 0)))

@@ -187,8 +187,8 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
   }
 }
 
-/** Channels to [[FakeNode]]s by their (unique) pid; serializable, so Spark tasks of a `local` session
- *  (the same JVM) reach the fakes as feed tasks reach nodes. */
+/** Channels to [[FakeNode]]s by their (unique) pid; serializable, so Spark tasks of a `local`
+ *  session (the same JVM) reach the fakes as feed tasks reach nodes. */
 final case class FakeNodes(names: Map[Long, String]) extends NodeChannelFactory {
   override def channel(node: NodeInfo, secret: ClusterSecret): Channel =
     FakeNodes.channels.computeIfAbsent(names(node.pid),
