@@ -220,6 +220,9 @@ def test_a_reservation_waits_for_busy_slots_only_reservation_timeout(spark):
         assert done.wait(60), "the occupying job did not end"
         thread.join(10)
     # Nothing was left behind: no job of the reservation, and a cluster starts as usual.
+    deadline = time.monotonic() + 15  # the status store hears of cancelled jobs a bit later
+    while list(sc.statusTracker().getActiveJobsIds()) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert list(sc.statusTracker().getActiveJobsIds()) == []
     cluster = start(spark, noop)
     cluster.shutdown(timeout=30)

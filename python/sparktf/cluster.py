@@ -47,6 +47,16 @@ def _jvm_class(spark: SparkSession, name: str) -> Any:
     return obj
 
 
+def _is_sparktf_exception(java_exception: Any) -> bool:
+    """A SparkTFException or one of its kinds (FeedRefused, ...)."""
+    cls = java_exception.getClass()
+    while cls is not None:
+        if cls.getName() == "io.sparktf.SparkTFException":
+            return True
+        cls = cls.getSuperclass()
+    return False
+
+
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
     """Calls the JVM and turns a sparktf failure into a SparkTFError with the JVM's message."""
     try:
@@ -55,7 +65,7 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
         cause = e.java_exception
         message = None
         while cause is not None:
-            if cause.getClass().getName() == "io.sparktf.SparkTFException":
+            if _is_sparktf_exception(cause):
                 message = cause.getMessage()
                 break
             cause = cause.getCause()
