@@ -9,7 +9,9 @@ import scala.jdk.CollectionConverters._
  *  took it whole; `restartedEpochs` are the epochs (1-based) that were partly fed to a failed
  *  cluster and then fed again from their start. `sharedMemoryRows` of the rows (those of the
  *  last cluster's feed, after a restart) reached their node through shared memory rather than
- *  the socket (see [[ClusterConfig.sharedMemoryFeed]]).
+ *  the socket (see [[ClusterConfig.sharedMemoryFeed]]). After a program's `terminate()`
+ *  (`terminated`), its node counts the rows the program took, not those that reached its
+ *  queue, and `epochs` the epochs some program took rows of.
  *  {{{
  *  val report = cluster.train(df, numEpochs = 2)
  *  report.rowsTotal == 2 * df.count()   // unless the program called terminate()

@@ -9,24 +9,29 @@ import org.apache.spark.sql.catalyst.InternalRow
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
-import io.sparktf.rpc.ClusterSecret
+import io.sparktf.rpc.{ClusterSecret, NodeChannelFactory, NodeChannels}
 
 /** One epoch of feeding: a Spark job whose tasks deal their partitions' rows to the nodes as the
  *  [[FeedPlan]] says, one stream per node per task. The split is the same whatever executor runs
  *  a task, so a retried task reaches the same nodes, and a task on an executor without a fed
- *  node (a ps) simply sends over the network.
+ *  node (a ps) simply sends over the network. `channels` reach the nodes from the executors.
+ *  {{{
+ *  val results = FeedJob.run(df.queryExecution.toRdd, fedNodes, plan, epochs = 2, secret,
+ *    clusterId, feedId, columns, epoch = 0, idleTimeoutSeconds = 600)
+ *  }}}
  */
 object FeedJob {
   def run(rows: RDD[InternalRow], fed: IndexedSeq[NodeInfo], plan: FeedPlan, epochs: Int,
       secret: ClusterSecret, clusterId: String, feedId: String, columns: IndexedSeq[FeedColumn],
-      epoch: Int, idleTimeoutSeconds: Double): Seq[FeedResult] = {
+      epoch: Int, idleTimeoutSeconds: Double,
+      channels: NodeChannelFactory = NodeChannels): Seq[FeedResult] = {
     rows.mapPartitionsWithIndex { (partition, it) =>
       val attempt = Option(TaskContext.get()).map(_.attemptNumber()).getOrElse(0)
       val streams = fed.indices.map { k =>
         val share = PlanMessage.newBuilder().setNodeRows(plan.nodeRows(k) * epochs)
           .setMinNodeRows(plan.minNodeRows * epochs).build()
         new NodeStream(fed(k), secret, clusterId, feedId, columns, share, epoch, partition,
-          attempt, idleTimeoutSeconds)
+          attempt, idleTimeoutSeconds, channels)
       }
       val expected = plan.partitionRows(partition)
       var row = 0L

@@ -11,7 +11,7 @@ import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart, PartitionKey}
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
-import io.sparktf.rpc.{ClusterSecret, NodeChannels}
+import io.sparktf.rpc.{ClusterSecret, NodeChannelFactory, NodeChannels}
 
 /** The rows of one partition that go to one node, pushed row by row into a client-streaming
  *  `DataFeed.Feed` call, checked against what the node acknowledges. A node on this machine
@@ -22,7 +22,8 @@ import io.sparktf.rpc.{ClusterSecret, NodeChannels}
  *  owner on the node and says how many of its rows earlier attempts delivered; [[offer]] skips
  *  those (Spark recomputes a partition in the same order), so a retry never repeats a row.
  *  Backpressure: a batch is sent only when gRPC flow control allows; a node that takes nothing
- *  for `idleTimeoutSeconds` fails the task instead of hanging it.
+ *  for `idleTimeoutSeconds` fails the task instead of hanging it. The channel comes from
+ *  `channels` (an in-process one in tests).
  *  {{{
  *  val s = new NodeStream(node, secret, clusterId, feedId, columns, plan, epoch, p, attempt)
  *  s.begin(); rows.foreach(s.offer); val result = s.finish()
@@ -38,7 +39,9 @@ final class NodeStream(
     epoch: Int,
     partition: Int,
     attempt: Int,
-    idleTimeoutSeconds: Double = 600.0) {
+    idleTimeoutSeconds: Double = 600.0,
+    channels: NodeChannelFactory = NodeChannels,
+    batchRows: Int = ColumnBatchEncoder.DefaultMaxRows) {
 
   private val lock = new ReentrantLock()
   private val ready = lock.newCondition()
@@ -46,7 +49,7 @@ final class NodeStream(
   @volatile private var ack: FeedAck = _
   @volatile private var failure: Throwable = _
   private val started = System.nanoTime()
-  private val encoder = new ColumnBatchEncoder(columns, partition)
+  private val encoder = new ColumnBatchEncoder(columns, partition, maxRows = batchRows)
   private var requests: ClientCallStreamObserver[FeedMessage] = _
   private var shared: Option[SharedBatchFiles] = None
   private var skip = 0L
@@ -60,7 +63,7 @@ final class NodeStream(
   def closedByNode: Boolean = done.getCount == 0
 
   def begin(): Unit = {
-    val progress = try DataFeedGrpc.newBlockingStub(NodeChannels.get(node.host, node.port, secret))
+    val progress = try DataFeedGrpc.newBlockingStub(channels.channel(node, secret))
       .withDeadlineAfter(60, TimeUnit.SECONDS)
       .beginPartition(PartitionKey.newBuilder().setClusterId(clusterId).setFeedId(feedId)
         .setEpoch(epoch).setPartition(partition).setAttempt(attempt).build())
@@ -109,8 +112,10 @@ final class NodeStream(
       throw new SparkTFException(s"node ${node.describe} acknowledged $received rows of " +
         s"partition $partition, but the task sent $sent: rows were lost on the way")
     }
+    // The node takes batches in order and shared ones come first (a stream turns to the socket
+    // for good), so the first `received` rows hold the shared rows that arrived.
     FeedResult(partition, epoch, node.barrierIndex, alreadyTaken, sent, received,
-      ack.getTerminated, seconds, sentShared)
+      ack.getTerminated, seconds, math.min(sentShared, received))
   }
 
   /** Ends the call after a failure: the node frees the stream and keeps exactly the rows it
@@ -134,7 +139,7 @@ final class NodeStream(
       override def onError(t: Throwable): Unit = { failure = t; done.countDown(); signalReady() }
       override def onCompleted(): Unit = { done.countDown(); signalReady() }
     }
-    DataFeedGrpc.newStub(NodeChannels.get(node.host, node.port, secret)).feed(observer)
+    DataFeedGrpc.newStub(channels.channel(node, secret)).feed(observer)
     shared = SharedBatchFiles.open(node.sharedDir, s"$feedId-e$epoch-p$partition-a$attempt",
       s"node ${node.describe}")
     send(FeedMessage.newBuilder().setStart(FeedStart.newBuilder()
@@ -147,21 +152,22 @@ final class NodeStream(
     val n = encoder.rows
     val batch = encoder.flush()
     shared.filter(_.usable) match {
-      case None => send(FeedMessage.newBuilder().setBatch(batch).build())
+      case None => if (send(FeedMessage.newBuilder().setBatch(batch).build())) sent += n
       case Some(files) =>
         val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
         if (files.awaitRoom(deadline, () => done.getCount > 0)) {
           files.tryWrite(batch) match {
             case Some(ref) =>
               encoder.recycle() // the batch is in the file now
-              send(FeedMessage.newBuilder().setSharedBatch(ref).build())
-              sentShared += n
-            case None => send(FeedMessage.newBuilder().setBatch(batch).build())
+              if (send(FeedMessage.newBuilder().setSharedBatch(ref).build())) {
+                sent += n
+                sentShared += n
+              }
+            case None => if (send(FeedMessage.newBuilder().setBatch(batch).build())) sent += n
           }
         } else if (done.getCount > 0) throw tookNoData()
         // else the node ended the stream (terminate() or a failure): finish() reports it
     }
-    sent += n
   }
 
   private def tookNoData(): SparkTFException = new SparkTFException(s"node ${node.describe} " +
@@ -173,8 +179,9 @@ final class NodeStream(
     try ready.signalAll() finally lock.unlock()
   }
 
-  /** Sends once flow control allows; gives up after `idleTimeoutSeconds` without credit. */
-  private def send(msg: FeedMessage): Unit = {
+  /** Sends once flow control allows; gives up after `idleTimeoutSeconds` without credit. False
+   *  when the node ended the stream first (the message is dropped). */
+  private def send(msg: FeedMessage): Boolean = {
     val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
     lock.lock()
     try {
@@ -184,7 +191,9 @@ final class NodeStream(
         ready.await(math.min(left, 1000000000L), TimeUnit.NANOSECONDS)
       }
     } finally lock.unlock()
-    if (done.getCount > 0) requests.onNext(msg)
+    val open = done.getCount > 0
+    if (open) requests.onNext(msg)
+    open
   }
 
   private def feedFailed(t: Throwable): SparkTFException = {
