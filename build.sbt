@@ -58,7 +58,11 @@ lazy val sparktf = (project in file("."))
     Test / fork := true,
     Test / javaOptions ++= Seq("-Xmx2g", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
       "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
-      "--add-opens=java.base/java.util=ALL-UNNAMED"),
+      "--add-opens=java.base/java.util=ALL-UNNAMED",
+      // A failed task of a local SparkSession (ClusterFeedSuite) is reported through these.
+      "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",
+      "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED",
+      "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED"),
     Test / envVars ++= Map("SPARK_LOCAL_IP" -> "127.0.0.1"),
     Test / parallelExecution := false,
     assembly / assemblyJarName := s"sparktf_2.13-${version.value}.jar",

@@ -4,12 +4,11 @@ an in-memory numpy array. A benchmark, not a test: prints ONE JSON object on std
 on stderr) and exits 0 whether or not the targets are met (exit 1 only when a run fails).
 
 Data: N rows of ``x`` array<float> (784 random float32) and ``label`` int (0..9), written once
-as Parquet with pyarrow (in chunks), read by Spark, repartitioned round-robin into
-2 x nodes partitions and cached, so every measurement reads the same in-memory rows. Every
-row group holds a multiple of ``nodes`` rows; since round-robin repartitioning deals the rows
-of each input partition out in turn and sparktf sends partition ``p`` to node ``p % nodes``,
-every node gets exactly N / nodes rows (checked before the cluster starts): under
-MultiWorkerMirroredStrategy every worker must run the same number of steps.
+as Parquet with pyarrow (in chunks, ``benchlib.data``), read by Spark, repartitioned
+round-robin into 2 x nodes partitions and cached, so every measurement reads the same in-memory
+rows. N is made a multiple of ``nodes``: the feed balances the rows over the nodes (the Keras
+phase checks its ``train()`` reports for N / nodes rows per node), as MultiWorkerMirroredStrategy
+needs every worker to run the same number of steps.
 
 Phases, in this order (sparktf first, so the driver's RSS figures for it are not inflated by
 TensorFlow, which only the later pyarrow baseline imports into the driver):
@@ -43,39 +42,49 @@ TensorFlow, which only the later pyarrow baseline imports into the driver):
    The nodes also wait for the driver's go-ahead (another file) before starting Keras, so the
    baselines of phases 2-3 do not share the CPU with training.
 
-Run: ``scripts/bench_feed [--rows 200000] [--data DIR] [--skip-keras] [--nodes 2] [--warmup-runs 3]``.
+``--uncached``: after phases 1-2 on the cached DataFrame, the same rounds on the Parquet files
+read uncached (``uncached_parquet`` in the JSON): the path most users take.
+``--hosts H``: the same on H simulated hosts (``scripts/sim_cluster.py``: one worker per
+127.0.0.x, each with a private /dev/shm and /tmp), one executor and one node per host, so only
+the rows a task sends to its own host's node can go through shared memory
+(``shared_memory_share``).
+
+Run: ``scripts/bench_feed [--rows 200000] [--data DIR] [--skip-keras] [--nodes 2] [--warmup-runs 3]
+[--hosts 3] [--uncached]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import glob
 import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from typing import Any
 
-WIDTH = 784
-BYTES_PER_ROW = WIDTH * 4 + 4  # x float32[784] + label int32
+from benchlib.data import BYTES_PER_ROW, WIDTH, ensure_parquet, parquet_files
+from benchlib.processes import (
+    RssSampler,
+    child_pids,
+    cpu_by_kind,
+    cpu_delta,
+    cpu_total,
+    end_leftovers,
+)
+from benchlib.rounds import log, median_rows_per_s, run_name, set_bench, wait_files
+from benchlib.session import SimHosts, end_spark, start_spark
 
-
-def run_name(run: int, warmups: int) -> str:
-    return f"warm-up {run}" if run < warmups else str(run - warmups)
-
-
-def log(msg: str) -> None:
-    print(f"[bench_feed {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+set_bench("bench_feed")
 
 
 # ---------------------------------------------------------------------------------------------
 # The node program (runs in every sparktf node; self-contained, pickled by value)
 # ---------------------------------------------------------------------------------------------
+
 
 def node_main(args: dict[str, Any], ctx: Any) -> None:
     import json
@@ -129,12 +138,18 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
             rows += len(batch["label"])
             batches += 1
         seconds = time.perf_counter() - first if first is not None else 0.0
-        write(f"count-{run}-{me}.json", {"node": me, "rows": rows, "batches": batches,
-                                         "seconds_first_batch_to_end": seconds,
-                                         "end_time": time.time(),
-                                         "peak_rss_mb": maxrss_mb(),
-                                         "ru_maxrss_mb": resource.getrusage(
-                                             resource.RUSAGE_SELF).ru_maxrss / 1024})
+        write(
+            f"count-{run}-{me}.json",
+            {
+                "node": me,
+                "rows": rows,
+                "batches": batches,
+                "seconds_first_batch_to_end": seconds,
+                "end_time": time.time(),
+                "peak_rss_mb": maxrss_mb(),
+                "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            },
+        )
     if not args["keras"]:
         return
 
@@ -153,13 +168,17 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
     def build() -> Any:
         keras.utils.set_random_seed(7)
         with strategy.scope():
-            model = keras.Sequential([
-                keras.layers.Input(shape=(width,)),
-                keras.layers.Dense(128, activation="relu"),
-                keras.layers.Dense(10),
-            ])
-            model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            model = keras.Sequential(
+                [
+                    keras.layers.Input(shape=(width,)),
+                    keras.layers.Dense(128, activation="relu"),
+                    keras.layers.Dense(10),
+                ]
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(1e-3),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            )
         return model
 
     class Clock(keras.callbacks.Callback):
@@ -188,8 +207,11 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
     def _rates(rows: int, seconds: float, clock: Any) -> dict[str, Any]:
         per_step = args["batch_per_node"]
         steady_s = clock.end - clock.first_step_end if hasattr(clock, "first_step_end") else 0.0
-        return {"rows": rows, "rows_per_s": rows / seconds if seconds > 0 else 0.0,
-                "steady_rows_per_s": (rows - per_step) / steady_s if steady_s > 0 else 0.0}
+        return {
+            "rows": rows,
+            "rows_per_s": rows / seconds if seconds > 0 else 0.0,
+            "steady_rows_per_s": (rows - per_step) / steady_s if steady_s > 0 else 0.0,
+        }
 
     n = args["rows_per_node"]
     rng = np.random.default_rng(1000 + ctx.worker_num)
@@ -203,8 +225,12 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
         # per-replica batches (MWMS splits every batch over all k replicas), so fit would stop
         # after 1/k of the rows. Both runs now go on until their data is exhausted, with the
         # same rebatching (the legacy one, for an unknown batch size).
-        return (tf.data.Dataset.from_tensor_slices((x, y)).batch(ds_batch)
-                .filter(lambda xb, yb: True).with_options(off))
+        return (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .batch(ds_batch)
+            .filter(lambda xb, yb: True)
+            .with_options(off)
+        )
 
     # Warm-up: throw-away model, a few steps, same pipeline shape.
     warm = min(n, 10 * ds_batch)
@@ -225,146 +251,8 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Driver side
+# Driver side: the baselines, then the run
 # ---------------------------------------------------------------------------------------------
-
-class RssSampler:
-    """Samples the RSS of this process, the driver JVM, the executor JVMs, the sparktf nodes and
-    Spark's Python workers (all descendants of this process) and keeps per-phase peaks."""
-
-    def __init__(self, interval: float = 0.2) -> None:
-        import psutil
-
-        self._psutil = psutil
-        self._me = psutil.Process()
-        self._interval = interval
-        self._phase = "setup"
-        self._peaks: dict[str, dict[str, float]] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._kinds: dict[int, str] = {}
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-
-    def start(self) -> "RssSampler":
-        self._thread.start()
-        return self
-
-    def phase(self, name: str) -> None:
-        self._sample()
-        with self._lock:
-            self._phase = name
-
-    def peaks(self, name: str) -> dict[str, float]:
-        self._sample()
-        with self._lock:
-            return dict(self._peaks.get(name, {}))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _kind(self, p: Any) -> str | None:
-        kind = self._kinds.get(p.pid)
-        if kind is None:
-            try:
-                cmd = " ".join(p.cmdline())
-            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
-                return None
-            if "sparktf.node" in cmd:
-                kind = "node"
-            elif "CoarseGrainedExecutorBackend" in cmd:
-                kind = "executor_jvm"
-            elif "SparkSubmit" in cmd or ("java" in cmd and p.ppid() == self._me.pid):
-                kind = "driver_jvm"
-            elif "pyspark" in cmd and ("daemon" in cmd or "worker" in cmd):
-                kind = "spark_python_worker"
-            else:
-                kind = "other"
-            self._kinds[p.pid] = kind
-        return kind
-
-    def _sample(self) -> None:
-        ps = self._psutil
-        try:
-            samples = [("driver_python", self._me.pid, self._me.memory_info().rss)]
-            for p in self._me.children(recursive=True):
-                try:
-                    kind = self._kind(p)
-                    if kind and kind != "other":
-                        samples.append((kind, p.pid, p.memory_info().rss))
-                except (ps.NoSuchProcess, ps.AccessDenied):
-                    pass
-        except ps.Error:
-            return
-        with self._lock:
-            peaks = self._peaks.setdefault(self._phase, {})
-            for kind, pid, rss in samples:
-                key = kind if kind in ("driver_python", "driver_jvm") else f"{kind}:{pid}"
-                peaks[key] = max(peaks.get(key, 0.0), rss / 2**20)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._sample()
-
-
-def generate_parquet(data_dir: str, rows: int, chunk_rows: int, file_rows: int) -> None:
-    """Writes `rows` rows in files of up to `file_rows` rows, row groups of `chunk_rows` rows,
-    never holding more than one chunk in memory."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    os.makedirs(data_dir, exist_ok=True)
-    rng = np.random.default_rng(42)
-    schema = pa.schema([("x", pa.list_(pa.field("element", pa.float32(), nullable=False))),
-                        ("label", pa.int32())])
-    written, file_index = 0, 0
-    t0 = time.time()
-    while written < rows:
-        path = os.path.join(data_dir, f"part-{file_index:05d}.parquet")
-        in_file = min(file_rows, rows - written)
-        with pq.ParquetWriter(path, schema) as writer:
-            done = 0
-            while done < in_file:
-                n = min(chunk_rows, in_file - done)
-                values = pa.array(rng.random(n * WIDTH, dtype=np.float32))
-                offsets = pa.array(np.arange(0, (n + 1) * WIDTH, WIDTH, dtype=np.int32))
-                x = pa.ListArray.from_arrays(offsets, values, type=schema.field("x").type)
-                label = pa.array(rng.integers(0, 10, size=n, dtype=np.int32))
-                writer.write_table(pa.Table.from_arrays([x, label], schema=schema),
-                                   row_group_size=n)
-                done += n
-        written += in_file
-        file_index += 1
-        log(f"generated {written}/{rows} rows ({time.time() - t0:.1f} s)")
-    with open(os.path.join(data_dir, "_bench_meta.json"), "w") as f:
-        json.dump({"rows": rows, "chunk_rows": chunk_rows, "file_rows": file_rows,
-                   "width": WIDTH}, f)
-
-
-def parquet_files(data_dir: str) -> list[str]:
-    return sorted(glob.glob(os.path.join(data_dir, "*.parquet")))
-
-
-def parquet_rows(data_dir: str) -> int:
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in parquet_files(data_dir))
-
-
-def wait_files(out_dir: str, pattern: str, count: int, timeout: float, what: str) -> list[dict]:
-    deadline = time.time() + timeout
-    while True:
-        paths = sorted(glob.glob(os.path.join(out_dir, pattern)))
-        if len(paths) >= count:
-            result = []
-            for p in paths:
-                with open(p) as f:
-                    result.append(json.load(f))
-            return result
-        if time.time() > deadline:
-            raise TimeoutError(f"{what}: {len(paths)}/{count} nodes reported within {timeout} s")
-        time.sleep(0.2)
 
 
 def mapinarrow_count(df: Any) -> int:
@@ -404,301 +292,133 @@ def pyarrow_tfdata(files: list[str], batch: int) -> dict[str, Any]:
         rows += int(xb.shape[0])
     t_end = time.perf_counter()
     seconds = t_end - t0
-    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
-            "mb_per_s": rows * BYTES_PER_ROW / seconds / 1e6,
-            "read_seconds": t_read - t0, "to_numpy_seconds": t_numpy - t_read,
-            "tfdata_seconds": t_end - t_numpy}
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "mb_per_s": rows * BYTES_PER_ROW / seconds / 1e6,
+        "read_seconds": t_read - t0,
+        "to_numpy_seconds": t_numpy - t_read,
+        "tfdata_seconds": t_end - t_numpy,
+    }
 
 
-def cpu_by_kind() -> dict[str, float]:
-    """CPU time (user + system) used so far by this process and every live descendant, by kind:
-    driver (this Python and the driver JVM), executor JVMs, sparktf nodes, Spark's Python
-    workers. On a shared machine wall time says how much CPU a run was given; CPU time says how
-    much work it needed, and where."""
-    import psutil
+class FeedRounds:
+    """Rounds of one sparktf feed (a ``train()`` the nodes' programs count) then one mapInArrow
+    count, on one DataFrame and one cluster, checked and timed; ``summary`` gives the figures.
+    The node program counts ``count_feeds`` feeds in all: the runs are numbered across every
+    ``run`` call (the cached DataFrame, then the uncached Parquet)."""
 
-    me = psutil.Process()
-    totals: dict[str, float] = {}
-    for p in [me, *me.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            cmd = " ".join(p.cmdline())
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        kind = ("node" if "sparktf.node" in cmd else
-                "executor_jvm" if "CoarseGrainedExecutorBackend" in cmd else
-                "python_worker" if "pyspark" in cmd and ("daemon" in cmd or "worker" in cmd)
-                else "driver")
-        totals[kind] = totals.get(kind, 0.0) + t.user + t.system
-        # Kernel time apart: loopback networking is charged to the processes that do it.
-        totals[f"{kind}_system"] = totals.get(f"{kind}_system", 0.0) + t.system
-    return totals
+    def __init__(
+        self,
+        spark: Any,
+        cluster: Any,
+        rows: int,
+        k: int,
+        opts: Any,
+        sampler: RssSampler,
+        out_dir: str,
+    ) -> None:
+        self.spark, self.cluster, self.rows, self.k, self.opts = spark, cluster, rows, k, opts
+        self.sampler, self.out_dir = sampler, out_dir
+        self.next_feed = 0  # the number of the next count file the nodes write
+        self.nodes_seen: list[dict[str, Any]] = []  # the last feed's node reports
 
-
-def cpu_total(kinds: dict[str, float]) -> float:
-    """The CPU seconds of a ``cpu_by_kind`` result or delta (the ``*_system`` entries are parts)."""
-    return sum(v for k, v in kinds.items() if not k.endswith("_system"))
-
-
-def cpu_delta(before: dict[str, float]) -> dict[str, float]:
-    """CPU seconds by kind since ``before`` (a ``cpu_by_kind()``)."""
-    now = cpu_by_kind()
-    return {k: round(now[k] - before.get(k, 0.0), 3) for k in sorted(now)}
-
-
-def leftover_descendants(baseline: set[int]) -> list[int]:
-    import psutil
-
-    left = []
-    for p in psutil.Process().children(recursive=True):
-        if p.pid not in baseline:
-            left.append(p.pid)
-    return left
-
-
-def end_leftovers(baseline: set[int], grace_seconds: float = 15) -> None:
-    """Waits up to ``grace_seconds`` for the processes this run started (descendants not in
-    ``baseline``) to exit, then kills what is left, by pid."""
-    import psutil
-
-    deadline = time.time() + grace_seconds
-    left = leftover_descendants(baseline)
-    while left and time.time() < deadline:
-        time.sleep(0.5)
-        left = leftover_descendants(baseline)
-    for pid in left:
-        try:
-            psutil.Process(pid).kill()
-            log(f"killed leftover process {pid}")
-        except psutil.NoSuchProcess:
-            pass
-
-
-def end_spark(spark: Any, cluster: Any) -> None:
-    """After a run, failed or not: stops a cluster still up, then Spark and its driver JVM."""
-    if cluster is not None:
-        try:
-            cluster.shutdown(timeout=60)
-        except Exception as e:  # noqa: BLE001  (already failing; report and go on)
-            log(f"shutdown after failure: {e}")
-    if spark is not None:
-        from pyspark import SparkContext
-
-        gateway = SparkContext._gateway
-        spark.stop()
-        # The driver JVM exits when its stdin closes (pyspark's gateway watches it).
-        proc = getattr(gateway, "proc", None)
-        if proc is not None:
-            try:
-                gateway.shutdown()
-                if proc.stdin:
-                    proc.stdin.close()
-                proc.wait(timeout=30)
-            except Exception as e:  # noqa: BLE001
-                log(f"driver JVM did not exit by itself: {e}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--data", default=None,
-                        help="Parquet dir to reuse (generated there when it holds no Parquet)")
-    parser.add_argument("--skip-keras", action="store_true")
-    parser.add_argument("--nodes", type=int, default=2)
-    parser.add_argument("--master", default="local-cluster[2,1,2048]")
-    parser.add_argument("--warmup-runs", type=int, default=3,
-                        help="untimed whole-DataFrame runs of the sparktf feed and of mapInArrow "
-                             "before their timed ones (JIT compilation happens there)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs of the sparktf feed and mapInArrow count (best reported)")
-    parser.add_argument("--sequential", action="store_true",
-                        help="all feed runs, then all mapInArrow runs, instead of rounds")
-    parser.add_argument("--keras-rounds", type=int, default=3,
-                        help="rounds of an in-memory fit then a fit from the feed")
-    parser.add_argument("--queue-capacity", type=int, default=16)
-    parser.add_argument("--batch-per-node", type=int, default=256,
-                        help="Keras rows per node per step")
-    parser.add_argument("--tfdata-batch", type=int, default=256)
-    parser.add_argument("--timeout", type=float, default=1800,
-                        help="bound on every wait (cluster start, each feed, node reports)")
-    opts = parser.parse_args(argv)
-    k = opts.nodes
-    rows = opts.rows - opts.rows % k  # every node gets the same number of rows
-    if rows <= 0:
-        parser.error(f"--rows must be at least --nodes ({k})")
-
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    import psutil
-
-    baseline_children = {p.pid for p in psutil.Process().children(recursive=True)}
-    work = tempfile.mkdtemp(prefix="sparktf-bench-")
-    out_dir = os.path.join(work, "nodes")
-    os.makedirs(out_dir)
-    data_dir = opts.data or os.path.join(work, "data")
-    result: dict[str, Any] = {"rows": rows, "nodes": k, "master": opts.master,
-                              "bytes_per_row": BYTES_PER_ROW,
-                              "mb_total": round(rows * BYTES_PER_ROW / 1e6, 1),
-                              "load_avg_start": [round(v, 2) for v in os.getloadavg()],
-                              "cpus": os.cpu_count()}
-    # Chunk rows: a multiple of k (see the module docstring: exact per-node split).
-    chunk_rows = max(k, (4096 // k) * k)
-    if not parquet_files(data_dir):
-        log(f"writing {rows} rows to {data_dir}")
-        generate_parquet(data_dir, rows, chunk_rows, file_rows=chunk_rows * 16)
-    else:
-        have = parquet_rows(data_dir)
-        log(f"reusing {data_dir}: {have} rows")
-        if have != rows:
-            log(f"--rows {opts.rows} ignored: the data has {have} rows")
-            rows = result["rows"] = have
-            result["mb_total"] = round(rows * BYTES_PER_ROW / 1e6, 1)
-    result["data_dir"] = data_dir
-
-    sampler = RssSampler().start()
-    spark = cluster = None
-    exit_code = 0
-    try:
-        from pyspark.sql import SparkSession
-        from pyspark.sql import functions as F
-
-        import sparktf
-        from sparktf import InputMode, TFCluster
-
-        log(f"starting Spark on {opts.master}")
-        builder = (
-            SparkSession.builder.appName("sparktf bench_feed")
-            .config("spark.jars", sparktf.jar_path())
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.pyspark.python", sys.executable)
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "1")
-            .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
-            .config("spark.task.maxFailures", "2")
-        )
-        if opts.master:
-            builder = builder.master(opts.master)
-        spark = builder.getOrCreate()
-        spark.sparkContext.setLogLevel("WARN")
-        deadline = time.time() + 120
-        while spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() < k + 1:
-            if time.time() > deadline:
-                raise TimeoutError(f"{k} executors did not register within 120 s")
-            time.sleep(0.5)
-
-        partitions = 2 * k
-        t0 = time.time()
-        df = spark.read.parquet(data_dir).repartition(partitions).cache()
-        counts = {r[0]: r[1] for r in
-                  df.groupBy(F.spark_partition_id()).count().collect()}
-        per_partition = [int(counts.get(p, 0)) for p in range(partitions)]
-        per_node = [sum(per_partition[p] for p in range(partitions) if p % k == i)
-                    for i in range(k)]
-        log(f"cached {sum(per_partition)} rows in {partitions} partitions {per_partition} "
-            f"({time.time() - t0:.1f} s); rows per node {per_node}")
-        if sum(per_partition) != rows:
-            raise RuntimeError(f"Spark read {sum(per_partition)} rows, expected {rows}")
-        if len(set(per_node)) != 1 and not opts.skip_keras:
-            log("WARNING: nodes get different row counts; MWMS steps may differ")
-        result["partitions"] = partitions
-        result["order"] = "sequential" if opts.sequential else "rounds"
-        result["rows_per_partition"] = per_partition
-
-        # ---- phase 1: sparktf feed, count-only consumer --------------------------------------
-        sampler.phase("sparktf_feed")
-        feeds = opts.warmup_runs + opts.repeats
-        node_args = {"out_dir": out_dir, "repeats": feeds, "keras": not opts.skip_keras,
-                     "wait_timeout": opts.timeout, "rows_per_node": min(per_node),
-                     "batch_per_node": opts.batch_per_node, "width": WIDTH,
-                     "keras_rounds": opts.keras_rounds}
-        t0 = time.time()
-        cluster = TFCluster.run(spark, node_main, node_args, num_executors=k, num_ps=0,
-                                input_mode=InputMode.SPARK, master_node="chief",
-                                reservation_timeout=min(opts.timeout, 600),
-                                feed_timeout=opts.timeout, shutdown_timeout=opts.timeout,
-                                queue_capacity=opts.queue_capacity)
-        result["cluster_start_seconds"] = round(time.time() - t0, 2)
-        log(f"cluster up in {result['cluster_start_seconds']} s")
-        nodes_seen: list[dict[str, Any]] = []
-
-        def feed_run(run: int) -> dict[str, Any]:
-            nonlocal nodes_seen
-            sampler.phase("sparktf_feed")
-            cpu0 = cpu_by_kind()
-            start_time = time.time()
-            t0 = time.perf_counter()
-            report = cluster.train(df, num_epochs=1)
-            wall = time.perf_counter() - t0
-            if report["rows_total"] != rows:
-                raise RuntimeError(f"feed {run}: {report['rows_total']} rows fed, not {rows}")
-            nodes_seen = wait_files(out_dir, f"count-{run}-*.json", k, opts.timeout,
-                                    f"count feed {run}")
-            # train() returns once the nodes hold every row, some still queued: this is until
-            # the last node's program has counted its last row (one machine, one clock).
-            consumed = max(n["end_time"] for n in nodes_seen) - start_time
-            cpu_kinds = cpu_delta(cpu0)  # the nodes' counting is done: their files are written
-            cpu = cpu_total(cpu_kinds)
-            counted = sum(n["rows"] for n in nodes_seen)
-            if counted != rows:
-                raise RuntimeError(f"feed {run}: nodes counted {counted} rows, not {rows}")
-            log(f"sparktf feed {run_name(run, opts.warmup_runs)}: "
-                f"{report['rows_per_second']:.0f} rows/s "
-                f"({report['seconds']:.2f} s; wall {wall:.2f} s; cpu {cpu:.2f} s)")
-            return {"seconds": report["seconds"], "rows_per_s": report["rows_per_second"],
-                    "wall_seconds": wall, "wall_rows_per_s": rows / wall,
-                    "until_consumed_seconds": consumed,
-                    "until_consumed_rows_per_s": rows / consumed,
-                    "cpu_seconds": cpu, "cpu_us_per_row": cpu / rows * 1e6,
-                    "cpu_seconds_by_process": cpu_kinds,
-                    "rows_per_node": report["rows_per_node"],
-                    "node_seconds_first_batch_to_end":
-                        {n["node"]: round(n["seconds_first_batch_to_end"], 3)
-                         for n in nodes_seen},
-                    "node_peak_rss_mb": {n["node"]: round(n["peak_rss_mb"], 1)
-                                         for n in nodes_seen}}
-
-        def mapinarrow_run(run: int) -> dict[str, Any]:
-            sampler.phase("mapinarrow")
-            cpu0 = cpu_by_kind()
-            t0 = time.perf_counter()
-            n = mapinarrow_count(df)
-            seconds = time.perf_counter() - t0
-            cpu_kinds = cpu_delta(cpu0)
-            cpu = cpu_total(cpu_kinds)
-            if n != rows:
-                raise RuntimeError(f"mapInArrow counted {n} rows, not {rows}")
-            log(f"mapInArrow {run_name(run, opts.warmup_runs)}: {rows / seconds:.0f} rows/s "
-                f"({seconds:.2f} s; cpu {cpu:.2f} s)")
-            return {"seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
-                    "cpu_seconds": round(cpu, 3), "cpu_us_per_row": round(cpu / rows * 1e6, 2),
-                    "cpu_seconds_by_process": cpu_kinds}
-
-        # mapInArrow's Python workers start on a tiny DataFrame, outside every timed run.
-        sampler.phase("mapinarrow")
+    def feed_run(self, df: Any, run: int) -> dict[str, Any]:
+        rows, opts, index = self.rows, self.opts, self.next_feed
+        self.next_feed += 1
+        self.sampler.phase("sparktf_feed")
+        cpu0 = cpu_by_kind()
+        start_time = time.time()
         t0 = time.perf_counter()
-        mapinarrow_count(spark.range(0, 4 * k, 1, 2 * k))
-        warm = time.perf_counter() - t0
-        # Rounds of one feed then one mapInArrow run: a shared machine that slows down or
-        # speeds up over the minutes of a benchmark weighs on both alike. --sequential: all
-        # feeds, then all mapInArrow runs (each method's runs back to back).
-        if opts.sequential:
-            runs = [feed_run(run) for run in range(feeds)]
-            m_runs = [mapinarrow_run(run) for run in range(feeds)]
-        else:
-            runs, m_runs = [], []
-            for run in range(feeds):
-                runs.append(feed_run(run))
-                m_runs.append(mapinarrow_run(run))
-        warm_runs, runs = runs[:opts.warmup_runs], runs[opts.warmup_runs:]
+        report = self.cluster.train(df, num_epochs=1)
+        wall = time.perf_counter() - t0
+        if report["rows_total"] != rows:
+            raise RuntimeError(f"feed {run}: {report['rows_total']} rows fed, not {rows}")
+        nodes_seen = self.nodes_seen = wait_files(
+            self.out_dir, f"count-{index}-*.json", self.k, opts.timeout, f"count feed {run}"
+        )
+        # train() returns once the nodes hold every row, some still queued: this is until
+        # the last node's program has counted its last row (one machine, one clock).
+        consumed = max(n["end_time"] for n in nodes_seen) - start_time
+        cpu_kinds = cpu_delta(cpu0)  # the nodes' counting is done: their files are written
+        cpu = cpu_total(cpu_kinds)
+        counted = sum(n["rows"] for n in nodes_seen)
+        if counted != rows:
+            raise RuntimeError(f"feed {run}: nodes counted {counted} rows, not {rows}")
+        log(
+            f"sparktf feed {run_name(run, opts.warmup_runs)}: "
+            f"{report['rows_per_second']:.0f} rows/s "
+            f"({report['seconds']:.2f} s; wall {wall:.2f} s; cpu {cpu:.2f} s; "
+            f"{report['shared_memory_rows'] / rows:.0%} via shared memory)"
+        )
+        return {
+            "seconds": report["seconds"],
+            "rows_per_s": report["rows_per_second"],
+            "wall_seconds": wall,
+            "wall_rows_per_s": rows / wall,
+            "until_consumed_seconds": consumed,
+            "until_consumed_rows_per_s": rows / consumed,
+            "cpu_seconds": cpu,
+            "cpu_us_per_row": cpu / rows * 1e6,
+            "cpu_seconds_by_process": cpu_kinds,
+            "rows_per_node": report["rows_per_node"],
+            "shared_memory_rows": report["shared_memory_rows"],
+            "node_seconds_first_batch_to_end": {
+                n["node"]: round(n["seconds_first_batch_to_end"], 3) for n in nodes_seen
+            },
+            "node_peak_rss_mb": {n["node"]: round(n["peak_rss_mb"], 1) for n in nodes_seen},
+        }
+
+    def mapinarrow_run(self, df: Any, run: int) -> dict[str, Any]:
+        rows = self.rows
+        self.sampler.phase("mapinarrow")
+        cpu0 = cpu_by_kind()
+        t0 = time.perf_counter()
+        n = mapinarrow_count(df)
+        seconds = time.perf_counter() - t0
+        cpu_kinds = cpu_delta(cpu0)
+        cpu = cpu_total(cpu_kinds)
+        if n != rows:
+            raise RuntimeError(f"mapInArrow counted {n} rows, not {rows}")
+        log(
+            f"mapInArrow {run_name(run, self.opts.warmup_runs)}: {rows / seconds:.0f} rows/s "
+            f"({seconds:.2f} s; cpu {cpu:.2f} s)"
+        )
+        return {
+            "seconds": round(seconds, 3),
+            "rows_per_s": round(rows / seconds, 1),
+            "cpu_seconds": round(cpu, 3),
+            "cpu_us_per_row": round(cpu / rows * 1e6, 2),
+            "cpu_seconds_by_process": cpu_kinds,
+        }
+
+    def run(self, df: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """``--warmup-runs`` + ``--repeats`` runs of each method on ``df``, in rounds of one
+        feed then one mapInArrow run: a shared machine that slows down or speeds up over the
+        minutes of a benchmark weighs on both alike. --sequential: all feeds, then all
+        mapInArrow runs (each method's runs back to back)."""
+        feeds = self.opts.warmup_runs + self.opts.repeats
+        if self.opts.sequential:
+            runs = [self.feed_run(df, run) for run in range(feeds)]
+            return runs, [self.mapinarrow_run(df, run) for run in range(feeds)]
+        runs, m_runs = [], []
+        for run in range(feeds):
+            runs.append(self.feed_run(df, run))
+            m_runs.append(self.mapinarrow_run(df, run))
+        return runs, m_runs
+
+    def feed_summary(self, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        warmups = self.opts.warmup_runs
+        warm_runs, runs = runs[:warmups], runs[warmups:]
         best = max(runs, key=lambda r: r["rows_per_s"])
         best_wall = max(runs, key=lambda r: r["wall_rows_per_s"])
         best_consumed = max(runs, key=lambda r: r["until_consumed_rows_per_s"])
         least_cpu = min(runs, key=lambda r: r["cpu_seconds"])
-        peaks = sampler.peaks("sparktf_feed")
-        result["sparktf_feed"] = {
+        peaks = self.sampler.peaks("sparktf_feed")
+        return {
             "rows_per_s": round(best["rows_per_s"], 1),
-            "median_rows_per_s": round(statistics.median(r["rows_per_s"] for r in runs), 1),
+            "median_rows_per_s": median_rows_per_s(runs),
             # the first feed after the cluster started: JIT compilation, class loading, channels
             "cold_rows_per_s": round((warm_runs or runs)[0]["rows_per_s"], 1),
             "mb_per_s": round(best["rows_per_s"] * BYTES_PER_ROW / 1e6, 1),
@@ -708,169 +428,428 @@ def main(argv: list[str] | None = None) -> int:
             # the fastest run by wall time around train() (counting, feeding, EndFeed)
             "best_wall_rows_per_s": round(best_wall["wall_rows_per_s"], 1),
             # the fastest run from the train() call until the nodes' programs took every row
-            "best_until_consumed_rows_per_s": round(
-                best_consumed["until_consumed_rows_per_s"], 1),
+            "best_until_consumed_rows_per_s": round(best_consumed["until_consumed_rows_per_s"], 1),
             "least_cpu_us_per_row": round(least_cpu["cpu_us_per_row"], 2),
             "rows_per_node": best["rows_per_node"],
-            "queue_capacity": opts.queue_capacity,
+            # the share of the rows that reached their node as shared-memory files
+            "shared_memory_share": round(best["shared_memory_rows"] / self.rows, 3),
+            "queue_capacity": self.opts.queue_capacity,
             "peak_rss_mb": {
                 "driver_python": round(peaks.get("driver_python", 0.0), 1),
                 "driver_jvm": round(peaks.get("driver_jvm", 0.0), 1),
-                "executor_jvms": sorted(round(v, 1) for key, v in peaks.items()
-                                        if key.startswith("executor_jvm")),
+                "executor_jvms": sorted(
+                    round(v, 1) for key, v in peaks.items() if key.startswith("executor_jvm")
+                ),
                 # VmHWM of each node process after the count feeds (TensorFlow not imported)
                 "nodes": [best["node_peak_rss_mb"][n] for n in sorted(best["node_peak_rss_mb"])],
                 # ru_maxrss as the node sees it: includes the spawning executor JVM's peak
-                "nodes_ru_maxrss": [round(n["ru_maxrss_mb"], 1) for n in sorted(
-                    nodes_seen, key=lambda n: n["node"])],
-                "nodes_sampled": sorted(round(v, 1) for key, v in peaks.items()
-                                        if key.startswith("node:")),
+                "nodes_ru_maxrss": [
+                    round(n["ru_maxrss_mb"], 1)
+                    for n in sorted(self.nodes_seen, key=lambda n: n["node"])
+                ],
+                "nodes_sampled": sorted(
+                    round(v, 1) for key, v in peaks.items() if key.startswith("node:")
+                ),
             },
-            "runs": [{key: (round(v, 3) if isinstance(v, float) else v) for key, v in r.items()}
-                     for r in runs],
+            "runs": [
+                {key: (round(v, 3) if isinstance(v, float) else v) for key, v in r.items()}
+                for r in runs
+            ],
             "warmup_runs": [round(r["rows_per_s"], 1) for r in warm_runs],
         }
 
-        # ---- phase 2: mapInArrow count (run in the rounds above) --------------------------
-        m_warm, m_runs = m_runs[:opts.warmup_runs], m_runs[opts.warmup_runs:]
+    def mapinarrow_summary(self, m_runs: list[dict[str, Any]], warm: float) -> dict[str, Any]:
+        warmups = self.opts.warmup_runs
+        m_warm, m_runs = m_runs[:warmups], m_runs[warmups:]
         m_best = min(m_runs, key=lambda r: r["seconds"])
-        m_least_cpu = min(r["cpu_us_per_row"] for r in m_runs)
-        m_peaks = sampler.peaks("mapinarrow")
-        result["mapinarrow_count"] = {
+        m_peaks = self.sampler.peaks("mapinarrow")
+        return {
             "rows_per_s": m_best["rows_per_s"],
-            "median_rows_per_s": round(statistics.median(r["rows_per_s"] for r in m_runs), 1),
+            "median_rows_per_s": median_rows_per_s(m_runs),
             "cold_rows_per_s": (m_warm or m_runs)[0]["rows_per_s"],
             "mb_per_s": round(m_best["rows_per_s"] * BYTES_PER_ROW / 1e6, 1),
             "seconds": m_best["seconds"],
-            "least_cpu_us_per_row": m_least_cpu,
+            "least_cpu_us_per_row": min(r["cpu_us_per_row"] for r in m_runs),
             "warmup_seconds": round(warm, 3),
-            "arrow_max_records_per_batch":
-                spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch"),
-            "peak_rss_mb": {"spark_python_workers": sorted(
-                round(v, 1) for key, v in m_peaks.items()
-                if key.startswith("spark_python_worker"))},
+            "arrow_max_records_per_batch": self.spark.conf.get(
+                "spark.sql.execution.arrow.maxRecordsPerBatch"
+            ),
+            "peak_rss_mb": {
+                "spark_python_workers": sorted(
+                    round(v, 1)
+                    for key, v in m_peaks.items()
+                    if key.startswith("spark_python_worker")
+                )
+            },
             "runs": m_runs,
             "warmup_runs": [r["rows_per_s"] for r in m_warm],
         }
 
-        # ---- phase 3: pyarrow -> tf.data in this process ---------------------------------------
-        sampler.phase("pyarrow_tfdata")
-        log("pyarrow + tf.data in the driver process")
-        import tensorflow as tf  # noqa: F401  (imported before the timed read)
 
-        p_runs = []
-        for run in range(opts.repeats):
-            r = pyarrow_tfdata(parquet_files(data_dir), opts.tfdata_batch)
-            gc.collect()
-            if r["rows"] != rows:
-                raise RuntimeError(f"pyarrow/tf.data read {r['rows']} rows, not {rows}")
-            p_runs.append({key: (round(v, 3) if isinstance(v, float) else v)
-                           for key, v in r.items()})
-            log(f"pyarrow+tf.data {run}: {r['rows_per_s']:.0f} rows/s ({r['seconds']:.2f} s)")
-        p_best = min(p_runs, key=lambda r: r["seconds"])
-        result["pyarrow_tfdata_one_process"] = {
-            **{key: p_best[key] for key in ("rows_per_s", "mb_per_s", "seconds", "read_seconds",
-                                            "to_numpy_seconds", "tfdata_seconds")},
-            "batch": opts.tfdata_batch,
-            "peak_rss_mb_driver_python": round(
-                sampler.peaks("pyarrow_tfdata").get("driver_python", 0.0), 1),
-            "runs": p_runs,
+def feed_ratios(feed: dict[str, Any], mia: dict[str, Any]) -> dict[str, Any]:
+    """The feed against mapInArrow: best, median, cold, and stricter and load-independent."""
+    ratio = feed["rows_per_s"] / mia["rows_per_s"]
+    return {
+        "feed_vs_mapinarrow": round(ratio, 3),
+        "feed_ge_1_5x": ratio >= 1.5,
+        "feed_vs_mapinarrow_median": round(feed["median_rows_per_s"] / mia["median_rows_per_s"], 3),
+        "feed_vs_mapinarrow_cold": round(feed["cold_rows_per_s"] / mia["cold_rows_per_s"], 3),
+        # Stricter: wall time around the whole train() call (counting, EndFeed included).
+        "feed_vs_mapinarrow_wall": round(feed["best_wall_rows_per_s"] / mia["rows_per_s"], 3),
+        # Strictest: until the nodes' programs counted every row, as mapInArrow's time is
+        # until its Python function counted every row.
+        "feed_vs_mapinarrow_until_consumed": round(
+            feed["best_until_consumed_rows_per_s"] / mia["rows_per_s"], 3
+        ),
+        # Work per row (least CPU time of the runs): load-independent on a shared machine.
+        "feed_vs_mapinarrow_cpu": round(
+            mia["least_cpu_us_per_row"] / feed["least_cpu_us_per_row"], 3
+        ),
+    }
+
+
+def pyarrow_phase(data_dir: str, rows: int, opts: Any, sampler: RssSampler) -> dict[str, Any]:
+    """Phase 3: Parquet -> numpy -> tf.data in this process, ``--repeats`` runs."""
+    sampler.phase("pyarrow_tfdata")
+    log("pyarrow + tf.data in the driver process")
+    import tensorflow as tf  # noqa: F401  (imported before the timed read)
+
+    p_runs = []
+    for run in range(opts.repeats):
+        r = pyarrow_tfdata(parquet_files(data_dir), opts.tfdata_batch)
+        gc.collect()
+        if r["rows"] != rows:
+            raise RuntimeError(f"pyarrow/tf.data read {r['rows']} rows, not {rows}")
+        p_runs.append({key: (round(v, 3) if isinstance(v, float) else v) for key, v in r.items()})
+        log(f"pyarrow+tf.data {run}: {r['rows_per_s']:.0f} rows/s ({r['seconds']:.2f} s)")
+    p_best = min(p_runs, key=lambda r: r["seconds"])
+    return {
+        **{
+            key: p_best[key]
+            for key in (
+                "rows_per_s",
+                "mb_per_s",
+                "seconds",
+                "read_seconds",
+                "to_numpy_seconds",
+                "tfdata_seconds",
+            )
+        },
+        "batch": opts.tfdata_batch,
+        "peak_rss_mb_driver_python": round(
+            sampler.peaks("pyarrow_tfdata").get("driver_python", 0.0), 1
+        ),
+        "runs": p_runs,
+    }
+
+
+def keras_phase(
+    cluster: Any, df: Any, k: int, per_node: int, opts: Any, sampler: RssSampler, out_dir: str
+) -> dict[str, Any]:
+    """Phase 4: ``--keras-rounds`` rounds of an in-memory fit then a fit from the feed, on the
+    nodes (the driver starts the feed once every node's in-memory fit is done)."""
+    sampler.phase("keras")
+    log("Keras: warm-up + in-memory numpy fit on the nodes")
+    open(os.path.join(out_dir, "go-keras"), "w").close()
+    rounds = []
+    for r in range(opts.keras_rounds):
+        inmem = wait_files(out_dir, f"inmem-{r}-*.json", k, opts.timeout, "in-memory Keras run")
+        log(f"Keras round {r}: fit from the sparktf feed")
+        t0 = time.perf_counter()
+        report = cluster.train(df, num_epochs=1)
+        train_wall = time.perf_counter() - t0
+        if sorted(report["rows_per_node"].values()) != [per_node] * k:
+            raise RuntimeError(
+                f"training feed: rows per node {report['rows_per_node']}, "
+                f"the in-memory runs used {per_node} each"
+            )
+        fed = wait_files(out_dir, f"feedtrain-{r}-*.json", k, opts.timeout, "feed Keras run")
+        # Summed over nodes: each node's rows / its own model.fit wall time.
+        s_feed = sum(n["rows_per_s"] for n in fed)
+        s_mem = sum(n["rows_per_s"] for n in inmem)
+        log(f"Keras round {r}: feed {s_feed:.0f} rows/s vs in-memory {s_mem:.0f} rows/s")
+        rounds.append(
+            {
+                "fed": fed,
+                "inmem": inmem,
+                "report": report,
+                "train_wall": train_wall,
+                "s_feed": s_feed,
+                "s_mem": s_mem,
+                "st_feed": sum(n["steady_rows_per_s"] for n in fed),
+                "st_mem": sum(n["steady_rows_per_s"] for n in inmem),
+            }
+        )
+
+    def node_view(ns: list[dict]) -> dict[str, Any]:
+        return {
+            n["node"]: {
+                key: (round(v, 3) if isinstance(v, float) else v)
+                for key, v in n.items()
+                if key != "node"
+            }
+            for n in ns
         }
 
-        # ---- phase 4: Keras ------------------------------------------------------------------
-        if not opts.skip_keras:
-            sampler.phase("keras")
-            log("Keras: warm-up + in-memory numpy fit on the nodes")
-            open(os.path.join(out_dir, "go-keras"), "w").close()
-            rounds = []
-            for r in range(opts.keras_rounds):
-                inmem = wait_files(out_dir, f"inmem-{r}-*.json", k, opts.timeout,
-                                   "in-memory Keras run")
-                log(f"Keras round {r}: fit from the sparktf feed")
-                t0 = time.perf_counter()
-                report = cluster.train(df, num_epochs=1)
-                train_wall = time.perf_counter() - t0
-                if sorted(report["rows_per_node"].values()) != [min(per_node)] * k:
-                    raise RuntimeError(f"training feed: rows per node {report['rows_per_node']}, "
-                                       f"the in-memory runs used {min(per_node)} each")
-                fed = wait_files(out_dir, f"feedtrain-{r}-*.json", k, opts.timeout,
-                                 "feed Keras run")
-                # Summed over nodes: each node's rows / its own model.fit wall time.
-                s_feed = sum(n["rows_per_s"] for n in fed)
-                s_mem = sum(n["rows_per_s"] for n in inmem)
-                log(f"Keras round {r}: feed {s_feed:.0f} rows/s vs in-memory {s_mem:.0f} rows/s")
-                rounds.append({"fed": fed, "inmem": inmem, "report": report,
-                               "train_wall": train_wall, "s_feed": s_feed, "s_mem": s_mem,
-                               "st_feed": sum(n["steady_rows_per_s"] for n in fed),
-                               "st_mem": sum(n["steady_rows_per_s"] for n in inmem)})
-
-            def node_view(ns: list[dict]) -> dict[str, Any]:
-                return {n["node"]: {key: (round(v, 3) if isinstance(v, float) else v)
-                                    for key, v in n.items() if key != "node"} for n in ns}
-
-            fed = [n for rd in rounds for n in rd["fed"]]
-            inmem = [n for rd in rounds for n in rd["inmem"]]
-            steps = {"sparktf_feed": sorted({n["steps"] for n in fed}),
-                     "in_memory": sorted({n["steps"] for n in inmem})}
-            if steps["sparktf_feed"] != steps["in_memory"] or len(steps["in_memory"]) != 1:
-                log(f"WARNING: the runs took different step counts: {steps}")
-            s_feed = max(rd["s_feed"] for rd in rounds)
-            s_mem = max(rd["s_mem"] for rd in rounds)
-            st_feed = max(rd["st_feed"] for rd in rounds)
-            st_mem = max(rd["st_mem"] for rd in rounds)
-            round_ratios = [rd["s_feed"] / rd["s_mem"] for rd in rounds if rd["s_mem"]]
-            result["keras_train"] = {
-                # Best round of each: rows summed over nodes, each its rows / its fit time.
-                "sparktf_feed_rows_per_s": round(s_feed, 1),
-                "in_memory_numpy_rows_per_s": round(s_mem, 1),
-                "ratio": round(s_feed / s_mem, 3) if s_mem else None,
-                # Round by round: the two fits of a round ran one after the other.
-                "round_ratios": [round(v, 3) for v in round_ratios],
-                "median_round_ratio": round(statistics.median(round_ratios), 3)
-                if round_ratios else None,
-                "steady_sparktf_feed_rows_per_s": round(st_feed, 1),
-                "steady_in_memory_numpy_rows_per_s": round(st_mem, 1),
-                "steady_ratio": round(st_feed / st_mem, 3) if st_mem else None,
-                "model": "784-128-10 relu MLP, tf_keras, Adam(1e-3), sparse CE, MWMS",
-                "batch_per_node_per_step": opts.batch_per_node,
-                "steps_per_node": steps,
-                # MWMS splits each dataset batch over all replicas (legacy rebatch for the
-                # feed's unknown batch size, rebatch([b/k]*k) for numpy); with auto-sharding
-                # OFF each node still consumes its whole dataset, so a dataset batch of
-                # k * batch_per_node gives batch_per_node rows per node per step.
-                "dataset_batch": opts.batch_per_node * k,
-                "rounds": [{"train_feed_report": {
-                                "rows_total": rd["report"]["rows_total"],
-                                "seconds": round(rd["report"]["seconds"], 3),
-                                "rows_per_node": rd["report"]["rows_per_node"],
-                                "wall_seconds_around_train": round(rd["train_wall"], 3)},
-                            "sparktf_feed_per_node": node_view(rd["fed"]),
-                            "in_memory_per_node": node_view(rd["inmem"])} for rd in rounds],
+    fed = [n for rd in rounds for n in rd["fed"]]
+    inmem = [n for rd in rounds for n in rd["inmem"]]
+    steps = {
+        "sparktf_feed": sorted({n["steps"] for n in fed}),
+        "in_memory": sorted({n["steps"] for n in inmem}),
+    }
+    if steps["sparktf_feed"] != steps["in_memory"] or len(steps["in_memory"]) != 1:
+        log(f"WARNING: the runs took different step counts: {steps}")
+    s_feed = max(rd["s_feed"] for rd in rounds)
+    s_mem = max(rd["s_mem"] for rd in rounds)
+    st_feed = max(rd["st_feed"] for rd in rounds)
+    st_mem = max(rd["st_mem"] for rd in rounds)
+    round_ratios = [rd["s_feed"] / rd["s_mem"] for rd in rounds if rd["s_mem"]]
+    log(f"Keras: best feed {s_feed:.0f} rows/s vs best in-memory {s_mem:.0f} rows/s")
+    return {
+        # Best round of each: rows summed over nodes, each its rows / its fit time.
+        "sparktf_feed_rows_per_s": round(s_feed, 1),
+        "in_memory_numpy_rows_per_s": round(s_mem, 1),
+        "ratio": round(s_feed / s_mem, 3) if s_mem else None,
+        # Round by round: the two fits of a round ran one after the other.
+        "round_ratios": [round(v, 3) for v in round_ratios],
+        "median_round_ratio": round(statistics.median(round_ratios), 3) if round_ratios else None,
+        "steady_sparktf_feed_rows_per_s": round(st_feed, 1),
+        "steady_in_memory_numpy_rows_per_s": round(st_mem, 1),
+        "steady_ratio": round(st_feed / st_mem, 3) if st_mem else None,
+        "model": "784-128-10 relu MLP, tf_keras, Adam(1e-3), sparse CE, MWMS",
+        "batch_per_node_per_step": opts.batch_per_node,
+        "steps_per_node": steps,
+        # MWMS splits each dataset batch over all replicas (legacy rebatch for the
+        # feed's unknown batch size, rebatch([b/k]*k) for numpy); with auto-sharding
+        # OFF each node still consumes its whole dataset, so a dataset batch of
+        # k * batch_per_node gives batch_per_node rows per node per step.
+        "dataset_batch": opts.batch_per_node * k,
+        "rounds": [
+            {
+                "train_feed_report": {
+                    "rows_total": rd["report"]["rows_total"],
+                    "seconds": round(rd["report"]["seconds"], 3),
+                    "rows_per_node": rd["report"]["rows_per_node"],
+                    "wall_seconds_around_train": round(rd["train_wall"], 3),
+                },
+                "sparktf_feed_per_node": node_view(rd["fed"]),
+                "in_memory_per_node": node_view(rd["inmem"]),
             }
-            log(f"Keras: best feed {s_feed:.0f} rows/s vs best in-memory {s_mem:.0f} rows/s")
+            for rd in rounds
+        ],
+    }
+
+
+def uncached_parquet_rounds(
+    spark: Any, rounds: FeedRounds, data_dir: str, partitions: int, warm: float
+) -> dict[str, Any]:
+    """The rounds of phases 1-2 on the same rows straight from the Parquet files, not cached,
+    split into about ``partitions`` partitions (Spark's 128 MB split would make one or two of
+    these few large files). The setting holds for the whole phase: every action plans anew."""
+    size = sum(os.path.getsize(p) for p in parquet_files(data_dir))
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(max(1 << 20, size // partitions + 1)))
+    try:
+        parquet = spark.read.parquet(data_dir)
+        split = parquet.rdd.getNumPartitions()
+        log(f"uncached Parquet in {split} partitions")
+        runs, m_runs = rounds.run(parquet)
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    feed, mia = rounds.feed_summary(runs), rounds.mapinarrow_summary(m_runs, warm)
+    return {
+        "partitions": split,
+        "sparktf_feed": feed,
+        "mapinarrow_count": mia,
+        "ratios": feed_ratios(feed, mia),
+    }
+
+
+def parse_args(argv: list[str] | None) -> Any:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="Parquet dir to reuse (generated there when it holds no Parquet)",
+    )
+    parser.add_argument("--skip-keras", action="store_true")
+    parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--master", default="local-cluster[2,1,2048]")
+    parser.add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        help="run on H simulated hosts (scripts/sim_cluster.py: private "
+        "/dev/shm each), one executor and one node per host; --master "
+        "and --nodes are then ignored",
+    )
+    parser.add_argument(
+        "--executor-memory-mb", type=int, default=2048, help="executor memory with --hosts"
+    )
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="also feed and count the Parquet files uncached (2 x nodes "
+        "partitions), in rounds as for the cached DataFrame",
+    )
+    parser.add_argument(
+        "--warmup-runs",
+        type=int,
+        default=3,
+        help="untimed whole-DataFrame runs of the sparktf feed and of mapInArrow "
+        "before their timed ones (JIT compilation happens there)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of the sparktf feed and mapInArrow count (best reported)",
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="all feed runs, then all mapInArrow runs, instead of rounds",
+    )
+    parser.add_argument(
+        "--keras-rounds",
+        type=int,
+        default=3,
+        help="rounds of an in-memory fit then a fit from the feed",
+    )
+    parser.add_argument("--queue-capacity", type=int, default=16)
+    parser.add_argument(
+        "--batch-per-node", type=int, default=256, help="Keras rows per node per step"
+    )
+    parser.add_argument("--tfdata-batch", type=int, default=256)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="bound on every wait (cluster start, each feed, node reports)",
+    )
+    opts = parser.parse_args(argv)
+    if opts.hosts:
+        opts.nodes, opts.master = opts.hosts, None
+        if opts.data and os.path.realpath(opts.data).startswith("/tmp/"):
+            parser.error("--data must not be under /tmp with --hosts (each host's /tmp is its own)")
+    if opts.rows - opts.rows % opts.nodes <= 0:
+        parser.error(f"--rows must be at least --nodes ({opts.nodes})")
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    k = opts.nodes
+    rows = opts.rows - opts.rows % k  # every node gets the same number of rows
+    baseline_children = child_pids()
+    sim = SimHosts(opts.hosts, opts.executor_memory_mb).start() if opts.hosts else None
+    # With --hosts, the nodes' files and the data live where every host sees them.
+    work = tempfile.mkdtemp(prefix="sparktf-bench-", dir=sim.work_parent if sim else None)
+    out_dir = os.path.join(work, "nodes")
+    os.makedirs(out_dir)
+    data_dir = opts.data or os.path.join(work, "data")
+    result: dict[str, Any] = {
+        "rows": rows,
+        "nodes": k,
+        "master": opts.master or f"{opts.hosts} simulated hosts",
+        "bytes_per_row": BYTES_PER_ROW,
+        "mb_total": round(rows * BYTES_PER_ROW / 1e6, 1),
+        "load_avg_start": [round(v, 2) for v in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
+    if sim:
+        result["hosts"] = sim.sim.addresses
+    have = ensure_parquet(data_dir, rows, chunk_rows=max(k, (4096 // k) * k))
+    if have != rows:
+        log(f"--rows {opts.rows} ignored: the data has {have} rows")
+        rows = result["rows"] = have
+        result["mb_total"] = round(rows * BYTES_PER_ROW / 1e6, 1)
+    result["data_dir"] = data_dir
+
+    sampler = RssSampler().start()
+    spark = cluster = None
+    exit_code = 0
+    try:
+        from pyspark.sql import functions as F
+        from sparktf import InputMode, TFCluster
+
+        spark = start_spark(
+            "sparktf bench_feed",
+            sim.master_url if sim else opts.master,
+            executors=k,
+            task_max_failures=2,
+            hosts=sim,
+        )
+        partitions = 2 * k
+        t0 = time.time()
+        df = spark.read.parquet(data_dir).repartition(partitions).cache()
+        counts = {r[0]: r[1] for r in df.groupBy(F.spark_partition_id()).count().collect()}
+        per_partition = [int(counts.get(p, 0)) for p in range(partitions)]
+        log(
+            f"cached {sum(per_partition)} rows in {partitions} partitions {per_partition} "
+            f"({time.time() - t0:.1f} s)"
+        )
+        if sum(per_partition) != rows:
+            raise RuntimeError(f"Spark read {sum(per_partition)} rows, expected {rows}")
+        per_node = rows // k  # the feed balances the rows (the Keras phase checks it)
+        result["partitions"] = partitions
+        result["order"] = "sequential" if opts.sequential else "rounds"
+        result["rows_per_partition"] = per_partition
+
+        # ---- phases 1 and 2: sparktf feed (count-only consumer) and mapInArrow, in rounds ----
+        sampler.phase("sparktf_feed")
+        feeds = (opts.warmup_runs + opts.repeats) * (2 if opts.uncached else 1)
+        node_args = {
+            "out_dir": out_dir,
+            "repeats": feeds,
+            "keras": not opts.skip_keras,
+            "wait_timeout": opts.timeout,
+            "rows_per_node": per_node,
+            "batch_per_node": opts.batch_per_node,
+            "width": WIDTH,
+            "keras_rounds": opts.keras_rounds,
+        }
+        t0 = time.time()
+        cluster = TFCluster.run(
+            spark,
+            node_main,
+            node_args,
+            num_executors=k,
+            num_ps=0,
+            input_mode=InputMode.SPARK,
+            master_node="chief",
+            reservation_timeout=min(opts.timeout, 600),
+            feed_timeout=opts.timeout,
+            shutdown_timeout=opts.timeout,
+            queue_capacity=opts.queue_capacity,
+        )
+        result["cluster_start_seconds"] = round(time.time() - t0, 2)
+        log(f"cluster up in {result['cluster_start_seconds']} s")
+        # mapInArrow's Python workers start on a tiny DataFrame, outside every timed run.
+        sampler.phase("mapinarrow")
+        t0 = time.perf_counter()
+        mapinarrow_count(spark.range(0, 4 * k, 1, 2 * k))
+        warm = time.perf_counter() - t0
+        rounds = FeedRounds(spark, cluster, rows, k, opts, sampler, out_dir)
+        runs, m_runs = rounds.run(df)
+        result["sparktf_feed"] = rounds.feed_summary(runs)
+        result["mapinarrow_count"] = rounds.mapinarrow_summary(m_runs, warm)
+        if opts.uncached:
+            # The path most users take: files, not a cached DataFrame. After the cached
+            # rounds, so its first feed is not the cluster's first.
+            result["uncached_parquet"] = uncached_parquet_rounds(
+                spark, rounds, data_dir, partitions, warm
+            )
+
+        result["pyarrow_tfdata_one_process"] = pyarrow_phase(data_dir, rows, opts, sampler)
+        if not opts.skip_keras:
+            result["keras_train"] = keras_phase(cluster, df, k, per_node, opts, sampler, out_dir)
 
         sampler.phase("shutdown")
         cluster.shutdown(timeout=min(opts.timeout, 300))
         cluster = None
 
-        ratio = result["sparktf_feed"]["rows_per_s"] / result["mapinarrow_count"]["rows_per_s"]
-        feed, mia = result["sparktf_feed"], result["mapinarrow_count"]
-        targets: dict[str, Any] = {
-            "feed_vs_mapinarrow": round(ratio, 3),
-            "feed_ge_1_5x": ratio >= 1.5,
-            "feed_vs_mapinarrow_median": round(
-                feed["median_rows_per_s"] / mia["median_rows_per_s"], 3),
-            "feed_vs_mapinarrow_cold": round(feed["cold_rows_per_s"] / mia["cold_rows_per_s"], 3),
-            # Stricter: wall time around the whole train() call (counting, EndFeed included).
-            "feed_vs_mapinarrow_wall": round(feed["best_wall_rows_per_s"] / mia["rows_per_s"], 3),
-            # Strictest: until the nodes' programs counted every row, as mapInArrow's time is
-            # until its Python function counted every row.
-            "feed_vs_mapinarrow_until_consumed": round(
-                feed["best_until_consumed_rows_per_s"] / mia["rows_per_s"], 3),
-            # Work per row (least CPU time of the runs): load-independent on a shared machine.
-            "feed_vs_mapinarrow_cpu": round(
-                mia["least_cpu_us_per_row"] / feed["least_cpu_us_per_row"], 3),
-        }
+        targets = feed_ratios(result["sparktf_feed"], result["mapinarrow_count"])
         if "keras_train" in result and result["keras_train"]["ratio"] is not None:
             targets["train_ratio"] = result["keras_train"]["ratio"]
             targets["train_within_10pct"] = result["keras_train"]["ratio"] >= 0.9
@@ -878,7 +857,7 @@ def main(argv: list[str] | None = None) -> int:
         result["targets"] = targets
         result["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
         print(json.dumps(result), flush=True)
-    except BaseException as e:
+    except BaseException as e:  # noqa: BLE001  (any failure: reported, exit code set)
         exit_code = 1
         log(f"FAILED: {type(e).__name__}: {e}")
         open(os.path.join(out_dir, "abort"), "w").close()  # nodes waiting on files give up
@@ -892,8 +871,10 @@ def main(argv: list[str] | None = None) -> int:
         end_spark(spark, cluster)
         sampler.stop()
         # Anything this run started and left behind (executors, nodes) is ended, by pid.
-        end_leftovers(baseline_children)
         shutil.rmtree(work, ignore_errors=True)
+        if sim:
+            sim.stop()
+        end_leftovers(baseline_children)
     return exit_code
 
 

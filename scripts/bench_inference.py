@@ -5,7 +5,7 @@ exits 0 whether or not the target (transform >= 2x predict_batch_udf) is met; ex
 fails.
 
 Data: N rows of ``x`` array<float> (784 random float32) and ``label`` int, written as Parquet
-(the generator of bench_feed), read back by Spark, repartitioned into 2 x executors partitions
+(``benchlib.data``, as for bench_feed), read back by Spark, repartitioned into 2 x executors partitions
 and cached, so every measurement reads the same in-memory rows.
 
 Model: a 784-128-10 relu MLP (tf_keras, seeded random weights) built in the driver and saved as
@@ -31,7 +31,11 @@ round-by-round ratios. ``--sequential``: each method's runs back to back instead
 3. ``pyspark.ml.functions.predict_batch_udf`` (batch 256), ``make_predict_fn`` loading the same
    SavedModel.
 
-Run: ``scripts/bench_inference [--rows 200000] [--data DIR] [--repeats 3] [--warmup-runs 3]``.
+``--hosts H``: the same on H simulated hosts (``scripts/sim_cluster.py``: one worker per
+127.0.0.x, each with a private /dev/shm and /tmp), one executor per host.
+
+Run: ``scripts/bench_inference [--rows 200000] [--data DIR] [--repeats 3] [--warmup-runs 3]
+[--hosts 3]``.
 """
 
 from __future__ import annotations
@@ -44,17 +48,16 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_feed import (  # noqa: E402  (shared data generation and cleanup)
-    WIDTH, end_leftovers, end_spark, generate_parquet, parquet_files, parquet_rows)
+from benchlib.data import WIDTH, ensure_parquet
+from benchlib.processes import child_pids, end_leftovers
+from benchlib.rounds import log, set_bench, summary
+from benchlib.session import SimHosts, end_spark, start_spark
 
+set_bench("bench_inference")
 CLASSES = 10
-
-
-def log(msg: str) -> None:
-    print(f"[bench_inference {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def node_main(args: dict[str, Any], ctx: Any) -> None:
@@ -90,9 +93,13 @@ def export_mlp(export_dir: str) -> None:
     import tf_keras as keras
 
     keras.utils.set_random_seed(7)
-    model = keras.Sequential([keras.Input(shape=(WIDTH,), name="x"),
-                              keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(CLASSES, name="scores")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(WIDTH,), name="x"),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(CLASSES, name="scores"),
+        ]
+    )
     model.save(export_dir, save_format="tf")
 
 
@@ -117,8 +124,14 @@ def scored_values(df: Any) -> int:
     return int(df.agg(F.sum(F.size("scores"))).collect()[0][0] or 0)
 
 
-def one_run(name: str, make: Callable[[Any], Any], df: Any, rows: int, what: str,
-            after_run: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+def one_run(
+    name: str,
+    make: Callable[[Any], Any],
+    df: Any,
+    rows: int,
+    what: str,
+    after_run: Callable[[], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """One run of ``make(df)`` on the whole DataFrame, checked and timed."""
     t0 = time.perf_counter()
     got = scored_values(make(df))
@@ -132,17 +145,6 @@ def one_run(name: str, make: Callable[[Any], Any], df: Any, rows: int, what: str
     return entry
 
 
-def summary(runs: list[dict[str, Any]], warmups: int) -> dict[str, Any]:
-    """Best of the timed runs (all listed), their median, and the warm-up runs apart."""
-    warm_runs, timed_runs = runs[:warmups], runs[warmups:]
-    best = min(timed_runs, key=lambda r: r["seconds"])
-    # The median as well: on a shared machine one lucky or unlucky run says little.
-    median = statistics.median(r["rows_per_s"] for r in timed_runs)
-    return {"rows_per_s": best["rows_per_s"], "seconds": best["seconds"],
-            "median_rows_per_s": round(median, 1), "runs": timed_runs,
-            "warmup_runs": warm_runs, "cold_rows_per_s": runs[0]["rows_per_s"]}
-
-
 def warm(name: str, make: Callable[[Any], Any], df: Any) -> float:
     t0 = time.perf_counter()
     scored_values(make(df))
@@ -154,85 +156,105 @@ def warm(name: str, make: Callable[[Any], Any], df: Any) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--data", default=None,
-                        help="Parquet dir to reuse (generated there when it holds no Parquet)")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="Parquet dir to reuse (generated there when it holds no Parquet)",
+    )
     parser.add_argument("--executors", type=int, default=2)
-    parser.add_argument("--master", default=None,
-                        help="default local-cluster[EXECUTORS,1,2048]")
+    parser.add_argument("--master", default=None, help="default local-cluster[EXECUTORS,1,2048]")
+    parser.add_argument(
+        "--hosts",
+        type=int,
+        default=0,
+        help="run on H simulated hosts (scripts/sim_cluster.py: private /dev/shm each), one "
+        "executor per host; --master and --executors are then ignored",
+    )
+    parser.add_argument(
+        "--executor-memory-mb", type=int, default=2048, help="executor memory with --hosts"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds")
-    parser.add_argument("--transform-batch", type=int, default=1024,
-                        help="TFModel batchSize (rows per batch sent to the model server)")
-    parser.add_argument("--inference-batch", type=int, default=1024,
-                        help="cluster.inference batch_size and the program's next_batch size")
+    parser.add_argument(
+        "--transform-batch",
+        type=int,
+        default=1024,
+        help="TFModel batchSize (rows per batch sent to the model server)",
+    )
+    parser.add_argument(
+        "--inference-batch",
+        type=int,
+        default=1024,
+        help="cluster.inference batch_size and the program's next_batch size",
+    )
     parser.add_argument("--udf-batch", type=int, default=256, help="predict_batch_udf batch_size")
     parser.add_argument("--warmup-rows", type=int, default=2048)
-    parser.add_argument("--warmup-runs", type=int, default=3,
-                        help="untimed rounds on the whole DataFrame before the timed ones")
-    parser.add_argument("--sequential", action="store_true",
-                        help="each method's runs back to back instead of rounds")
-    parser.add_argument("--timeout", type=float, default=900,
-                        help="bound on cluster start, feeds and shutdown")
-    parser.add_argument("--skip", action="append", default=[],
-                        choices=["transform", "inference", "udf"], help="leave a method out")
+    parser.add_argument(
+        "--warmup-runs",
+        type=int,
+        default=3,
+        help="untimed rounds on the whole DataFrame before the timed ones",
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="each method's runs back to back instead of rounds",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="bound on cluster start, feeds and shutdown"
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["transform", "inference", "udf"],
+        help="leave a method out",
+    )
     opts = parser.parse_args(argv)
-    k = opts.executors
-    master = opts.master or f"local-cluster[{k},1,2048]"
+    if opts.hosts and opts.data and os.path.realpath(opts.data).startswith("/tmp/"):
+        parser.error("--data must not be under /tmp with --hosts (each host's /tmp is its own)")
+    k = opts.hosts or opts.executors
+    master = (
+        f"{opts.hosts} simulated hosts"
+        if opts.hosts
+        else opts.master or f"local-cluster[{k},1,2048]"
+    )
     rows = opts.rows
     if rows <= 0:
         parser.error("--rows must be positive")
 
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    import psutil
-
-    baseline_children = {p.pid for p in psutil.Process().children(recursive=True)}
-    work = tempfile.mkdtemp(prefix="sparktf-ibench-")
+    baseline_children = child_pids()
+    sim = SimHosts(opts.hosts, opts.executor_memory_mb).start() if opts.hosts else None
+    # With --hosts, the data and the SavedModel live where every host sees them.
+    work = tempfile.mkdtemp(prefix="sparktf-ibench-", dir=sim.work_parent if sim else None)
     data_dir = opts.data or os.path.join(work, "data")
     export_dir = os.path.join(work, "model")
-    result: dict[str, Any] = {"rows": rows, "executors": k, "master": master,
-                              "model": "784-128-10 relu MLP, tf_keras SavedModel",
-                              "cpus": os.cpu_count(),
-                              "load_avg_start": [round(v, 2) for v in os.getloadavg()]}
-    chunk_rows = max(k, (4096 // k) * k)
-    if not parquet_files(data_dir):
-        log(f"writing {rows} rows to {data_dir}")
-        generate_parquet(data_dir, rows, chunk_rows, file_rows=chunk_rows * 16)
-    else:
-        have = parquet_rows(data_dir)
-        log(f"reusing {data_dir}: {have} rows")
-        rows = result["rows"] = have
+    result: dict[str, Any] = {
+        "rows": rows,
+        "executors": k,
+        "master": master,
+        "model": "784-128-10 relu MLP, tf_keras SavedModel",
+        "cpus": os.cpu_count(),
+        "load_avg_start": [round(v, 2) for v in os.getloadavg()],
+    }
+    rows = result["rows"] = ensure_parquet(data_dir, rows, chunk_rows=max(k, (4096 // k) * k))
     export_mlp(export_dir)
     log(f"SavedModel at {export_dir}")
 
     spark = cluster = None
     exit_code = 0
     try:
-        from pyspark.sql import SparkSession
         from pyspark.sql import functions as F
         from pyspark.sql.types import ArrayType, FloatType
-
-        import sparktf
         from sparktf import InputMode, TFCluster
         from sparktf.ml import TFModel
 
-        log(f"starting Spark on {master}")
-        spark = (
-            SparkSession.builder.appName("sparktf bench_inference").master(master)
-            .config("spark.jars", sparktf.jar_path())
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.pyspark.python", sys.executable)
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "1")
-            .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
-            .config("spark.task.maxFailures", "1")
-            .getOrCreate())
-        spark.sparkContext.setLogLevel("WARN")
-        deadline = time.time() + 120
-        while spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() < k + 1:
-            if time.time() > deadline:
-                raise TimeoutError(f"{k} executors did not register within 120 s")
-            time.sleep(0.5)
+        spark = start_spark(
+            "sparktf bench_inference",
+            sim.master_url if sim else master,
+            executors=k,
+            task_max_failures=1,
+            hosts=sim,
+        )
 
         partitions = 2 * k
         t0 = time.time()
@@ -253,46 +275,68 @@ def main(argv: list[str] | None = None) -> int:
 
         # ---- 1. TFModel.transform ---------------------------------------------------------
         if "transform" not in opts.skip:
-            model = TFModel(export_dir=export_dir, input_mapping={"x": "x"},
-                            output_mapping={"scores": "scores"}, batch_size=opts.transform_batch)
+            model = TFModel(
+                export_dir=export_dir,
+                input_mapping={"x": "x"},
+                output_mapping={"scores": "scores"},
+                batch_size=opts.transform_batch,
+            )
             first = warm("TFModel.transform", model.transform, small)
             pids = server_pids()
             log(f"model servers {sorted(pids)}")
-            methods.append(("tfmodel_transform", "TFModel.transform", model.transform,
-                            lambda: {"same_model_servers": server_pids() == pids}))
-            result["tfmodel_transform"] = {"batch_size": opts.transform_batch,
-                                           "warmup_seconds_incl_model_server_start": first,
-                                           "model_servers": len(pids)}
+            methods.append(
+                (
+                    "tfmodel_transform",
+                    "TFModel.transform",
+                    model.transform,
+                    lambda: {"same_model_servers": server_pids() == pids},
+                )
+            )
+            result["tfmodel_transform"] = {
+                "batch_size": opts.transform_batch,
+                "warmup_seconds_incl_model_server_start": first,
+                "model_servers": len(pids),
+            }
 
         # ---- 2. cluster.inference -----------------------------------------------------------
         if "inference" not in opts.skip:
             t0 = time.perf_counter()
-            cluster = TFCluster.run(spark, node_main,
-                                    {"export_dir": export_dir, "batch_size": opts.inference_batch},
-                                    num_executors=k, num_ps=0, input_mode=InputMode.SPARK,
-                                    reservation_timeout=min(opts.timeout, 600),
-                                    feed_timeout=opts.timeout, shutdown_timeout=opts.timeout)
+            cluster = TFCluster.run(
+                spark,
+                node_main,
+                {"export_dir": export_dir, "batch_size": opts.inference_batch},
+                num_executors=k,
+                num_ps=0,
+                input_mode=InputMode.SPARK,
+                reservation_timeout=min(opts.timeout, 600),
+                feed_timeout=opts.timeout,
+                shutdown_timeout=opts.timeout,
+            )
             start_s = round(time.perf_counter() - t0, 3)
             log(f"cluster up in {start_s} s")
             running = cluster
 
             def infer(d: Any) -> Any:
-                return running.inference(d, "scores array<float>",
-                                         batch_size=opts.inference_batch)
+                return running.inference(d, "scores array<float>", batch_size=opts.inference_batch)
 
             first = warm("cluster.inference", infer, small)
             methods.append(("cluster_inference", "cluster.inference", infer, None))
-            result["cluster_inference"] = {"batch_size": opts.inference_batch,
-                                           "cluster_start_seconds": start_s,
-                                           "warmup_seconds": first}
+            result["cluster_inference"] = {
+                "batch_size": opts.inference_batch,
+                "cluster_start_seconds": start_s,
+                "warmup_seconds": first,
+            }
 
         # ---- 3. predict_batch_udf -----------------------------------------------------------
         if "udf" not in opts.skip:
             from pyspark.ml.functions import predict_batch_udf
 
-            udf = predict_batch_udf(make_predict_fn_for(export_dir),
-                                    return_type=ArrayType(FloatType()),
-                                    batch_size=opts.udf_batch, input_tensor_shapes=[[WIDTH]])
+            udf = predict_batch_udf(
+                make_predict_fn_for(export_dir),
+                return_type=ArrayType(FloatType()),
+                batch_size=opts.udf_batch,
+                input_tensor_shapes=[[WIDTH]],
+            )
 
             def predict(d: Any) -> Any:
                 return d.withColumn("scores", udf(F.col("x")))
@@ -307,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         if not opts.sequential:
             schedule.sort(key=lambda item: item[0])  # stable: the methods in turn, per round
         for run, (key, name, make, after_run) in schedule:
-            what = (f"warm-up run {run}" if run < opts.warmup_runs
-                    else f"run {run - opts.warmup_runs}")
+            what = (
+                f"warm-up run {run}" if run < opts.warmup_runs else f"run {run - opts.warmup_runs}"
+            )
             runs[key].append(one_run(name, make, df, rows, what, after_run))
         for key, *_ in methods:
             result[key].update(summary(runs[key], opts.warmup_runs))
@@ -322,12 +367,17 @@ def main(argv: list[str] | None = None) -> int:
         tm = result.get("tfmodel_transform", {}).get("median_rows_per_s")
         um = result.get("predict_batch_udf", {}).get("median_rows_per_s")
         # Round by round: the methods of one round ran within seconds of each other.
-        paired = [a["rows_per_s"] / b["rows_per_s"] for a, b in zip(
-            result.get("tfmodel_transform", {}).get("runs", []),
-            result.get("predict_batch_udf", {}).get("runs", []))]
+        paired = [
+            a["rows_per_s"] / b["rows_per_s"]
+            for a, b in zip(
+                result.get("tfmodel_transform", {}).get("runs", []),
+                result.get("predict_batch_udf", {}).get("runs", []),
+            )
+        ]
         result["ratios"] = {
-            "median_of_rounds_transform_vs_predict_batch_udf":
-                round(statistics.median(paired), 3) if paired else None,
+            "median_of_rounds_transform_vs_predict_batch_udf": round(statistics.median(paired), 3)
+            if paired
+            else None,
             "median_transform_vs_predict_batch_udf": round(tm / um, 3) if tm and um else None,
             "transform_vs_predict_batch_udf": round(t / u, 3) if t and u else None,
             "cluster_inference_vs_predict_batch_udf": round(c / u, 3) if c and u else None,
@@ -335,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         result["target_transform_ge_2x_udf"] = bool(t and u and t >= 2 * u)
         result["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
         print(json.dumps(result), flush=True)
-    except BaseException as e:
+    except BaseException as e:  # noqa: BLE001  (any failure: reported, exit code set)
         exit_code = 130 if isinstance(e, KeyboardInterrupt) else 1
         log(f"FAILED: {type(e).__name__}: {e}")
         if not isinstance(e, KeyboardInterrupt):
@@ -345,8 +395,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         end_spark(spark, cluster)
         # Anything this run started and left behind (executors, servers, nodes) is ended by pid.
-        end_leftovers(baseline_children)
         shutil.rmtree(work, ignore_errors=True)
+        if sim:
+            sim.stop()
+        end_leftovers(baseline_children)
     return exit_code
 
 

@@ -30,6 +30,10 @@ def _session(spark_or_sc: SparkSession | SparkContext) -> SparkSession:
     raise TypeError(f"expected a SparkSession or SparkContext, got {type(spark_or_sc).__name__}")
 
 
+# The Scala object Python calls TFCluster through (py4j's view: JSON text in and out).
+_BRIDGE = "io.sparktf.python.TFClusterBridge"
+
+
 def _jvm_class(spark: SparkSession, name: str) -> Any:
     jvm = spark.sparkContext._jvm
     obj = jvm
@@ -43,6 +47,16 @@ def _jvm_class(spark: SparkSession, name: str) -> Any:
     return obj
 
 
+def _is_sparktf_exception(java_exception: Any) -> bool:
+    """A SparkTFException or one of its kinds (FeedRefused, ...)."""
+    cls = java_exception.getClass()
+    while cls is not None:
+        if cls.getName() == "io.sparktf.SparkTFException":
+            return True
+        cls = cls.getSuperclass()
+    return False
+
+
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
     """Calls the JVM and turns a sparktf failure into a SparkTFError with the JVM's message."""
     try:
@@ -51,7 +65,7 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
         cause = e.java_exception
         message = None
         while cause is not None:
-            if cause.getClass().getName() == "io.sparktf.SparkTFException":
+            if _is_sparktf_exception(cause):
                 message = cause.getMessage()
                 break
             cause = cause.getCause()
@@ -103,6 +117,8 @@ class TFCluster:
     def __init__(self, java_obj: JavaObject, spark: SparkSession) -> None:
         self._java_obj = java_obj
         self._spark = spark
+        # The py4j forms of the Scala cluster's calls (JSON in, JSON out).
+        self._bridge = _jvm_class(spark, _BRIDGE)
 
     @staticmethod
     def run(
@@ -186,8 +202,8 @@ class TFCluster:
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
             bytearray(_pickle_program(map_fun, tf_args))
         )
-        jcluster = _jvm_class(spark, "io.sparktf.TFCluster")
-        java_obj = _call(jcluster.runJson, spark._jsparkSession, program, json.dumps(config))
+        bridge = _jvm_class(spark, _BRIDGE)
+        java_obj = _call(bridge.run, spark._jsparkSession, program, json.dumps(config))
         return TFCluster(java_obj, spark)
 
     @property
@@ -213,7 +229,7 @@ class TFCluster:
         ``tf_port``, ``gpus`` (the GPU addresses Spark gave the node's task),
         ``cuda_visible_devices`` (None: left as the executor had it) and ``tensorboard_url``.
         Empty in InputMode.TENSORFLOW."""
-        return json.loads(self._java_obj.nodesJson())
+        return json.loads(self._bridge.nodes(self._java_obj))
 
     def train(
         self,
@@ -231,12 +247,23 @@ class TFCluster:
         ``seconds``, ``rows_per_second``, ``restarts`` and ``restarted_epochs`` (1-based epochs
         partly fed to a cluster that failed, then fed again whole to the restarted one; every
         epoch is counted once in the row figures), ``shared_memory_rows`` (rows that reached
-        their node through shared memory, see ``shared_memory_feed``) and ``socket_bytes``
-        (what the batches sent over sockets weighed).
+        their node through shared memory, see ``shared_memory_feed``), ``socket_bytes`` (what
+        the batches sent over sockets weighed). After a program's
+        ``feed.terminate()`` (``terminated``) its node counts the rows the program took.
+
+        Refused before anything is fed, the cluster living on: a bad column, a DataFrame with
+        no row for some fed node, and nodes whose programs have returned (a TensorFlowOnSpark
+        loop ``while not feed.should_stop()`` reads one ``train()``). A program that fails, or
+        returns without ``terminate()`` before taking its rows, fails ``train()`` naming its
+        node, and the cluster is stopped::
+
+            report = cluster.train(df, num_epochs=2)
+            assert report["rows_total"] == 2 * df.count()  # unless a program terminated
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
-        return json.loads(_call(self._java_obj.trainJson, df._jdf, num_epochs, mapping, ragged))
+        return json.loads(_call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping,
+                                ragged))
 
     def inference(
         self,
@@ -267,7 +294,8 @@ class TFCluster:
             cluster.shutdown()
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
-        jdf = _call(self._java_obj.inferenceJson, df._jdf, output_schema, mapping, int(batch_size))
+        jdf = _call(self._bridge.inference, self._java_obj, df._jdf, output_schema, mapping,
+                    int(batch_size))
         return DataFrame(jdf, self._spark)
 
     def shutdown(self, timeout: float | None = None) -> None:

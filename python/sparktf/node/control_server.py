@@ -32,6 +32,7 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
             state=self._program.state,
             error=self._program.error[-MAX_STATUS_ERROR_CHARS:],
             rows_received=self._queue.total_rows if self._queue else 0,
+            rows_taken=self._queue.total_taken if self._queue else 0,
             job_name=self._program.job_name,
             task_index=self._program.task_index,
         )
@@ -58,9 +59,19 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
                           f"feed '{request.feed_id}': node {self._program.role} received {rows} "
                           f"rows, the feed tasks saw {request.expected_rows} acknowledged; rows "
                           "were lost or duplicated between Spark and the node")
-        log.info("feed '%s' ended on node %s after %d rows", request.feed_id,
-                 self._program.role, rows)
-        return node_control_pb2.EndFeedReply(rows_received=rows)
+        # The state before the count: a program seen ended takes no more, so its count is
+        # final; one seen running may take more meanwhile, and the driver asks nothing of it.
+        state = self._program.state
+        terminated = self._program.terminated(self._queue.closed_ns)
+        taken = self._queue.rows_taken(request.feed_id)
+        if state == node_control_pb2.FAILED:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, self._program.failure_message())
+        log.info("feed '%s' ended on node %s after %d rows (%d taken by the program%s)",
+                 request.feed_id, self._program.role, rows, taken,
+                 ", which called terminate()" if terminated
+                 else "" if state == node_control_pb2.RUNNING else ", which has ended")
+        return node_control_pb2.EndFeedReply(rows_received=rows, rows_taken=taken,
+                                             program_state=state, terminated=terminated)
 
     def Stop(self, request: node_control_pb2.StopRequest,
              context: grpc.ServicerContext) -> node_control_pb2.StopReply:

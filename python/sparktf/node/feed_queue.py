@@ -5,6 +5,11 @@ arrived; the consumer drains the oldest feed, sees its end marker, then moves to
 Each feed holds at most ``capacity`` chunks: a per-feed bound means streams of a later feed
 can never fill the queue and starve the feed the program is reading. End markers take no
 capacity, so ending a feed never blocks.
+
+Two counts per feed: rows *received* (the queue accepted them; the feed tasks see them
+acknowledged) and rows *taken* (the program's data feed took them out of the queue). They
+differ by what the queue holds; once the program has ended, rows received and not taken were
+never read, which the driver must hear of (``NodeControl.EndFeed``).
 """
 
 from __future__ import annotations
@@ -68,8 +73,11 @@ class FeedQueue:
         self._schemas: dict[str, feed_pb2.FeedSchema] = {}
         self._ended: set[str] = set()
         self._rows: dict[str, int] = {}
+        self._taken: dict[str, int] = {}
         self._total_rows = 0
+        self._total_taken = 0
         self._closed = False
+        self._closed_ns: int | None = None
 
     @property
     def closed(self) -> bool:
@@ -77,12 +85,24 @@ class FeedQueue:
         return self._closed
 
     @property
+    def closed_ns(self) -> int | None:
+        """``time.monotonic_ns()`` of the first ``close()``, None while open: whether the program
+        closed the queue (``terminate()``) or the runtime did after it ended is told by comparing
+        it with ``ProgramState.ended_ns``."""
+        return self._closed_ns
+
+    @property
     def total_rows(self) -> int:
-        """Rows taken over all feeds."""
+        """Rows received over all feeds."""
         return self._total_rows
 
+    @property
+    def total_taken(self) -> int:
+        """Rows the consumer took out of the queue over all feeds."""
+        return self._total_taken
+
     def rows_received(self, feed_id: str) -> int:
-        """Rows taken for ``feed_id``."""
+        """Rows the queue accepted for ``feed_id``."""
         with self._cond:
             return self._rows.get(feed_id, 0)
 
@@ -92,6 +112,11 @@ class FeedQueue:
         with self._cond:
             lane = self._lanes.get(feed_id)
             return self.capacity if lane is None else max(0, self.capacity - len(lane.chunks))
+
+    def rows_taken(self, feed_id: str) -> int:
+        """Rows of ``feed_id`` the consumer took out of the queue (``get``)."""
+        with self._cond:
+            return self._taken.get(feed_id, 0)
 
     def open_feed(self, feed_id: str, schema: feed_pb2.FeedSchema | None) -> None:
         """Register a stream of ``feed_id``; every stream of a feed must carry the same schema
@@ -182,6 +207,8 @@ class FeedQueue:
                     feed_id, lane = next(iter(self._lanes.items()))
                     if lane.chunks:
                         item: QueueItem = lane.chunks.popleft()
+                        self._taken[feed_id] = self._taken.get(feed_id, 0) + item.num_rows
+                        self._total_taken += item.num_rows
                         self._cond.notify_all()  # a producer may wait for room
                         return item
                     if lane.ended:
@@ -218,6 +245,8 @@ class FeedQueue:
     def close(self) -> None:
         """Take no more rows, drop what is held and wake every waiter."""
         with self._cond:
+            if not self._closed:
+                self._closed_ns = time.monotonic_ns()
             self._closed = True
             self._lanes.clear()
             self._cond.notify_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from sparktf.v1 import node_control_pb2
 
@@ -20,6 +21,7 @@ class ProgramState:
         self._lock = threading.Lock()
         self._state = node_control_pb2.RUNNING
         self._error = ""
+        self._ended_ns: int | None = None
         self.done = threading.Event()  # set when the program returned or raised
         self.stop_requested = threading.Event()
         self._stop_grace = 0.0
@@ -43,15 +45,35 @@ class ProgramState:
     def failed(self) -> bool:
         return self._state == node_control_pb2.FAILED
 
+    @property
+    def running(self) -> bool:
+        return self._state == node_control_pb2.RUNNING
+
+    @property
+    def ended_ns(self) -> int | None:
+        """``time.monotonic_ns()`` when the program returned or raised; None while it runs."""
+        return self._ended_ns
+
     def mark_finished(self) -> None:
         with self._lock:
-            self._state = node_control_pb2.FINISHED
+            self._state, self._ended_ns = node_control_pb2.FINISHED, time.monotonic_ns()
         self.done.set()
 
     def mark_failed(self, traceback_text: str) -> None:
         with self._lock:
             self._state, self._error = node_control_pb2.FAILED, traceback_text
+            self._ended_ns = time.monotonic_ns()
         self.done.set()
+
+    def terminated(self, queue_closed_ns: int | None) -> bool:
+        """Whether the program called ``terminate()``: its feed queue (closed at
+        ``queue_closed_ns``, None when open) closed while the program still ran. The runtime
+        closes the queue only after the program ended, so a later close is not the program's.
+        """
+        if queue_closed_ns is None:
+            return False
+        ended = self._ended_ns
+        return ended is None or queue_closed_ns < ended
 
     def failure_message(self) -> str:
         """What a caller is told when this node failed: role and the traceback's tail."""

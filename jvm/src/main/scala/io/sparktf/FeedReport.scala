@@ -10,7 +10,9 @@ import scala.jdk.CollectionConverters._
  *  cluster and then fed again from their start. `sharedMemoryRows` of the rows (those of the
  *  last cluster's feed, after a restart) reached their node through shared memory rather than
  *  the socket (see [[ClusterConfig.sharedMemoryFeed]]); `socketBytes` is what the batches sent
- *  over sockets weighed (on this machine or across the network).
+ *  over sockets weighed (on this machine or across the network). After a program's `terminate()`
+ *  (`terminated`), its node counts the rows the program took, not those that reached its
+ *  queue, and `epochs` the epochs some program took rows of.
  *  {{{
  *  val report = cluster.train(df, numEpochs = 2)
  *  report.rowsTotal == 2 * df.count()   // unless the program called terminate()

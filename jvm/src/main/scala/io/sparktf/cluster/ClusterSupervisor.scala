@@ -27,7 +27,7 @@ import io.sparktf.rpc.ClusterSecret
  *  }}}
  */
 final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: ClusterConfig,
-    layout: ClusterLayout, python: String) {
+    layout: ClusterLayout, python: String) extends ClusterIncarnations {
   import ClusterSupervisor.log
 
   private val lock = new Object
@@ -35,8 +35,7 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
   private var restartsDone = 0
   private var stopping = false
 
-  /** The running (or last) incarnation. */
-  def current: ClusterIncarnation =
+  override def current: ClusterIncarnation =
     incarnation.getOrElse(throw new IllegalStateException("the cluster was never started"))
 
   /** Restarts so far, over the cluster's life. */
@@ -44,8 +43,8 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
 
   def maxRestarts: Int = config.maxRestarts
 
-  /** Whether a failure now may restart the cluster: restarts remain, and no shutdown began. */
-  def canRestart: Boolean = lock.synchronized(!stopping && restartsDone < config.maxRestarts)
+  override def canRestart: Boolean =
+    lock.synchronized(!stopping && restartsDone < config.maxRestarts)
 
   /** No restart from now on: the cluster is shutting down, so a failure is final. */
   def stopRestarting(): Unit = lock.synchronized { stopping = true }
@@ -60,7 +59,7 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
   /** InputMode.SPARK: starts a fresh cluster after `cause` (the failed incarnation must be
    *  stopped already). If the fresh cluster cannot start, [[current]] is left without nodes and
    *  the error says both why it was restarted and why it did not start. */
-  def restart(cause: String): ClusterIncarnation = {
+  override def restart(cause: String): ClusterIncarnation = {
     val number = takeRestart().getOrElse(throw new IllegalStateException(
       s"no restart left: $restarts of ${config.maxRestarts} done, or shutting down"))
     val old = current
@@ -90,6 +89,9 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
 
   /** The Spark job group of an incarnation's jobs, to cancel them. */
   def jobGroup(clusterId: String): String = s"sparktf-$clusterId"
+
+  /** Cancels the Spark jobs of incarnation `clusterId` (InputMode.TENSORFLOW's barrier job). */
+  def cancelJobs(clusterId: String): Unit = sc.cancelJobGroup(jobGroup(clusterId))
 
   private def runPrograms(run: ClusterIncarnation): Seq[NodeInfo] = {
     val outcome = try {

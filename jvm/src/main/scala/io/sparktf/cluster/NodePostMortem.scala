@@ -6,6 +6,7 @@ import scala.util.control.NonFatal
 
 import org.apache.spark.{SparkContext, SparkEnv}
 
+import io.sparktf.JobDescription
 import io.sparktf.node.NodeRegistry
 
 /** Asks the executors of nodes that died how they ended: the exit signal or code and the tail of
@@ -24,14 +25,14 @@ object NodePostMortem {
       timeoutSeconds: Double): Map[Int, String] = {
     if (gone.isEmpty) return Map.empty
     val rdd = sc.makeRDD(gone.map(n => n -> Seq(s"executor_${n.host}_${n.executorId}")))
-    sc.setJobDescription(s"sparktf cluster $clusterId: ask executors how their nodes ended")
-    val job = try {
+    val job = JobDescription.during(sc,
+        s"sparktf cluster $clusterId: ask executors how their nodes ended") {
       rdd.map { n =>
         if (SparkEnv.get.executorId == n.executorId) {
           NodeRegistry.deathOf(clusterId).map(n.barrierIndex -> _)
         } else None
       }.collectAsync()
-    } finally sc.setJobDescription(null)
+    }
     // Only an explanation for an error already on its way: never worth waiting long for.
     try Await.result(job, timeoutSeconds.seconds).flatten.toMap
     catch {

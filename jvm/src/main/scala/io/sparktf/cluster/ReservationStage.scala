@@ -1,23 +1,32 @@
 package io.sparktf.cluster
 
 import java.net.{InetAddress, ServerSocket}
+import java.nio.file.Path
 import java.util.concurrent.TimeUnit
 
+import scala.concurrent.{Await, TimeoutException}
+import scala.concurrent.duration._
 import scala.util.{Failure, Success, Try}
 
-import org.apache.spark.{BarrierTaskContext, SparkContext, SparkEnv, TaskKilledException}
+import org.apache.spark.{BarrierTaskContext, FutureAction, SparkContext, SparkEnv,
+  TaskKilledException}
 import org.slf4j.LoggerFactory
 
-import io.sparktf.{ClusterConfig, InputMode, SparkTFException, TFProgram}
-import io.sparktf.node.{NodeBootstrap, NodeLauncher, NodeProcess, NodeRegistry}
+import io.sparktf.{ClusterConfig, InputMode, JobDescription, SparkTFException, TFProgram}
+import io.sparktf.node.{NodeBootstrap, NodeLauncher, NodeProcess, NodeReady, NodeRegistry}
 import io.sparktf.rpc.ClusterSecret
 
 /** Reserves the executors and starts one node on each, in a barrier stage: all tasks run at once
- *  or none does, so a cluster too small fails fast instead of waiting for slots.
+ *  or none does, so a cluster too small fails fast instead of waiting for slots, and a cluster
+ *  whose slots another job holds waits at most `reservation_timeout` for them.
  *
- *  Each task picks a port for TensorFlow, the tasks swap addresses with `allGather`, each builds
- *  its TF_CONFIG and starts its node, and a second `allGather` makes the start all-or-nothing:
- *  if any node failed, every task stops its own node and fails.
+ *  Each task ([[startNode]]) finds its place (executor, host, TensorFlow port), the tasks swap
+ *  places with `allGather`, each builds its bootstrap and starts its node, and a second
+ *  `allGather` makes the start all-or-nothing: if any node failed, every task stops its own node
+ *  and fails.
+ *  {{{
+ *  val nodes = ReservationStage.run(sc, clusterId, layout, config, program, secret, python)
+ *  }}}
  */
 object ReservationStage {
   /** Seconds a node's program gets to return when its task is killed (InputMode.TENSORFLOW). */
@@ -27,46 +36,60 @@ object ReservationStage {
    *  InputMode.TENSORFLOW its tasks wait for their nodes' programs to end. */
   def run(sc: SparkContext, clusterId: String, layout: ClusterLayout, config: ClusterConfig,
       program: TFProgram, secret: ClusterSecret, python: String): Seq[NodeInfo] = {
-    sc.setJobDescription(s"sparktf cluster $clusterId: start ${layout.size} TensorFlow nodes")
-    try {
+    val job = JobDescription.during(sc,
+        s"sparktf cluster $clusterId: start ${layout.size} TensorFlow nodes") {
       sc.parallelize(0 until layout.size, layout.size).barrier().mapPartitions { _ =>
         Iterator(startNode(BarrierTaskContext.get(), clusterId, layout, config, program, secret,
           python))
-      }.collect().toSeq.sortBy(_.barrierIndex)
-    } finally sc.setJobDescription(null)
+      }.collectAsync()
+    }
+    awaitSlots(sc, job, clusterId, layout.size, config.reservationTimeout)
+    // Every task bounds its own steps (the node's start by reservation_timeout); in
+    // InputMode.TENSORFLOW the tasks last as long as the programs.
+    Await.result(job, Duration.Inf).sortBy(_.barrierIndex)
   }
 
+  /** Waits until the stage's tasks run: Spark refuses a barrier stage larger than the cluster's
+   *  slots at once, but one whose slots are busy (another job holds them) waits for them without
+   *  end. The job is cancelled when they do not come within `timeoutSeconds`. */
+  private def awaitSlots(sc: SparkContext, job: FutureAction[Seq[NodeInfo]], clusterId: String,
+      tasks: Int, timeoutSeconds: Double): Unit = {
+    val deadline = System.nanoTime() + (timeoutSeconds * 1e9).toLong
+    def launched: Boolean = job.jobIds.flatMap(id => sc.statusTracker.getJobInfo(id).toSeq)
+      .flatMap(_.stageIds.toSeq).flatMap(id => sc.statusTracker.getStageInfo(id).toSeq)
+      .exists(s => s.numActiveTasks + s.numCompletedTasks + s.numFailedTasks >= tasks)
+    while (!job.isCompleted && !launched) {
+      if (System.nanoTime() > deadline) {
+        job.cancel()
+        Try(Await.ready(job, 30.seconds))
+        throw new SparkTFException(s"sparktf cluster $clusterId waited $timeoutSeconds s " +
+          s"(reservation_timeout) for $tasks free task slots: the executors are there, but " +
+          "other jobs hold their slots. Wait for those jobs to end, give the application more " +
+          "executors, or raise reservation_timeout; the reservation was cancelled")
+      }
+      try Await.ready(job, 100.millis) catch { case _: TimeoutException => }
+    }
+  }
+
+  /** One barrier task: the node of partition `ctx.partitionId()`, started and ready. */
   private def startNode(ctx: BarrierTaskContext, clusterId: String, layout: ClusterLayout,
       config: ClusterConfig, program: TFProgram, secret: ClusterSecret,
       python: String): NodeInfo = {
-    val log = LoggerFactory.getLogger(getClass)
-    val index = ctx.partitionId()
-    val role = layout.roles(index)
-    val env = SparkEnv.get
-    val host = env.blockManager.blockManagerId.host
-    val executorId = env.executorId
-    val tfPort = if (role.inClusterSpec) freePort(host) else 0
-
-    val peers = ctx.allGather(Seq(index.toString, executorId, host, tfPort.toString).mkString("\t"))
-      .map(_.split("\t")).map(p => (p(0).toInt, p(1), p(2), p(3).toInt)).sortBy(_._1)
-    peers.groupBy(_._2).collectFirst { case (exec, members) if members.size > 1 =>
-      throw new SparkTFException(s"executor $exec was given ${members.size} sparktf nodes " +
-        s"(${members.map(m => layout.roles(m._1).address).mkString(", ")}); each executor must " +
-        "run exactly one task at a time: one core per executor, or spark.task.cpus = cores")
-    }
-    val spec = TFConfig.clusterSpec(peers.toSeq.map(p => layout.roles(p._1) -> s"${p._3}:${p._4}"))
+    val place = NodePlace.here(ctx.partitionId(), layout)
+    val spec = exchangePlaces(ctx, place, layout)
     val gpus = ctx.resources().get(GpuBinding.ResourceName).map(_.addresses.toSeq)
     val visibleDevices = Try(GpuBinding.cudaVisibleDevices(gpus,
-      sys.env.get("CUDA_VISIBLE_DEVICES"), role, config.psGpus))
-    val label = role.address.replace(':', '-')
+      sys.env.get("CUDA_VISIBLE_DEVICES"), place.role, config.psGpus))
+    val label = place.role.address.replace(':', '-')
     val workDir = NodeLauncher.workingDir(clusterId, label)
     val sharedDir = if (config.sharedMemoryFeed && config.inputMode == InputMode.SPARK &&
-        role.takesData) {
+        place.role.takesData) {
       NodeLauncher.sharedDir(clusterId, label)
     } else None
     val boot = NodeBootstrap(
-      clusterId = clusterId, role = role, workerNum = index, numWorkers = layout.numWorkers,
-      clusterSpec = spec, tfConfig = TFConfig.json(spec, role), host = host,
+      clusterId = clusterId, role = place.role, workerNum = place.index,
+      numWorkers = layout.numWorkers, clusterSpec = spec,
+      tfConfig = TFConfig.json(spec, place.role), host = place.host,
       secret = secret.value, workingDir = workDir, program = program,
       modelDir = config.modelDir, exportDir = config.exportDir,
       checkpointDir = config.checkpointLocation,
@@ -74,42 +97,90 @@ object ReservationStage {
       linger = config.inputMode == InputMode.SPARK,
       lingerTimeoutSeconds = 24 * 3600.0, env = config.env,
       cudaVisibleDevices = visibleDevices.getOrElse(None),
-      tensorboard = config.tensorboard && layout.tensorboardRole.contains(role),
+      tensorboard = config.tensorboard && layout.tensorboardRole.contains(place.role),
       logDir = config.logDir, inputMode = config.inputMode, sharedDir = sharedDir)
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
-    val started = visibleDevices.flatMap(_ =>
-      Try(NodeLauncher.launch(boot, python, config.reservationTimeout)))
+    val started = visibleDevices.flatMap(_ => launch(ctx, boot, python, config, workDir,
+      sharedDir))
+    agreeAllStarted(ctx, place, layout, started)
+    val (node, ready) = started.get
+    NodeRegistry.register(clusterId, node)
+    LoggerFactory.getLogger(getClass).info(s"sparktf node ${place.role.address} ready on " +
+      s"${place.host}:${ready.port} (TF port ${place.tfPort}" +
+      boot.cudaVisibleDevices.fold("")(d => s", CUDA_VISIBLE_DEVICES='$d'") +
+      ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
+    if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node)
+    NodeInfo(place.index, place.role, place.executorId, place.host, place.tfPort, ready.port,
+      node.pid, gpus.getOrElse(Nil), boot.cudaVisibleDevices, ready.tensorboardUrl,
+      sharedDir.map(_.toString))
+  }
+
+  /** Where one task runs: its role, executor, host and (for roles in TF_CONFIG) a free port. */
+  private final case class NodePlace(index: Int, role: NodeRole, executorId: String,
+      host: String, tfPort: Int) {
+    def encoded: String = Seq(index.toString, executorId, host, tfPort.toString).mkString("\t")
+  }
+
+  private object NodePlace {
+    def here(index: Int, layout: ClusterLayout): NodePlace = {
+      val env = SparkEnv.get
+      val host = env.blockManager.blockManagerId.host
+      val role = layout.roles(index)
+      NodePlace(index, role, env.executorId, host, if (role.inClusterSpec) freePort(host) else 0)
+    }
+
+    def decoded(text: String, layout: ClusterLayout): NodePlace = {
+      val p = text.split("\t")
+      NodePlace(p(0).toInt, layout.roles(p(0).toInt), p(1), p(2), p(3).toInt)
+    }
+  }
+
+  /** Every task's place, as the cluster spec of TF_CONFIG; fails when two tasks share an
+   *  executor (its one node could not serve both). */
+  private def exchangePlaces(ctx: BarrierTaskContext, place: NodePlace,
+      layout: ClusterLayout): Map[String, Seq[String]] = {
+    val peers = ctx.allGather(place.encoded).map(NodePlace.decoded(_, layout)).sortBy(_.index)
+    peers.groupBy(_.executorId).collectFirst { case (exec, members) if members.size > 1 =>
+      throw new SparkTFException(s"executor $exec was given ${members.size} sparktf nodes " +
+        s"(${members.map(_.role.address).mkString(", ")}); each executor must " +
+        "run exactly one task at a time: one core per executor, or spark.task.cpus = cores")
+    }
+    TFConfig.clusterSpec(peers.toSeq.map(p => p.role -> s"${p.host}:${p.tfPort}"))
+  }
+
+  /** Starts the node process; a stage that fails later stops it with the task. */
+  private def launch(ctx: BarrierTaskContext, boot: NodeBootstrap, python: String,
+      config: ClusterConfig, workDir: Path,
+      sharedDir: Option[Path]): Try[(NodeProcess, NodeReady)] = {
+    val started = Try(NodeLauncher.launch(boot, python, config.reservationTimeout))
     // No process to own the node's directories (a failed launch removes them too: idempotent).
     if (started.isFailure) (workDir +: sharedDir.toSeq).foreach(NodeProcess.deleteTree)
     started.foreach { case (node, _) =>
-      // A stage that fails after this point must not leave the node behind.
       ctx.addTaskFailureListener(new org.apache.spark.util.TaskFailureListener {
         override def onTaskFailure(context: org.apache.spark.TaskContext, error: Throwable): Unit =
           node.stop(0)
       })
     }
+    started
+  }
+
+  /** The start is all-or-nothing: when any node did not start, every task stops its own and
+   *  fails, naming every node that failed (whichever task Spark reports first, the driver's
+   *  error lists all of them). */
+  private def agreeAllStarted(ctx: BarrierTaskContext, place: NodePlace, layout: ClusterLayout,
+      started: Try[(NodeProcess, NodeReady)]): Unit = {
     val outcomes = ctx.allGather(started match {
       case Success(_) => "ok"
-      case Failure(e) => s"${role.address} on $host (executor $executorId): ${e.getMessage}"
+      case Failure(e) =>
+        s"${place.role.address} on ${place.host} (executor ${place.executorId}): ${e.getMessage}"
     })
     val failed = outcomes.filter(_ != "ok")
     if (failed.nonEmpty) {
       started.foreach { case (node, _) => node.stop(0) }
-      // Every task names every node that failed: whichever task Spark reports first, the
-      // driver's error lists all of them.
       throw new SparkTFException(s"${failed.size} of ${layout.size} nodes did not start:\n" +
         failed.mkString("\n"), started.failed.toOption.orNull)
     }
-    val (node, ready) = started.get
-    NodeRegistry.register(clusterId, node)
-    log.info(s"sparktf node ${role.address} ready on $host:${ready.port} (TF port $tfPort" +
-      boot.cudaVisibleDevices.fold("")(d => s", CUDA_VISIBLE_DEVICES='$d'") +
-      ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
-    if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node)
-    NodeInfo(index, role, executorId, host, tfPort, ready.port, node.pid,
-      gpus.getOrElse(Nil), boot.cudaVisibleDevices, ready.tensorboardUrl,
-      sharedDir.map(_.toString))
   }
 
   /** InputMode.TENSORFLOW: the task lives as long as its node's program. */

@@ -12,7 +12,7 @@ import io.sparktf.cluster.NodeInfo
 import io.sparktf.proto.v1.{ColumnBatch, DataFeedGrpc, FeedAck, FeedFinish, FeedMessage,
   FeedStart}
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
-import io.sparktf.rpc.{ClusterSecret, NodeChannels}
+import io.sparktf.rpc.{ClusterSecret, NodeChannelFactory, NodeChannels}
 
 /** The rows of one partition that go to one node, pushed row by row into a client-streaming
  *  `DataFeed.Feed` call, checked against what the node acknowledges. A node on this machine
@@ -23,7 +23,7 @@ import io.sparktf.rpc.{ClusterSecret, NodeChannels}
  *  ([[PartitionFeeder]]), in order: the node counts them against those ranges. Backpressure: a
  *  batch is sent only when gRPC flow control allows (the node set room aside for reserved rows,
  *  so that wait is short); a node that takes nothing for `idleTimeoutSeconds` fails the task
- *  instead of hanging it.
+ *  instead of hanging it. The channel comes from `channels` (an in-process one in tests).
  *  {{{
  *  val s = new NodeStream(node, secret, clusterId, feedId, columns, plan, epoch, p, attempt)
  *  reservedRows.foreach(s.offer); val result = s.finish()
@@ -39,7 +39,9 @@ final class NodeStream(
     epoch: Int,
     partition: Int,
     attempt: Int,
-    idleTimeoutSeconds: Double = 600.0) {
+    idleTimeoutSeconds: Double = 600.0,
+    channels: NodeChannelFactory = NodeChannels,
+    batchRows: Int = ColumnBatchEncoder.DefaultMaxRows) {
 
   private val lock = new ReentrantLock()
   private val ready = lock.newCondition()
@@ -47,7 +49,7 @@ final class NodeStream(
   @volatile private var ack: FeedAck = _
   @volatile private var failure: Throwable = _
   private val started = System.nanoTime()
-  private val encoder = new ColumnBatchEncoder(columns, partition)
+  private val encoder = new ColumnBatchEncoder(columns, partition, maxRows = batchRows)
   private var requests: ClientCallStreamObserver[FeedMessage] = _
   private var shared: Option[SharedBatchFiles] = None
   private var lastBatchRows = 0
@@ -101,8 +103,10 @@ final class NodeStream(
       throw new SparkTFException(s"node ${node.describe} acknowledged $received rows of " +
         s"partition $partition, but the task sent $sent: rows were lost on the way")
     }
+    // The node takes batches in order and shared ones come first (a stream turns to the socket
+    // for good), so the first `received` rows hold the shared rows that arrived.
     FeedResult(partition, epoch, node.barrierIndex, 0, sent, received,
-      ack.getTerminated, seconds, sentShared, socketBytes)
+      ack.getTerminated, seconds, math.min(sentShared, received), socketBytes)
   }
 
   /** Ends the call after a failure: the node frees the stream and keeps exactly the rows it
@@ -126,7 +130,7 @@ final class NodeStream(
       override def onError(t: Throwable): Unit = { failure = t; done.countDown(); signalReady() }
       override def onCompleted(): Unit = { done.countDown(); signalReady() }
     }
-    DataFeedGrpc.newStub(NodeChannels.get(node.host, node.port, secret)).feed(observer)
+    DataFeedGrpc.newStub(channels.channel(node, secret)).feed(observer)
     shared = SharedBatchFiles.open(node.sharedDir, s"$feedId-e$epoch-p$partition-a$attempt",
       s"node ${node.describe}")
     send(FeedMessage.newBuilder().setStart(FeedStart.newBuilder()
@@ -141,27 +145,29 @@ final class NodeStream(
     lastBatchBytes = encoder.bytes
     val batch = encoder.flush()
     shared.filter(_.usable) match {
-      case None => sendOnSocket(batch)
+      case None => sendOnSocket(batch, n)
       case Some(files) =>
         val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
         if (files.awaitRoom(deadline, () => done.getCount > 0)) {
           files.tryWrite(batch) match {
             case Some(ref) =>
               encoder.recycle() // the batch is in the file now
-              send(FeedMessage.newBuilder().setSharedBatch(ref).build())
-              sentShared += n
-            case None => sendOnSocket(batch)
+              if (send(FeedMessage.newBuilder().setSharedBatch(ref).build())) {
+                sent += n
+                sentShared += n
+              }
+            case None => sendOnSocket(batch, n)
           }
         } else if (done.getCount > 0) throw tookNoData()
         // else the node ended the stream (terminate() or a failure): finish() reports it
     }
-    sent += n
   }
 
-  private def sendOnSocket(batch: ColumnBatch): Unit = {
-    socketBytes += batch.getSerializedSize
-    send(FeedMessage.newBuilder().setBatch(batch).build())
-  }
+  private def sendOnSocket(batch: ColumnBatch, rows: Int): Unit =
+    if (send(FeedMessage.newBuilder().setBatch(batch).build())) {
+      sent += rows
+      socketBytes += batch.getSerializedSize
+    }
 
   private def tookNoData(): SparkTFException = new SparkTFException(s"node ${node.describe} " +
     s"took no data for $idleTimeoutSeconds s while partition $partition waited to send; its " +
@@ -172,8 +178,9 @@ final class NodeStream(
     try ready.signalAll() finally lock.unlock()
   }
 
-  /** Sends once flow control allows; gives up after `idleTimeoutSeconds` without credit. */
-  private def send(msg: FeedMessage): Unit = {
+  /** Sends once flow control allows; gives up after `idleTimeoutSeconds` without credit. False
+   *  when the node ended the stream first (the message is dropped). */
+  private def send(msg: FeedMessage): Boolean = {
     val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
     lock.lock()
     try {
@@ -183,7 +190,9 @@ final class NodeStream(
         ready.await(math.min(left, 1000000000L), TimeUnit.NANOSECONDS)
       }
     } finally lock.unlock()
-    if (done.getCount > 0) requests.onNext(msg)
+    val open = done.getCount > 0
+    if (open) requests.onNext(msg)
+    open
   }
 
   private def feedFailed(t: Throwable): SparkTFException = {

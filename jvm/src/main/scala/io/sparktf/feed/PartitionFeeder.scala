@@ -5,6 +5,8 @@ import scala.util.control.NonFatal
 
 import org.apache.spark.sql.catalyst.InternalRow
 
+import io.sparktf.SparkTFException
+
 /** One feed task's partition: its rows go out in contiguous ranges, each reserved from one node
  *  by the [[FeedRouter]] just before the rows are sent, over at most [[PartitionFeeder.MaxStreams]]
  *  streams at a time whatever the number of nodes (the first choice's, usually the node on this
@@ -66,6 +68,12 @@ final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int
             if ((row & 255) == 0) stopped = streams.valuesIterator.exists(_.closedByNode)
           }
         }
+      }
+      val delivered = skips.lastOption.map(_._2).getOrElse(0L)
+      if (!stopped && row < delivered) {
+        throw new SparkTFException(s"partition $partition has $row rows on attempt $attempt, " +
+          s"fewer than the $delivered an earlier attempt delivered; sparktf needs partitions " +
+          "recomputed in the same order (cache or checkpoint the DataFrame before train())")
       }
       // Rows reserved and not sent (the partition ended first) return to the quota when the
       // stream ends.

@@ -6,56 +6,65 @@ import scala.util.control.NonFatal
 import org.apache.spark.sql.DataFrame
 
 import io.sparktf.FeedReport
-import io.sparktf.cluster.{ClusterLayout, ClusterSupervisor}
+import io.sparktf.cluster.{ClusterHealth, ClusterIncarnations, ClusterLayout}
+import io.sparktf.rpc.{NodeChannelFactory, NodeChannels}
 
 /** One `train()` call that outlives node failures while restarts remain: when the feed fails
- *  because a node failed (`nodeFailures` names it: its program raised, or it died), `stopNodes`
- *  stops the failed cluster, the supervisor starts a fresh one, and the feed goes on from the
- *  epoch in progress, fed again from its start, then the epochs not fed yet. Rows of the epoch in
- *  progress that reached the failed cluster are fed again (at least once); epochs fed whole
- *  before the failure are not.
+ *  because a node failed (`health` names it: its program raised, or it died), the failed
+ *  cluster is stopped, a fresh one started, and the feed goes on from the epoch in progress,
+ *  fed again from its start, then the epochs not fed yet. Rows of the epoch in progress that
+ *  reached the failed cluster are fed again (at least once); epochs fed whole before the failure
+ *  are not.
  *  {{{
- *  new RestartingFeed(supervisor, layout, feedTimeout, () => unwellNodes(), () => stopAll())
- *    .run(df, FeedColumn.fromSchema(df.schema, Nil), numEpochs = 3)
+ *  val plan = ClusterFeed.plan(df, supervisor.current.clusterId, layout.fed.size)
+ *  new RestartingFeed(supervisor, new ClusterHealth(sc, supervisor), layout, feedTimeout)
+ *    .run(df, FeedColumn.fromSchema(df.schema, Nil), plan, numEpochs = 3)
  *  }}}
  *  A failure with every node well (a null in a column, a feed timeout) is not restarted: it
- *  would fail the same way again. That failure, or one without restarts left, passes to the
- *  caller unchanged.
+ *  would fail the same way again. That failure, one without restarts left, and a
+ *  [[FeedRefused]] pass to the caller unchanged.
  */
-final class RestartingFeed(supervisor: ClusterSupervisor, layout: ClusterLayout,
-    feedTimeoutSeconds: Double, nodeFailures: () => Seq[String], stopNodes: () => Unit) {
+final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHealth,
+    layout: ClusterLayout, feedTimeoutSeconds: Double,
+    channels: NodeChannelFactory = NodeChannels) {
 
-  def run(df: DataFrame, columns: IndexedSeq[FeedColumn], numEpochs: Int): FeedReport = {
+  def run(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan,
+      numEpochs: Int): FeedReport = {
     val started = System.nanoTime()
-    val epochsFed = ArrayBuffer[Map[String, Long]]() // rows per node address, one per epoch
+    // Rows per node address, one entry per epoch fed whole to a cluster that failed later.
+    val before = ArrayBuffer[Map[String, Long]]()
     val restartedEpochs = ArrayBuffer[Int]()
     var last: Option[FeedReport] = None
     while (last.isEmpty) {
-      val cluster = supervisor.current
+      val cluster = incarnations.current
       val fed = cluster.nodes.filter(_.role.takesData).toIndexedSeq
       val zero = fed.map(_.role.address -> 0L).toMap
+      val fedNow = ArrayBuffer[Map[String, Long]]()
       try {
-        last = Some(new ClusterFeed(cluster.clusterId, fed, cluster.secret, feedTimeoutSeconds)
-          .run(df, columns, numEpochs - epochsFed.size, results => epochsFed += zero ++
+        last = Some(new ClusterFeed(cluster.clusterId, fed, cluster.secret, feedTimeoutSeconds,
+          channels).run(df, columns, plan, numEpochs - before.size, results => fedNow += zero ++
             results.groupBy(_.nodeIndex).map { case (i, rs) =>
               layout.roles(i).address -> rs.map(_.rowsAtNode).sum
             }))
       } catch {
-        case NonFatal(e) if supervisor.canRestart =>
-          val failures = nodeFailures()
+        case e: FeedRefused => throw e
+        case NonFatal(e) if incarnations.canRestart =>
+          val failures = health.nodeProblems()
           if (failures.isEmpty) throw e
-          stopNodes()
+          health.stopAfterFailure()
+          before ++= fedNow
           // Every epoch was fed but the feed failed to end: the programs were still training
           // on the last one, so it is the epoch in progress.
-          if (epochsFed.size == numEpochs) epochsFed.remove(epochsFed.size - 1)
-          restartedEpochs += epochsFed.size + 1
-          supervisor.restart(failures.mkString("\n"))
+          if (before.size == numEpochs) before.remove(before.size - 1)
+          restartedEpochs += before.size + 1
+          incarnations.restart(failures.mkString("\n"))
       }
     }
-    val rowsPerNode = epochsFed.flatten.groupMapReduce(_._1)(_._2)(_ + _)
-    last.get.copy(
-      epochs = epochsFed.size,
-      rowsPerNode = last.get.rowsPerNode.map { case (n, _) => n -> 0L } ++ rowsPerNode,
+    val report = last.get
+    val rowsPerNode = (before.flatten ++ report.rowsPerNode).groupMapReduce(_._1)(_._2)(_ + _)
+    report.copy(
+      epochs = before.size + report.epochs,
+      rowsPerNode = rowsPerNode,
       seconds = (System.nanoTime() - started) / 1e9,
       restarts = restartedEpochs.size,
       restartedEpochs = restartedEpochs.toSeq)

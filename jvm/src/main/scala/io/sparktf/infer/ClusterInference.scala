@@ -12,7 +12,7 @@ import org.apache.spark.sql.types.StructType
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.feed.{FeedColumn, NodePreference}
 import io.sparktf.proto.v1.InferStart
-import io.sparktf.rpc.{ClusterSecret, NodeChannels}
+import io.sparktf.rpc.{ClusterSecret, NodeChannelFactory, NodeChannels}
 
 /** `cluster.inference(df)`: each partition streams to one fed node, whose program answers each
  *  batch with `feed.batch_results`; the answers are appended to the rows as new columns. The
@@ -25,7 +25,7 @@ import io.sparktf.rpc.{ClusterSecret, NodeChannels}
  *  }}}
  */
 final class ClusterInference(clusterId: String, fed: IndexedSeq[NodeInfo], secret: ClusterSecret,
-    idleTimeoutSeconds: Double) {
+    idleTimeoutSeconds: Double, channels: NodeChannelFactory = NodeChannels) {
 
   def run(df: DataFrame, columns: IndexedSeq[FeedColumn], results: IndexedSeq[ResultColumn],
       batchRows: Int): DataFrame = {
@@ -35,13 +35,14 @@ final class ClusterInference(clusterId: String, fed: IndexedSeq[NodeInfo], secre
     val cid = clusterId
     val sec = secret
     val timeout = idleTimeoutSeconds
+    val factory = channels
     val rows = df.queryExecution.toRdd.mapPartitionsWithIndex { (p, input) =>
       val env = SparkEnv.get
       val node = nodes(NodePreference.order(nodes, env.executorId,
         env.blockManager.blockManagerId.host, p).head)
       val start = InferStart.newBuilder().setClusterId(cid).setInferenceId(inferenceId)
         .setPartition(p).addAllOutputs(results.map(_.spec).asJava).build()
-      new InferenceCall(NodeChannels.get(node.host, node.port, sec), start, columns, results,
+      new InferenceCall(factory.channel(node, sec), start, columns, results,
         s"node ${node.describe}", p, batchRows, timeout, sharedDir = node.sharedDir).run(input)
     }
     InternalFrames.create(df.sparkSession, rows,

@@ -2,12 +2,16 @@ package io.sparktf.rpc
 
 import java.util.concurrent.{ConcurrentHashMap, TimeUnit}
 
-import io.grpc.ManagedChannel
+import io.grpc.{Channel, ManagedChannel}
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+
+import io.sparktf.cluster.NodeInfo
 
 /** gRPC channels to nodes, one per address and secret, shared by the tasks of one JVM so each
  *  feed task does not pay for a new connection. Idle channels close themselves. */
-object NodeChannels {
+object NodeChannels extends NodeChannelFactory {
+  def channel(node: NodeInfo, secret: ClusterSecret): Channel = get(node.host, node.port, secret)
+
   /** Feed batches are ~4 MiB, but a single row may be larger (big binary columns). */
   val MaxMessageBytes: Int = 256 << 20
 

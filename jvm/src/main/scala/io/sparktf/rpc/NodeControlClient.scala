@@ -9,10 +9,15 @@ import io.grpc.{Status, StatusRuntimeException}
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.proto.v1._
 
-/** The driver's calls to one node's `NodeControl` service; every call has a deadline. */
-final class NodeControlClient(node: NodeInfo, secret: ClusterSecret) {
+/** The driver's calls to one node's `NodeControl` service; every call has a deadline.
+ *  {{{
+ *  new NodeControlClient(node, secret).status(5).map(_.getState)   // None: the node is gone
+ *  }}}
+ */
+final class NodeControlClient(node: NodeInfo, secret: ClusterSecret,
+    channels: NodeChannelFactory = NodeChannels) {
   private def stub(seconds: Double) = NodeControlGrpc
-    .newBlockingStub(NodeChannels.get(node.host, node.port, secret))
+    .newBlockingStub(channels.channel(node, secret))
     .withDeadlineAfter((seconds * 1000).toLong, TimeUnit.MILLISECONDS)
 
   /** The node's status, or None when it cannot be reached (its process is gone). */
