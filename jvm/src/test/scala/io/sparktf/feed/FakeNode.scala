@@ -102,6 +102,8 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
 
         private def ack(terminatedNow: Boolean): Unit = {
           ended = true
+          // The stream ends: what it reserved and did not send returns to the quota.
+          if (key != null) ledger.release(key, attempt)
           out.onNext(FeedAck.newBuilder().setRowsReceived(if (losesARow) rows - 1 else rows)
             .setTerminated(terminatedNow).build())
           out.onCompleted()
@@ -126,9 +128,11 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
               ended = true
               state = NodeState.FAILED
               error = s"Traceback (most recent call last):\nValueError: boom on ${role.address}"
+              ledger.release(key, attempt)
               out.onError(failedStatus.asException())
             } else if (breakFirstAttemptOf.contains(key._3) && attempt == 0) {
               ended = true
+              ledger.release(key, attempt)
               out.onError(Status.INTERNAL.withDescription("the stream broke").asException())
             } else if (totalRows >= takeAtMost) {
               terminated = true
