@@ -75,7 +75,8 @@ object ReservationStage {
       lingerTimeoutSeconds = 24 * 3600.0, env = config.env,
       cudaVisibleDevices = visibleDevices.getOrElse(None),
       tensorboard = config.tensorboard && layout.tensorboardRole.contains(role),
-      logDir = config.logDir, inputMode = config.inputMode, sharedDir = sharedDir)
+      logDir = config.logDir, inputMode = config.inputMode, sharedDir = sharedDir,
+      executorId = executorId)
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
     val started = visibleDevices.flatMap(_ =>
