@@ -123,12 +123,14 @@ def _validate(m: node_pb2.NodeBootstrap, source: str, present: frozenset[str] | 
         return BootstrapError(f"{where}: field '{name}' must be {expected}, found {shown}; "
                               f"{_VERSION_HINT}")
 
-    for name in ("cluster_id", "host", "secret", "ready_file", "working_dir"):
+    if not m.cluster_id:
+        raise error("cluster_id", "a non-empty string", "")
+    if m.job_name not in JOBS:
+        raise error("job_name", f"one of {', '.join(JOBS)}", m.job_name)
+    for name in ("host", "secret", "ready_file", "working_dir"):
         if not getattr(m, name):
             # The secret's value must never appear in an error: here it is empty anyway.
             raise error(name, "a non-empty string", "<hidden>" if name == "secret" else "")
-    if m.job_name not in JOBS:
-        raise error("job_name", f"one of {', '.join(JOBS)}", m.job_name)
     for name in ("task_index", "worker_num", "num_workers"):
         if getattr(m, name) < 0:
             raise error(name, "an integer >= 0", getattr(m, name))

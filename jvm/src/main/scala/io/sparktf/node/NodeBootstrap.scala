@@ -81,9 +81,9 @@ final case class NodeBootstrap(
       .setWorkingDir(workingDir.toString).setProgram(spec)
       .setInputMode(InputMode.toProto(inputMode)).setQueueCapacity(queueCapacity)
       .setFeedTimeoutSeconds(feedTimeoutSeconds).setLinger(linger)
-      .setLingerTimeoutSeconds(lingerTimeoutSeconds).putAllEnv(env.asJava)
-      .setTensorboard(tensorboard)
+      .setLingerTimeoutSeconds(lingerTimeoutSeconds).setTensorboard(tensorboard)
     // Sorted, so the file reads the same on every node and in the contract test.
+    env.toSeq.sortBy(_._1).foreach { case (k, v) => b.putEnv(k, v) }
     clusterSpec.toSeq.sortBy(_._1).foreach { case (job, addresses) =>
       b.putClusterSpec(job, v1.NodeAddresses.newBuilder().addAllAddresses(addresses.asJava).build())
     }
