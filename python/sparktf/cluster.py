@@ -15,7 +15,6 @@ from py4j.protocol import Py4JJavaError
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 
-from sparktf.input_mode import InputMode
 from sparktf.settings import JVM_DEFAULT, settings_json
 
 

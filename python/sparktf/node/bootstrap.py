@@ -19,7 +19,8 @@ from google.protobuf.message import Message
 from sparktf.node.roles import JOBS, is_fed_job
 from sparktf.v1 import cluster_settings_pb2, node_pb2
 
-INPUT_MODES = tuple(n for n in cluster_settings_pb2.InputMode.keys() if n != "INPUT_MODE_UNSPECIFIED")
+INPUT_MODES = tuple(
+    n for n in cluster_settings_pb2.InputMode.keys() if n != "INPUT_MODE_UNSPECIFIED")
 _VERSION_HINT = ("it is written by the sparktf JVM: are the jar and the Python package the same "
                  "version?")
 
@@ -106,7 +107,8 @@ class NodeBootstrap:
         shown = node_pb2.NodeBootstrap()
         shown.CopyFrom(self._message)
         shown.secret = "<hidden>"  # reprs end up in logs
-        return f"NodeBootstrap({json_format.MessageToDict(shown, preserving_proto_field_name=True)})"
+        fields = json_format.MessageToDict(shown, preserving_proto_field_name=True)
+        return f"NodeBootstrap({fields})"
 
 
 def load_bootstrap(path: str) -> NodeBootstrap:

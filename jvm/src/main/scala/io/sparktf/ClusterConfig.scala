@@ -84,11 +84,15 @@ final case class ClusterConfig(
 
   def validate(): Unit = {
     def positive(name: String, v: Double): Unit =
-      if (!(v > 0)) throw new SparkTFException(s"$name is $v: it must be a positive number of seconds")
+      if (!(v > 0)) {
+        throw new SparkTFException(s"$name is $v: it must be a positive number of seconds")
+      }
     positive("reservation_timeout", reservationTimeout)
     positive("feed_timeout", feedTimeout)
     positive("shutdown_timeout", shutdownTimeout)
-    if (queueCapacity < 1) throw new SparkTFException(s"queue_capacity is $queueCapacity: use 1 or more")
+    if (queueCapacity < 1) {
+      throw new SparkTFException(s"queue_capacity is $queueCapacity: use 1 or more")
+    }
     if (maxRestarts < 0) throw new SparkTFException(s"max_restarts is $maxRestarts: use 0 or more")
     if (maxRestarts > 0) checkpointLocation match {
       case None => throw new SparkTFException(s"max_restarts is $maxRestarts but there is no " +
@@ -143,9 +147,13 @@ object ClusterConfig {
       obj.put("input_mode", InputMode.parse(m.asText()).toString)
     }
     val settings = v1.ClusterSettings.newBuilder()
-    try parser.merge(mapper.writeValueAsString(obj), settings) catch {
-      case e: InvalidProtocolBufferException => throw new SparkTFException(
-        s"cluster settings $json: ${e.getMessage}", e)
+    // One setting at a time, so an error names the setting (JsonFormat's names only the type).
+    obj.properties().asScala.foreach { e =>
+      val one = mapper.createObjectNode().set[ObjectNode](e.getKey, e.getValue)
+      try parser.merge(mapper.writeValueAsString(one), settings) catch {
+        case err: InvalidProtocolBufferException => throw new SparkTFException(
+          s"cluster setting '${e.getKey}' is ${e.getValue}: ${err.getMessage}", err)
+      }
     }
     fromSettings(settings.build())
   }

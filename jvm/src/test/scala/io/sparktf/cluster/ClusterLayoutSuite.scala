@@ -36,7 +36,8 @@ class ClusterLayoutSuite extends AnyFunSuite {
   }
 
   test("TensorFlow 1's master is refused: TF2's TF_CONFIG has no such job") {
-    val e = intercept[SparkTFException](ClusterLayout.assign(3, 0, Some("master"), evalNode = false))
+    val e = intercept[SparkTFException](
+      ClusterLayout.assign(3, 0, Some("master"), evalNode = false))
     assert(e.getMessage.contains("master_node 'master' is TensorFlow 1's name for the chief"))
     assert(e.getMessage.contains("use master_node='chief'"))
   }

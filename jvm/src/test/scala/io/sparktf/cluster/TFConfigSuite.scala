@@ -17,7 +17,8 @@ class TFConfigSuite extends AnyFunSuite {
   }
 
   test("TF_CONFIG names the task") {
-    val spec = TFConfig.clusterSpec(Seq(NodeRole("chief", 0) -> "a:1", NodeRole("worker", 0) -> "b:2"))
+    val spec = TFConfig.clusterSpec(
+      Seq(NodeRole("chief", 0) -> "a:1", NodeRole("worker", 0) -> "b:2"))
     val json = new ObjectMapper().readTree(TFConfig.json(spec, NodeRole("chief", 0)))
     assert(json.get("task").get("type").asText() == "chief")
     assert(json.get("task").get("index").asInt() == 0)
