@@ -44,6 +44,9 @@ lazy val sparktf = (project in file("."))
       "io.grpc" % "grpc-protobuf" % grpcVersion,
       "io.grpc" % "grpc-stub" % grpcVersion,
       "com.google.protobuf" % "protobuf-java" % protobufVersion,
+      // JsonFormat: the node contract (proto/sparktf/v1/node.proto) and the cluster settings
+      // travel as proto3 JSON, readable in a node's working directory.
+      "com.google.protobuf" % "protobuf-java-util" % protobufVersion,
       "javax.annotation" % "javax.annotation-api" % "1.3.2" % Provided,
       "org.scalatest" %% "scalatest" % "3.2.19" % Test,
       "io.grpc" % "grpc-inprocess" % grpcVersion % Test

@@ -130,3 +130,23 @@ def test_tfmodel_refuses_bad_columns_before_any_task(spark, tmp_path):
     scores = out.collect()[0].scores
     expected = model(np.array([[1.0, 2.0, 3.0]], dtype=np.float32)).numpy()[0]
     np.testing.assert_allclose(scores, expected, rtol=1e-5)
+
+
+def test_tfmodel_built_without_export_dir_has_its_java_stage(spark, tmp_path):
+    import tf_keras as keras
+
+    model = keras.Sequential([keras.Input(shape=(3,), name="x"), keras.layers.Dense(2, name="out")])
+    model.save(str(tmp_path / "m"), save_format="tf")
+    df = spark.createDataFrame([([1.0, 2.0, 3.0],)], "v array<float>")
+
+    empty = TFModel()
+    assert empty._java_obj is not None
+    # Its defaults are the Scala stage's, read from it.
+    assert empty.getOrDefault("batchSize") == 1024
+    assert empty.getOrDefault("signature") == "serving_default"
+    with pytest.raises(Exception, match="TFModel needs exportDir"):
+        empty.transform(df)
+    out = (TFModel().setExportDir(str(tmp_path / "m")).setInputMapping({"v": "x"})
+           .setOutputMapping({"out": "scores"}).transform(df))
+    expected = model(np.array([[1.0, 2.0, 3.0]], dtype=np.float32)).numpy()[0]
+    np.testing.assert_allclose(out.collect()[0].scores, expected, rtol=1e-5)

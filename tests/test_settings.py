@@ -34,7 +34,10 @@ def nothing_starts(spark):
      "num_executors=2 leaves no worker after num_ps=2, master_node='chief': ask for at least 3 "
      "executors or fewer ps"),
     (dict(num_executors=2, master_node="boss"),
-     "master_node 'boss' is not a role sparktf knows: use 'chief' (or 'master'), or none"),
+     "master_node 'boss' is not a role sparktf knows: use 'chief', or none"),
+    (dict(num_executors=2, master_node="master"),
+     "master_node 'master' is TensorFlow 1's name for the chief, which TensorFlow 2 no longer "
+     "accepts in TF_CONFIG: use master_node='chief'"),
     (dict(num_executors=0), "num_executors is 0: a cluster needs at least 1"),
     (dict(num_executors=2, reservation_timeout=-1),
      "reservation_timeout is -1.0: it must be a positive number of seconds"),

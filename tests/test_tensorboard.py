@@ -3,6 +3,7 @@ chief); its URL reaches the driver, answers while the cluster runs and stops wit
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import urllib.error
@@ -14,10 +15,17 @@ STOP_SECONDS = 10
 
 
 def record_log_dir(args, ctx):
+    import json
     import os
 
     with open(os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}"), "w") as fh:
         fh.write(ctx.log_dir)
+    with open(os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}.json"), "w") as fh:
+        json.dump({"executor_id": ctx.executor_id, "is_chief": ctx.is_chief}, fh)
+
+
+def recorded(out, role: str) -> dict:
+    return json.loads((out / f"{role.replace(':', '-')}.json").read_text())
 
 
 def answers(url: str) -> bool:
@@ -68,6 +76,11 @@ def test_chief_serves_model_dir_tensorboard(spark, tmp_path):
     expected = str(model_dir / "tensorboard")
     assert (tmp_path / "chief-0").read_text() == expected
     assert (tmp_path / "worker-0").read_text() == expected
+    # ctx.executor_id is the id of the executor that runs the node.
+    for role, node in by_role.items():
+        assert recorded(tmp_path, role)["executor_id"] == node["executor_id"], role
+    assert recorded(tmp_path, "chief:0")["is_chief"]
+    assert not recorded(tmp_path, "worker:0")["is_chief"]
     assert os.path.isdir(expected)  # made by the chief, ready for summaries
 
 
@@ -78,6 +91,9 @@ def test_without_a_chief_worker_0_serves_log_dir(spark, tmp_path):
     assert by_role["worker:0"]["tensorboard_url"] == url
     assert by_role["worker:1"]["tensorboard_url"] is None
     assert (tmp_path / "worker-0").read_text() == str(log_dir)
+    # worker:0 acts as chief: TensorBoard, exports and checkpoints are its job.
+    assert recorded(tmp_path, "worker:0")["is_chief"]
+    assert not recorded(tmp_path, "worker:1")["is_chief"]
 
 
 def test_no_tensorboard_unless_asked(spark, tmp_path):

@@ -116,10 +116,12 @@ class TFModel(JavaModel, _TFParams, JavaMLReadable, JavaMLWritable):
                  input_mapping: dict[str, str] | None = None,
                  output_mapping: dict[str, str] | None = None, batch_size: int | None = None,
                  signature: str | None = None) -> None:
-        if java_model is None and SparkSession.getActiveSession() is not None and \
-                export_dir is not None:
+        if java_model is None and SparkSession.getActiveSession() is not None:
             java_model = JavaModel._new_java_obj(self._java_class_name)
         super().__init__(java_model)
+        if java_model is not None:
+            # The Scala stage's values and defaults: they are stated there alone.
+            self._transfer_params_from_java()
         if export_dir is not None:
             self.setExportDir(export_dir)
         if input_mapping is not None:
@@ -166,21 +168,24 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
 
     @keyword_only
     def __init__(self, *, train_fn: Callable[[Any, Any], Any] | None = None,
-                 tf_args: Any = None, cluster_size: int | None = None, num_ps: int = 0,
-                 epochs: int = 1, export_dir: str | None = None,
+                 tf_args: Any = None, cluster_size: int | None = None,
+                 num_ps: int | None = None, epochs: int | None = None,
+                 export_dir: str | None = None,
                  input_mapping: dict[str, str] | None = None,
-                 output_mapping: dict[str, str] | None = None, batch_size: int = 1024,
-                 signature: str = "serving_default",
+                 output_mapping: dict[str, str] | None = None, batch_size: int | None = None,
+                 signature: str | None = None,
                  cluster_config: dict[str, Any] | None = None) -> None:
+        """A parameter left None takes the Scala stage's default (``io.sparktf.ml.TFEstimator``
+        and ``TFParams``: no ps, one epoch, 1,024 rows per batch, ``serving_default``)."""
         super().__init__()
         self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
-        self._setDefault(numPs=0, epochs=1, batchSize=1024, signature="serving_default",
-                         inputMapping="{}", outputMapping="{}", clusterConfig="{}")
+        # The Scala stage's defaults: they are stated there alone.
+        self._transfer_params_from_java()
         if train_fn is not None:
             self.setTrainFn(train_fn, tf_args)
-        if cluster_size is not None:
-            self._set(clusterSize=cluster_size)
-        self._set(numPs=num_ps, epochs=epochs, batchSize=batch_size, signature=signature)
+        given = {"clusterSize": cluster_size, "numPs": num_ps, "epochs": epochs,
+                 "batchSize": batch_size, "signature": signature}
+        self._set(**{name: value for name, value in given.items() if value is not None})
         if export_dir is not None:
             self.setExportDir(export_dir)
         if input_mapping is not None:

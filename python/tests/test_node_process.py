@@ -26,13 +26,14 @@ SCHEMA = schema(spec("x", feed_pb2.INT64))
 def _bootstrap(tmp: Path, program: dict, linger: bool = True) -> Path:
     boot = {
         "cluster_id": CLUSTER, "job_name": "chief", "task_index": 0, "worker_num": 0,
-        "num_workers": 1, "cluster_spec": {"chief": ["127.0.0.1:1"]},
+        "num_workers": 1, "cluster_spec": {"chief": {"addresses": ["127.0.0.1:1"]}},
         "tf_config": json.dumps({"cluster": {"chief": ["127.0.0.1:1"]},
                                  "task": {"type": "chief", "index": 0}}),
         "host": "127.0.0.1", "secret": SECRET, "ready_file": str(tmp / "ready.json"),
         "working_dir": str(tmp), "program": program, "model_dir": str(tmp / "model"),
         "export_dir": None, "queue_capacity": 4, "feed_timeout_seconds": 20,
         "linger": linger, "linger_timeout_seconds": 30, "env": {"SPARKTF_TEST_VAR": "on"},
+        "input_mode": "SPARK", "executor_id": "1", "tensorboard": False,
     }
     path = tmp / "bootstrap.json"
     path.write_text(json.dumps(boot))
@@ -106,7 +107,7 @@ def _pickled(tmp: Path, main_fun, args) -> dict:
             cloudpickle.dump((main_fun, args), fh)
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-    return {"kind": "pickled", "path": str(path)}
+    return {"pickled": {"path": str(path)}}
 
 
 def _reading_program(args, ctx):
@@ -161,8 +162,7 @@ def test_failing_script_reports_failed_with_traceback(tmp_path):
     script = tmp_path / "train_job.py"
     script.write_text("def main(args, ctx):\n"
                       "    raise ValueError('model exploded: ' + args['why'])\n")
-    program = {"kind": "script", "path": str(script), "function": "main",
-               "args": {"why": "bad lr"}}
+    program = {"script": {"path": str(script), "function": "main", "args": {"why": "bad lr"}}}
     node = NodeProcess(tmp_path, program)
     try:
         node.connect()

@@ -7,6 +7,7 @@ import re
 import threading
 
 from sparktf.node.data_feed import DataFeed
+from sparktf.node.roles import acts_as_chief
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -38,7 +39,8 @@ class NodeContext:
 
           keras.callbacks.BackupAndRestore(backup_dir=ctx.checkpoint_dir)   # in model.fit
           # or, with tf.train.CheckpointManager under MultiWorkerMirroredStrategy, where every
-          # worker saves and only the chief's copy counts:
+          # worker saves and only the chief's copy counts (ctx.is_chief: the chief, or worker:0
+          # in a cluster without one):
           ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
           ckpt.restore(tf.train.latest_checkpoint(ctx.checkpoint_dir))   # None at first: no-op
           where = (ctx.checkpoint_dir if ctx.is_chief
@@ -78,8 +80,9 @@ class NodeContext:
 
     @property
     def is_chief(self) -> bool:
-        """True on the node that should save models and write summaries."""
-        return self.job_name == "chief"
+        """True on the node that saves models and checkpoints and writes summaries: the chief,
+        or worker:0 in a cluster without one (as TensorFlow's ``multi_worker_util.is_chief``)."""
+        return acts_as_chief(self.job_name, self.task_index, self.cluster_spec)
 
     @property
     def takes_data(self) -> bool:

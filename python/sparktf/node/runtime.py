@@ -7,7 +7,6 @@ Exit codes: 0 the program returned; 1 it raised; 2 Stop's grace ran out while it
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 import shutil
@@ -17,8 +16,10 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
-from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, ProgramSpec, load_bootstrap
-from sparktf.wire.parent_watch import set_parent_death_signal, watch_parent
+from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, load_bootstrap
+from sparktf.node.ready_file import write_ready_file
+from sparktf.v1 import node_pb2
+from sparktf.wire.parent_watch import watch_parent
 
 if TYPE_CHECKING:
     from sparktf.node.context import NodeContext
@@ -65,8 +66,6 @@ def run(bootstrap_path: str) -> int:
         sys.stderr.write(f"sparktf node: {e}\n")
         return EXIT_STARTUP_FAILED
     _configure_logging(f"{boot.job_name}:{boot.task_index}")
-    if boot.parent_death_signal:
-        set_parent_death_signal()
     # What the executor would remove when the node ends, if it is gone: shared memory outlives
     # a process (batch files left there would hold RAM until reboot), and the working directory
     # holds the bootstrap with the cluster secret.
@@ -94,34 +93,20 @@ def apply_environment(boot: NodeBootstrap) -> None:
         os.environ.pop("TF_CONFIG", None)
 
 
-def write_ready_file(path: str, port: int, tensorboard_url: str | None = None) -> None:
-    """Tell the launcher the port (and TensorBoard's URL), atomically: it must never read a
-    half-written file."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    ready: dict[str, Any] = {"port": port, "pid": os.getpid()}
-    if tensorboard_url:
-        ready["tensorboard_url"] = tensorboard_url
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(ready, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def load_program(spec: ProgramSpec) -> tuple[MainFun, Any]:
+def load_program(spec: node_pb2.ProgramSpec) -> tuple[MainFun, Any]:
     """``(main_fun, args)`` from a cloudpickle file or a function of a script."""
-    if spec.kind == "pickled":
+    if spec.WhichOneof("kind") == "pickled":
         import cloudpickle
 
         # Written by this node's own executor task from bytes Spark shipped: never a socket.
-        with open(spec.path, "rb") as fh:
+        with open(spec.pickled.path, "rb") as fh:
             loaded = cloudpickle.load(fh)
         if not (isinstance(loaded, tuple) and len(loaded) == 2 and callable(loaded[0])):
-            raise TypeError(f"{spec.path} must hold a pickled (main_fun, args) pair, found "
-                            f"{type(loaded).__name__}")
+            raise TypeError(f"{spec.pickled.path} must hold a pickled (main_fun, args) pair, "
+                            f"found {type(loaded).__name__}")
         return loaded[0], loaded[1]
-    path = os.path.abspath(spec.path)
+    script = spec.script
+    path = os.path.abspath(script.path)
     directory = os.path.dirname(path)
     if directory not in sys.path:
         sys.path.insert(0, directory)  # so the script imports its neighbours
@@ -133,13 +118,13 @@ def load_program(spec: ProgramSpec) -> tuple[MainFun, Any]:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module  # pickling by reference of its functions needs it there
     module_spec.loader.exec_module(module)
-    main_fun = getattr(module, spec.function or "", None)
+    main_fun = getattr(module, script.function, None)
     if not callable(main_fun):
         found = sorted(n for n, v in vars(module).items()
                        if callable(v) and not n.startswith("_"))
-        raise AttributeError(f"{path} has no function '{spec.function}'; its functions are: "
+        raise AttributeError(f"{path} has no function '{script.function}'; its functions are: "
                              f"{', '.join(found) or 'none'}")
-    return main_fun, spec.args
+    return main_fun, dict(script.args)
 
 
 def _serve_and_run(boot: NodeBootstrap) -> int:
@@ -192,7 +177,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     ctx = NodeContext(
         job_name=boot.job_name, task_index=boot.task_index, worker_num=boot.worker_num,
         num_workers=boot.num_workers, cluster_spec=boot.cluster_spec,
-        cluster_id=boot.cluster_id, executor_id=boot.executor_id, model_dir=boot.model_dir,
+        cluster_id=boot.cluster_id, executor_id=boot.executor_id or None, model_dir=boot.model_dir,
         export_dir=boot.export_dir, checkpoint_dir=boot.checkpoint_dir,
         working_dir=boot.working_dir, log_dir=log_dir, stop_requested=program.stop_requested,
         data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds))
@@ -209,7 +194,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     return code
 
 
-def _run_program(spec: ProgramSpec, ctx: NodeContext, program: ProgramState) -> int:
+def _run_program(spec: node_pb2.ProgramSpec, ctx: NodeContext, program: ProgramState) -> int:
     try:
         main_fun, args = load_program(spec)
         main_fun(args, ctx)

@@ -15,20 +15,22 @@ import logging
 import socket
 import time
 
+from sparktf.node.roles import chief_job
+
 log = logging.getLogger("sparktf.node")
 
 
 def chief_address(cluster_spec: dict[str, list[str]]) -> tuple[str, int]:
     """``(host, port)`` of the chief's TensorFlow server (worker:0's in a cluster without one)."""
-    for job in ("chief", "master", "worker"):
-        members = cluster_spec.get(job) or []
-        if members:
-            host, _, port = members[0].rpartition(":")
-            if not host or not port.isdigit():
-                raise ValueError(f"cluster_spec['{job}'][0] is {members[0]!r}: expected host:port")
-            return host.strip("[]"), int(port)
-    raise ValueError(f"the cluster spec {cluster_spec} has no chief and no worker: there is no "
-                     "program to wait for")
+    job = chief_job(cluster_spec)
+    if job is None:
+        raise ValueError(f"the cluster spec {cluster_spec} has no chief and no worker: there is "
+                         "no program to wait for")
+    first = cluster_spec[job][0]
+    host, _, port = first.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"cluster_spec['{job}'][0] is {first!r}: expected host:port")
+    return host.strip("[]"), int(port)
 
 
 class ChiefWatch:

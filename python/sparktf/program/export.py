@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from sparktf.node.roles import acts_as_chief
+
 
 def _keras_of(model: Any) -> Any:
     """The Keras the model was built with: legacy tf_keras or Keras 3."""
@@ -32,10 +34,7 @@ def _chief_copy(model: Any, ctx: Any, path: str | None,
                 what: str) -> tuple[Any, Any, str] | None:
     """On the chief: ``(keras, undistributed clone with the trained weights, target path)``;
     None on the other nodes."""
-    is_chief = ctx.job_name in ("chief", "master") or (
-        ctx.job_name == "worker" and ctx.task_index == 0 and "chief" not in ctx.cluster_spec
-    )
-    if not is_chief:
+    if not acts_as_chief(ctx.job_name, ctx.task_index, ctx.cluster_spec):
         return None
     target = path or ctx.export_dir
     if not target:

@@ -15,4 +15,10 @@ object InputMode extends Enumeration {
   def parse(name: String): InputMode = values.find(_.toString.equalsIgnoreCase(name.trim)).getOrElse(
     throw new SparkTFException(
       s"input mode '$name' is unknown: use one of ${values.mkString(", ")}"))
+
+  /** The contract's enum (`InputMode` of proto/sparktf/v1/cluster_settings.proto): same names. */
+  def toProto(mode: InputMode): io.sparktf.proto.v1.InputMode =
+    io.sparktf.proto.v1.InputMode.valueOf(mode.toString)
+
+  def fromProto(mode: io.sparktf.proto.v1.InputMode): InputMode = parse(mode.name)
 }

@@ -56,4 +56,26 @@ class ClusterConfigSuite extends AnyFunSuite {
     ClusterConfig(2, maxRestarts = 1, modelDir = Some("/m")).validate()
     ClusterConfig(2, maxRestarts = 1, checkpointDir = Some("hdfs:///c")).validate()
   }
+
+  test("every setting ClusterSettings names is read, and read into its own field") {
+    val all = """{"num_executors": 5, "num_ps": 1, "input_mode": "TENSORFLOW",
+      "master_node": "", "eval_node": true, "model_dir": "/m", "export_dir": "/e",
+      "reservation_timeout": 1, "feed_timeout": 2, "shutdown_timeout": 3, "queue_capacity": 4,
+      "env": {"A": "1"}, "python": "/py", "ps_gpus": true, "tensorboard": true,
+      "log_dir": "/l", "checkpoint_dir": "/c", "max_restarts": 1,
+      "shared_memory_feed": false}"""
+    val names = io.sparktf.proto.v1.ClusterSettings.getDescriptor.getFields.size
+    val c = ClusterConfig.fromJson(all)
+    val d = ClusterConfig(numExecutors = 2)
+    assert(c.productArity == names)
+    (0 until names).foreach { i =>
+      assert(c.productElement(i) != d.productElement(i), c.productElementName(i))
+    }
+  }
+
+  test("a setting of the wrong type names it") {
+    val e = intercept[SparkTFException](ClusterConfig.fromJson(
+      """{"num_executors": 2, "queue_capacity": "many"}"""))
+    assert(e.getMessage.contains("cluster setting 'queue_capacity' is \"many\""), e.getMessage)
+  }
 }

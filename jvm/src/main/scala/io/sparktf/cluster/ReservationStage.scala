@@ -98,7 +98,8 @@ object ReservationStage {
       lingerTimeoutSeconds = 24 * 3600.0, env = config.env,
       cudaVisibleDevices = visibleDevices.getOrElse(None),
       tensorboard = config.tensorboard && layout.tensorboardRole.contains(place.role),
-      logDir = config.logDir, inputMode = config.inputMode, sharedDir = sharedDir)
+      logDir = config.logDir, inputMode = config.inputMode, sharedDir = sharedDir,
+      executorId = place.executorId)
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
     val started = visibleDevices.flatMap(_ => launch(ctx, boot, python, config, workDir,

@@ -57,7 +57,7 @@ class ClusterSettingsSuite extends AnyFunSuite {
     val m = refused(conf(), "local-cluster[2,1,1024]",
       ClusterConfig(numExecutors = 2, masterNode = Some("boss")))
     assert(m.contains("master_node 'boss' is not a role sparktf knows"))
-    assert(m.contains("use 'chief' (or 'master'), or none"))
+    assert(m.contains("use 'chief', or none"))
   }
 
   test("bad timeouts and queue sizes are refused before anything else") {
