@@ -16,8 +16,8 @@ import grpc
 from sparktf.wire.auth import SecretInterceptor
 from sparktf.wire.column_batch import decode_batch
 from sparktf.wire.feed_wire import InferItem
-from sparktf.node.inference_server import add_inference_to_server, read_start
-from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
+from sparktf.wire.infer_stream import add_inference_to_server, read_start
+from sparktf.wire.server_options import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 from sparktf.wire.parent_watch import watch_parent
 from sparktf.wire.result_batch import check_rows, encode_answers
 from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
