@@ -15,8 +15,10 @@ Example::
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
+from dataclasses import dataclass
 
 from sparktf.node.feed_queue import FeedChunk, FeedEnd, FeedQueue
 from sparktf.node.inference_answers import PendingAnswers
@@ -24,20 +26,47 @@ from sparktf.v1 import feed_pb2
 from sparktf.wire.column_batch import Column, concat_rows, slice_rows
 
 
+class Place(enum.Enum):
+    """Where the program is in the current feed (``TrainingCursor.feed_id``)."""
+
+    IN_FEED = "in the feed"  # its rows may still come (also before the first feed)
+    END_UNSEEN = "at its end, unseen"  # the end came with rows next_batch returned: {} is owed
+    END_SEEN = "past its end"  # the program saw the end; the next rows start the next feed
+
+
+@dataclass
+class _Carry:
+    """A chunk next_batch took from the queue and has returned the first ``offset`` rows of."""
+
+    chunk: FeedChunk
+    offset: int = 0
+
+    def take(self, most: int) -> tuple[dict[str, Column], int]:
+        """The next rows, at most ``most``, and how many."""
+        start, stop = self.offset, min(self.chunk.num_rows, self.offset + most)
+        self.offset = stop
+        return slice_rows(self.chunk.columns, start, stop), stop - start
+
+    @property
+    def used_up(self) -> bool:
+        return self.offset == self.chunk.num_rows
+
+
 class TrainingCursor:
-    """One consumer thread at a time (``next_batch`` calls of several threads are serialized)."""
+    """One consumer thread at a time (``next_batch`` calls of several threads are serialized).
+
+    Its state: the feed it serves (``feed_id``), its ``Place`` in it, and the rows of a chunk it
+    has not returned yet. ``terminate()`` closes the queue, and a closed queue ends everything.
+    """
 
     def __init__(self, queue: FeedQueue, timeout: float, answers: PendingAnswers) -> None:
         self._queue = queue
         self.timeout = timeout  # default wait for data, seconds (bootstrap feed_timeout_seconds)
         self._answers = answers
         self._lock = threading.Lock()  # serializes next_batch calls of several threads
-        self._carry: FeedChunk | None = None  # rows of the current feed not yet returned
-        self._carry_offset = 0
+        self._carry: _Carry | None = None
         self._feed_id: str | None = None
-        self._feed_ended = False
-        self._owe_empty = False  # the end came with rows: the next call returns {}
-        self._terminated = False
+        self._place = Place.IN_FEED
 
     @property
     def feed_id(self) -> str | None:
@@ -49,7 +78,7 @@ class TrainingCursor:
         when no feed stream has started yet."""
         wait = self.timeout if timeout is None else timeout
         known = None if self._feed_id is None else self._queue.schema_of(self._feed_id)
-        if known is not None and not self._feed_ended:
+        if known is not None and self._place is Place.IN_FEED:
             return known
         try:
             # Between feeds, the next feed's schema if it is already here, else the last one.
@@ -70,16 +99,15 @@ class TrainingCursor:
     def should_stop(self) -> bool:
         """True once the current feed ended or ``terminate()`` was called."""
         # No lock: another thread may be blocked in next_batch holding it.
-        if self._terminated or self._queue.closed:
+        if self._queue.closed:
             return True
-        if self._feed_ended:
-            self._owe_empty = False  # the program has seen the end
-            return True
-        return False
+        if self._place is Place.IN_FEED:
+            return False
+        self._place = Place.END_SEEN  # the program has seen the end: no {} is owed
+        return True
 
     def terminate(self) -> None:
         """Take no more data; a ``next_batch`` blocked in another thread returns ``{}``."""
-        self._terminated = True
         self._queue.close()
 
     def next_batch(self, batch_size: int, timeout: float | None = None) -> dict[str, Column]:
@@ -88,11 +116,11 @@ class TrainingCursor:
             raise ValueError(f"batch_size must be >= 1, found {batch_size}")
         wait = self.timeout if timeout is None else timeout
         with self._lock:
-            if self._terminated or self._queue.closed:
+            if self._queue.closed:
                 self._carry = None
                 return {}
-            if self._owe_empty:
-                self._owe_empty = False
+            if self._place is Place.END_UNSEEN:
+                self._place = Place.END_SEEN
                 return {}
             deadline = time.monotonic() + wait
             parts: list[dict[str, Column]] = []
@@ -105,59 +133,48 @@ class TrainingCursor:
                         self._keep(parts)
                         raise TimeoutError(self._timeout_message(wait)) from None
                     if item is None:  # terminated while waiting
-                        self._carry = None
                         return {}
                     if isinstance(item, FeedEnd):
-                        self._feed_ended = True
-                        if item.feed_id != self._feed_id:
-                            self._feed_id = item.feed_id  # a feed that sent this node no rows
+                        self._feed_id = item.feed_id  # may be a feed that sent this node no rows
                         if parts:
-                            self._owe_empty = True
+                            self._place = Place.END_UNSEEN
                             break
+                        self._place = Place.END_SEEN
                         return {}
-                    self._take(item)
-                assert self._carry is not None
-                if self._carry.answers is not None:
+                    if item.feed_id != self._feed_id or self._place is not Place.IN_FEED:
+                        self._feed_id, self._place = item.feed_id, Place.IN_FEED
+                    self._carry = _Carry(item)
+                if self._carry.chunk.answers is not None:
                     # Inference rows never wait for more: their task waits for the answers.
                     assert not parts, "an inference chunk follows training rows in one lane"
-                    return self._take_answerable(need)
-                start = self._carry_offset
-                stop = min(self._carry.num_rows, start + need)
-                parts.append(slice_rows(self._carry.columns, start, stop))
-                need -= stop - start
-                if stop == self._carry.num_rows:
-                    self._carry, self._carry_offset = None, 0
-                else:
-                    self._carry_offset = stop
+                    return self._hand_out(need)
+                rows, taken = self._carry.take(need)
+                parts.append(rows)
+                need -= taken
+                if self._carry.used_up:
+                    self._carry = None
             return concat_rows(parts)
 
-    def _take_answerable(self, need: int) -> dict[str, Column]:
+    def _hand_out(self, need: int) -> dict[str, Column]:
         """Up to ``need`` rows of the current inference chunk; remembers whom they answer."""
-        chunk = self._carry
-        assert chunk is not None and chunk.answers is not None
-        start = self._carry_offset
-        stop = min(chunk.num_rows, start + need)
-        self._answers.handed_out(chunk.answers, stop - start)
-        if stop == chunk.num_rows:
-            self._carry, self._carry_offset = None, 0
-        else:
-            self._carry_offset = stop
-        return slice_rows(chunk.columns, start, stop)
-
-    def _take(self, chunk: FeedChunk) -> None:
-        if chunk.feed_id != self._feed_id or self._feed_ended:
-            self._feed_id, self._feed_ended, self._owe_empty = chunk.feed_id, False, False
-        self._carry, self._carry_offset = chunk, 0
+        assert self._carry is not None and self._carry.chunk.answers is not None
+        sink = self._carry.chunk.answers
+        rows, taken = self._carry.take(need)
+        self._answers.handed_out(sink, taken)
+        if self._carry.used_up:
+            self._carry = None
+        return rows
 
     def _keep(self, parts: list[dict[str, Column]]) -> None:
         """Keep rows gathered by a call that then timed out for the next call."""
         if parts:  # the carry is empty here: the wait happens only once it ran out
             rows = concat_rows(parts)
             assert self._feed_id is not None
-            self._carry, self._carry_offset = FeedChunk(self._feed_id, batch_rows(rows), rows), 0
+            self._carry = _Carry(FeedChunk(self._feed_id, batch_rows(rows), rows))
 
     def _timeout_message(self, wait: float) -> str:
-        where = (f"feed '{self._feed_id}' has not ended" if self._feed_id and not self._feed_ended
+        where = (f"feed '{self._feed_id}' has not ended"
+                 if self._feed_id and self._place is Place.IN_FEED
                  else "waiting for the next feed")
         return (f"no data from Spark for {wait:g} s: {where}; {self._queue.total_rows} rows "
                 "received so far. Is a train() running on this cluster, and are its tasks "
