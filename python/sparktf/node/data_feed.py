@@ -34,7 +34,7 @@ from sparktf.wire.column_batch import Column
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["DataFeed", "PREFETCH_BATCHES", "batch_rows"]
+__all__ = ["PREFETCH_BATCHES", "DataFeed", "batch_rows"]
 
 
 class DataFeed:
