@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from sparktf.node.bootstrap import load_bootstrap
-from sparktf.node.ready_file import write_ready_file
+from sparktf.wire.ready_file import write_ready_file
 from sparktf.serving.model_server import load_model_server_bootstrap
 from sparktf.v1 import node_pb2
 

@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 
 from sparktf.node.bootstrap import NodeBootstrap
-from sparktf.node.ready_file import write_ready_file
+from sparktf.wire.ready_file import write_ready_file
 from sparktf.node.tensorboard import default_log_dir, start_tensorboard
 from test_bootstrap import BASE
 

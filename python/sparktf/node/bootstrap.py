@@ -11,51 +11,16 @@ It is the ``NodeBootstrap`` message of ``proto/sparktf/v1/node.proto`` in proto3
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, TypeVar
+from typing import Any, Mapping
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
 
-from sparktf.node.roles import JOBS, is_fed_job
+from sparktf.wire.contract_files import VERSION_HINT, BootstrapError, parse_message, read_json
+from sparktf.wire.roles import JOBS, is_fed_job
 from sparktf.v1 import cluster_settings_pb2, node_pb2
 
 INPUT_MODES = tuple(
     n for n in cluster_settings_pb2.InputMode.keys() if n != "INPUT_MODE_UNSPECIFIED")
-_VERSION_HINT = ("it is written by the sparktf JVM: are the jar and the Python package the same "
-                 "version?")
-
-M = TypeVar("M", bound=Message)
-
-
-class BootstrapError(ValueError):
-    """The bootstrap file is unreadable or a field is missing or malformed."""
-
-
-def read_json(path: str) -> dict[str, Any]:
-    """The JSON object in the file at ``path``; a BootstrapError says what is wrong with it."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = json.load(fh)
-    except OSError as e:
-        raise BootstrapError(f"cannot read bootstrap file {path}: {e}") from e
-    except json.JSONDecodeError as e:
-        raise BootstrapError(f"bootstrap file {path} is not valid JSON: {e}") from e
-    if not isinstance(raw, dict):
-        raise BootstrapError(
-            f"bootstrap file {path} must hold a JSON object, found {type(raw).__name__}")
-    return raw
-
-
-def parse_message(raw: Mapping[str, Any], message: M, source: str) -> M:
-    """``raw`` parsed into ``message`` as proto3 JSON: an unknown field or a value of the wrong
-    type is an error naming the field (json_format's own words)."""
-    try:
-        json_format.ParseDict(raw, message)
-    except json_format.ParseError as e:
-        raise BootstrapError(f"{source}: {e}; {_VERSION_HINT}") from None
-    return message
-
-
 class NodeBootstrap:
     """A validated ``NodeBootstrap`` message. Fields read as on the message, except that an
     unset optional field (``model_dir``, ``export_dir``, ``checkpoint_dir``, ``log_dir``,
@@ -123,7 +88,7 @@ def _validate(m: node_pb2.NodeBootstrap, source: str, present: frozenset[str] | 
         missing = present is not None and name not in present and where == source
         shown = "nothing (field missing)" if missing else f"{type(found).__name__} {found!r}"
         return BootstrapError(f"{where}: field '{name}' must be {expected}, found {shown}; "
-                              f"{_VERSION_HINT}")
+                              f"{VERSION_HINT}")
 
     if not m.cluster_id:
         raise error("cluster_id", "a non-empty string", "")

@@ -7,7 +7,7 @@ import re
 import threading
 
 from sparktf.node.data_feed import DataFeed
-from sparktf.node.roles import acts_as_chief
+from sparktf.wire.roles import acts_as_chief
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 

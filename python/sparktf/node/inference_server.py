@@ -9,74 +9,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterator
+from typing import Iterator
 
 import grpc
 
 from sparktf.node.answer_sink import AnswerSink
-from sparktf.wire.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
-from sparktf.wire.feed_wire import InferItem, kind_of, parse_infer_request
 from sparktf.node.program_state import ProgramState
+from sparktf.v1 import inference_pb2, inference_pb2_grpc, node_control_pb2
+from sparktf.wire.column_batch import decode_batch
+from sparktf.wire.feed_wire import InferItem
+from sparktf.wire.infer_stream import read_start
 from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
-from sparktf.v1 import feed_pb2, inference_pb2, inference_pb2_grpc
-from sparktf.v1 import node_control_pb2
 
 log = logging.getLogger(__name__)
 
 # The lane of the feed queue all inference streams share; it ends when the cluster shuts down.
 INFERENCE_FEED_ID = "inference"
-
-
-def add_inference_to_server(servicer: inference_pb2_grpc.InferenceServicer,
-                            server: grpc.Server) -> None:
-    """Serve ``servicer`` as ``sparktf.v1.Inference``, requests read by
-    ``parse_infer_request`` (batch buffers stay views of the received bytes)."""
-    handlers = {
-        "Infer": grpc.stream_stream_rpc_method_handler(
-            servicer.Infer,
-            request_deserializer=parse_infer_request,
-            response_serializer=inference_pb2.InferResponse.SerializeToString),
-    }
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("sparktf.v1.Inference", handlers),))
-
-
-def validate_outputs(outputs: list[feed_pb2.ColumnSpec]) -> None:
-    """Raise ValueError for an answer column this side cannot encode."""
-    if not outputs:
-        raise ValueError("InferStart names no result columns")
-    seen: set[str] = set()
-    for o in outputs:
-        if not o.name or o.name in seen:
-            raise ValueError(f"result column names must be unique and non-empty, found {o.name!r}")
-        seen.add(o.name)
-        if o.shape not in (feed_pb2.SCALAR, feed_pb2.VAR_ARRAY):
-            raise ValueError(f"result '{o.name}' has shape {o.shape}; expected SCALAR or VAR_ARRAY")
-        if o.dtype in (feed_pb2.BINARY, feed_pb2.STRING) and o.shape != feed_pb2.SCALAR:
-            raise ValueError(f"result '{o.name}': strings and binary are scalar columns only")
-        if o.dtype == feed_pb2.DTYPE_UNSPECIFIED:
-            raise ValueError(f"result '{o.name}' has no dtype")
-
-
-def read_start(requests: Iterator[InferItem], context: grpc.ServicerContext,
-               where_of: Callable[[inference_pb2.InferStart], str]
-               ) -> tuple[inference_pb2.InferStart, str]:
-    """The stream's InferStart, checked, and how errors name the stream; aborts the call on a
-    stream that does not begin with a valid one."""
-    first = next(requests, None)
-    if first is None or kind_of(first) != "start":
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      "an Infer stream must begin with InferStart")
-    assert isinstance(first, inference_pb2.InferRequest)
-    start = first.start
-    where = where_of(start)
-    try:
-        validate_schema(start.inputs)
-        validate_outputs(list(start.outputs))
-    except ValueError as e:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
-    return start, where
 
 
 class NodeInferenceServicer(inference_pb2_grpc.InferenceServicer):

@@ -6,24 +6,17 @@ from concurrent import futures
 
 import grpc
 
-from sparktf.wire.auth import SecretInterceptor
 from sparktf.node.control_server import NodeControlServicer
 from sparktf.node.feed_server import DataFeedServicer, add_data_feed_to_server
-from sparktf.node.inference_server import NodeInferenceServicer, add_inference_to_server
+from sparktf.node.inference_server import NodeInferenceServicer
 from sparktf.v1 import node_control_pb2_grpc
+from sparktf.wire.auth import SecretInterceptor
+from sparktf.wire.infer_stream import add_inference_to_server
+from sparktf.wire.server_options import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 
-MAX_RECEIVE_BYTES = 256 * 1024 * 1024
-MAX_SEND_BYTES = 64 * 1024 * 1024
 SERVER_THREADS = 10
 # Feed streams may block on a full queue; the threads beyond them keep control calls served.
 MAX_FEED_STREAMS = SERVER_THREADS - 2
-
-
-def bind_address(host: str, port: int) -> str:
-    """``host:port`` with IPv6 literals bracketed."""
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"{host}:{port}"
 
 
 def start_node_server(host: str, secret: str, control: NodeControlServicer,

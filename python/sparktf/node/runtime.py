@@ -17,7 +17,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, load_bootstrap
-from sparktf.node.ready_file import write_ready_file
+from sparktf.wire.ready_file import write_ready_file
 from sparktf.v1 import node_pb2
 from sparktf.wire.parent_watch import watch_parent
 

@@ -15,7 +15,7 @@ import logging
 import socket
 import time
 
-from sparktf.node.roles import chief_job
+from sparktf.wire.roles import chief_job
 
 log = logging.getLogger("sparktf.node")
 

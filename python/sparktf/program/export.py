@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sparktf.node.roles import acts_as_chief
+from sparktf.wire.roles import acts_as_chief
 
 
 def _keras_of(model: Any) -> Any:

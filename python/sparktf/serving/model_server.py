@@ -12,13 +12,13 @@ from typing import Any, Iterator
 
 import grpc
 
-from sparktf.node.bootstrap import BootstrapError, parse_message, read_json
-from sparktf.node.inference_server import add_inference_to_server, read_start
-from sparktf.node.node_server import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
-from sparktf.node.ready_file import write_ready_file
+from sparktf.wire.contract_files import BootstrapError, parse_message, read_json
+from sparktf.wire.ready_file import write_ready_file
 from sparktf.wire.auth import SecretInterceptor
 from sparktf.wire.column_batch import decode_batch
 from sparktf.wire.feed_wire import InferItem
+from sparktf.wire.infer_stream import add_inference_to_server, read_start
+from sparktf.wire.server_options import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 from sparktf.wire.parent_watch import watch_parent
 from sparktf.wire.result_batch import check_rows, encode_answers
 from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
