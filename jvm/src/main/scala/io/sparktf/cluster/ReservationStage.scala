@@ -8,8 +8,8 @@ import scala.concurrent.{Await, TimeoutException}
 import scala.concurrent.duration._
 import scala.util.{Failure, Success, Try}
 
-import org.apache.spark.{BarrierTaskContext, FutureAction, SparkContext, SparkEnv,
-  TaskKilledException}
+import org.apache.spark.{BarrierTaskContext, FutureAction, SparkContext, TaskKilledException}
+import org.apache.spark.sparktf.ExecutorIdentity
 import org.slf4j.LoggerFactory
 
 import io.sparktf.{ClusterConfig, InputMode, JobDescription, SparkTFException, TFProgram}
@@ -125,10 +125,10 @@ object ReservationStage {
 
   private object NodePlace {
     def here(index: Int, layout: ClusterLayout): NodePlace = {
-      val env = SparkEnv.get
-      val host = env.blockManager.blockManagerId.host
+      val host = ExecutorIdentity.host
       val role = layout.roles(index)
-      NodePlace(index, role, env.executorId, host, if (role.inClusterSpec) freePort(host) else 0)
+      NodePlace(index, role, ExecutorIdentity.executorId, host,
+        if (role.inClusterSpec) freePort(host) else 0)
     }
 
     def decoded(text: String, layout: ClusterLayout): NodePlace = {
