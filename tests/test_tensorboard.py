@@ -47,9 +47,17 @@ def run_and_check(spark, out, **kwargs):
     """Starts a two-node cluster with TensorBoard, checks its URL while it runs and after
     shutdown; returns (url, the nodes, seconds run() took)."""
     started = time.monotonic()
-    cluster = TFCluster.run(spark, record_log_dir, {"out": str(out)}, num_executors=2,
-                            input_mode=InputMode.SPARK, tensorboard=True,
-                            reservation_timeout=60, shutdown_timeout=60, **kwargs)
+    cluster = TFCluster.run(
+        spark,
+        record_log_dir,
+        {"out": str(out)},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        tensorboard=True,
+        reservation_timeout=60,
+        shutdown_timeout=60,
+        **kwargs,
+    )
     run_seconds = time.monotonic() - started
     try:
         url = cluster.tensorboard_url
@@ -60,8 +68,9 @@ def run_and_check(spark, out, **kwargs):
         cluster.shutdown()
     deadline = time.monotonic() + STOP_SECONDS
     while answers(url):
-        assert time.monotonic() < deadline, f"TensorBoard at {url} still answers " \
-            f"{STOP_SECONDS} s after shutdown"
+        assert time.monotonic() < deadline, (
+            f"TensorBoard at {url} still answers {STOP_SECONDS} s after shutdown"
+        )
         time.sleep(0.2)
     return url, nodes, run_seconds
 
@@ -97,8 +106,14 @@ def test_without_a_chief_worker_0_serves_log_dir(spark, tmp_path):
 
 
 def test_no_tensorboard_unless_asked(spark, tmp_path):
-    cluster = TFCluster.run(spark, record_log_dir, {"out": str(tmp_path)}, num_executors=2,
-                            input_mode=InputMode.SPARK, reservation_timeout=60)
+    cluster = TFCluster.run(
+        spark,
+        record_log_dir,
+        {"out": str(tmp_path)},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        reservation_timeout=60,
+    )
     try:
         assert cluster.tensorboard_url is None
         assert all(n["tensorboard_url"] is None for n in cluster.nodes)

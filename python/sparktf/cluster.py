@@ -7,7 +7,8 @@ import os
 import site
 import sys
 import sysconfig
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cloudpickle
 from py4j.java_gateway import JavaObject
@@ -93,8 +94,11 @@ def _is_user_module(module: Any) -> bool:
     path = getattr(module, "__file__", None)
     if name == "__main__" or not path or name.split(".")[0] in ("sparktf", "pyspark"):
         return False
-    installed = [sysconfig.get_paths()["stdlib"], *site.getsitepackages(),
-                 site.getusersitepackages()]
+    installed = [
+        sysconfig.get_paths()["stdlib"],
+        *site.getsitepackages(),
+        site.getusersitepackages(),
+    ]
     path = os.path.realpath(path)
     return not any(path.startswith(os.path.realpath(p) + os.sep) for p in installed if p)
 
@@ -144,7 +148,7 @@ class TFCluster:
         checkpoint_dir: str | None = JVM_DEFAULT,
         max_restarts: int = JVM_DEFAULT,
         shared_memory_feed: bool = JVM_DEFAULT,
-    ) -> "TFCluster":
+    ) -> TFCluster:
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
 
         Every setting left out takes the JVM's default (listed once, in the Scaladoc of
@@ -247,8 +251,9 @@ class TFCluster:
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
-        return json.loads(_call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping,
-                                ragged))
+        return json.loads(
+            _call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping, ragged)
+        )
 
     def inference(
         self,
@@ -279,8 +284,9 @@ class TFCluster:
             cluster.shutdown()
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
-        jdf = _call(self._bridge.inference, self._java_obj, df._jdf, output_schema, mapping,
-                    int(batch_size))
+        jdf = _call(
+            self._bridge.inference, self._java_obj, df._jdf, output_schema, mapping, int(batch_size)
+        )
         return DataFrame(jdf, self._spark)
 
     def shutdown(self, timeout: float | None = None) -> None:

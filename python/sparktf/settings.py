@@ -10,7 +10,8 @@ name it does not know. Example::
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sparktf.input_mode import InputMode
 from sparktf.v1.cluster_settings_pb2 import ClusterSettings
@@ -43,8 +44,11 @@ SETTING_NAMES: tuple[str, ...] = tuple(ClusterSettings.DESCRIPTOR.fields_by_name
 def given_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """The entries of ``values`` that name a setting and were given (not ``JVM_DEFAULT``);
     ``input_mode`` as its name. None stays: for ``master_node`` it means "no chief"."""
-    given = {name: values[name] for name in SETTING_NAMES
-             if name in values and values[name] is not JVM_DEFAULT}
+    given = {
+        name: values[name]
+        for name in SETTING_NAMES
+        if name in values and values[name] is not JVM_DEFAULT
+    }
     if given.get("input_mode") is not None:
         given["input_mode"] = InputMode.name(given["input_mode"])
     return given

@@ -9,13 +9,26 @@ from sparktf.node.context import NodeContext
 
 # What the JVM writes (every field: see proto/testdata/node_bootstrap.json), trimmed to a worker.
 BASE = {
-    "cluster_id": "c1", "job_name": "worker", "task_index": 1, "worker_num": 2,
+    "cluster_id": "c1",
+    "job_name": "worker",
+    "task_index": 1,
+    "worker_num": 2,
     "num_workers": 3,
     "cluster_spec": {"chief": {"addresses": ["h:1"]}, "worker": {"addresses": ["h:2", "h:3"]}},
-    "tf_config": "", "host": "127.0.0.1", "executor_id": "5", "secret": "very-secret",
-    "ready_file": "/tmp/r", "working_dir": "/tmp", "program": {"pickled": {"path": "/tmp/p.pkl"}},
-    "input_mode": "SPARK", "queue_capacity": 16, "feed_timeout_seconds": 600.0,
-    "linger": False, "linger_timeout_seconds": 86400.0, "env": {}, "tensorboard": False,
+    "tf_config": "",
+    "host": "127.0.0.1",
+    "executor_id": "5",
+    "secret": "very-secret",
+    "ready_file": "/tmp/r",
+    "working_dir": "/tmp",
+    "program": {"pickled": {"path": "/tmp/p.pkl"}},
+    "input_mode": "SPARK",
+    "queue_capacity": 16,
+    "feed_timeout_seconds": 600.0,
+    "linger": False,
+    "linger_timeout_seconds": 86400.0,
+    "env": {},
+    "tensorboard": False,
 }
 
 
@@ -32,22 +45,29 @@ def test_fields_read_as_written_and_secret_kept_out_of_repr():
         boot.parent_death_signal  # noqa: B018 - the JVM never wrote it: removed
 
 
-@pytest.mark.parametrize("field,value,needle", [
-    ("task_index", -1, "field 'task_index' must be an integer >= 0, found int -1"),
-    ("task_index", "one", "Failed to parse task_index field"),
-    ("linger", 1, "Failed to parse linger field"),
-    ("tf_config", "{nope", "field 'tf_config' must be JSON text of an object"),
-    ("queue_capacity", 0, "field 'queue_capacity' must be an integer >= 1, found int 0"),
-    ("feed_timeout_seconds", 0, "field 'feed_timeout_seconds' must be a positive number"),
-    ("linger_timeout_seconds", -1, "field 'linger_timeout_seconds' must be a positive number"),
-    ("job_name", "master", "field 'job_name' must be one of chief, worker, ps, evaluator"),
-    ("program", {"jar": {"path": "x"}}, "Failed to parse program field"),
-    ("program", {"script": {"path": "x"}}, "program.script: field 'function' must be a non-empty"),
-    ("program", {}, "field 'program' must be an object"),
-    ("env", {"A": 1}, "Failed to parse env field"),
-    ("secret", "", "field 'secret' must be a non-empty string, found str '<hidden>'"),
-    ("nmu_ps", 1, 'has no field named "nmu_ps"'),
-])
+@pytest.mark.parametrize(
+    "field,value,needle",
+    [
+        ("task_index", -1, "field 'task_index' must be an integer >= 0, found int -1"),
+        ("task_index", "one", "Failed to parse task_index field"),
+        ("linger", 1, "Failed to parse linger field"),
+        ("tf_config", "{nope", "field 'tf_config' must be JSON text of an object"),
+        ("queue_capacity", 0, "field 'queue_capacity' must be an integer >= 1, found int 0"),
+        ("feed_timeout_seconds", 0, "field 'feed_timeout_seconds' must be a positive number"),
+        ("linger_timeout_seconds", -1, "field 'linger_timeout_seconds' must be a positive number"),
+        ("job_name", "master", "field 'job_name' must be one of chief, worker, ps, evaluator"),
+        ("program", {"jar": {"path": "x"}}, "Failed to parse program field"),
+        (
+            "program",
+            {"script": {"path": "x"}},
+            "program.script: field 'function' must be a non-empty",
+        ),
+        ("program", {}, "field 'program' must be an object"),
+        ("env", {"A": 1}, "Failed to parse env field"),
+        ("secret", "", "field 'secret' must be a non-empty string, found str '<hidden>'"),
+        ("nmu_ps", 1, 'has no field named "nmu_ps"'),
+    ],
+)
 def test_errors_name_the_field(field, value, needle):
     with pytest.raises(BootstrapError) as err:
         NodeBootstrap.from_dict({**BASE, field: value})
@@ -58,13 +78,19 @@ def test_errors_name_the_field(field, value, needle):
 def test_missing_field_and_file_errors(tmp_path):
     raw = dict(BASE)
     del raw["host"]
-    with pytest.raises(BootstrapError, match="field 'host' must be a non-empty string, found "
-                                             r"nothing \(field missing\)"):
+    with pytest.raises(
+        BootstrapError,
+        match="field 'host' must be a non-empty string, found "
+        r"nothing \(field missing\)",
+    ):
         NodeBootstrap.from_dict(raw)
     raw = dict(BASE)
     del raw["input_mode"]
-    with pytest.raises(BootstrapError, match="field 'input_mode' must be one of SPARK, "
-                                             r"TENSORFLOW, found nothing \(field missing\)"):
+    with pytest.raises(
+        BootstrapError,
+        match="field 'input_mode' must be one of SPARK, "
+        r"TENSORFLOW, found nothing \(field missing\)",
+    ):
         NodeBootstrap.from_dict(raw)
     with pytest.raises(BootstrapError, match="cannot read bootstrap file"):
         load_bootstrap(str(tmp_path / "absent.json"))
@@ -75,10 +101,20 @@ def test_missing_field_and_file_errors(tmp_path):
 
 
 def _ctx(model_dir, data_feed=None, job_name="ps", task_index=0, cluster_spec=None):
-    return NodeContext(job_name=job_name, task_index=task_index, worker_num=3, num_workers=2,
-                       cluster_spec=cluster_spec or {}, cluster_id="c", executor_id="7",
-                       model_dir=model_dir, export_dir=None, checkpoint_dir=None,
-                       working_dir="/w", data_feed=data_feed)
+    return NodeContext(
+        job_name=job_name,
+        task_index=task_index,
+        worker_num=3,
+        num_workers=2,
+        cluster_spec=cluster_spec or {},
+        cluster_id="c",
+        executor_id="7",
+        model_dir=model_dir,
+        export_dir=None,
+        checkpoint_dir=None,
+        working_dir="/w",
+        data_feed=data_feed,
+    )
 
 
 def test_absolute_path_keeps_uris_and_resolves_relative_paths(tmp_path, monkeypatch):

@@ -69,14 +69,15 @@ def _resolve(module: str, node: ast.ImportFrom) -> str:
     base = module.split(".")
     if not _is_package(module):
         base = base[:-1]
-    base = base[:len(base) - (node.level - 1)]
+    base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
 def _under_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imports_of(module: str, top_level_only: bool = False, source: str | None = None) -> set[str]:
@@ -97,7 +98,8 @@ def imports_of(module: str, top_level_only: bool = False, source: str | None = N
                     child = f"{source}.{a.name}"
                     found.add(child if child in MODULES else source)
             elif top_level_only and isinstance(
-                    node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+            ):
                 continue
             elif top_level_only and isinstance(node, ast.If) and _under_type_checking(node):
                 visit(node.orelse)
@@ -113,8 +115,11 @@ def _is_alias(module: str) -> bool:
     for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                if (isinstance(target, ast.Subscript) and ast.unparse(target.value) == "sys.modules"
-                        and ast.unparse(target.slice) == "__name__"):
+                if (
+                    isinstance(target, ast.Subscript)
+                    and ast.unparse(target.value) == "sys.modules"
+                    and ast.unparse(target.slice) == "__name__"
+                ):
                     return True
     return False
 
@@ -130,26 +135,33 @@ def test_the_package_is_found_and_the_floors_are_there():
 
 def test_the_floor_table_has_no_cycle():
     def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
-        return any(f == goal or (f not in seen and reaches(f, goal, seen | {f}))
-                   for f in ALLOWED[start])
+        return any(
+            f == goal or (f not in seen and reaches(f, goal, seen | {f})) for f in ALLOWED[start]
+        )
 
     assert not [f for f in ALLOWED if reaches(f, f)]
 
 
 def wrong_imports(module: str, imports: set[str]) -> list[str]:
     floor = floor_of(module)
-    return sorted(target for target in imports
-                  if floor_of(target) != floor and floor_of(target) not in ALLOWED[floor]
-                  and target not in SURFACES.get(floor, set()))
+    return sorted(
+        target
+        for target in imports
+        if floor_of(target) != floor
+        and floor_of(target) not in ALLOWED[floor]
+        and target not in SURFACES.get(floor, set())
+    )
 
 
 @pytest.mark.parametrize("module", sorted(set(MODULES) - set(ALIASES)))
 def test_module_imports_only_its_floor_and_the_floors_below(module):
     floor = floor_of(module)
     wrong = wrong_imports(module, imports_of(module))
-    assert not wrong, (f"{module} ({floor}/) imports {wrong}; {floor}/ may import only "
-                       f"{sorted(ALLOWED[floor] | SURFACES.get(floor, set()))} (see this test's "
-                       "docstring for why)")
+    assert not wrong, (
+        f"{module} ({floor}/) imports {wrong}; {floor}/ may import only "
+        f"{sorted(ALLOWED[floor] | SURFACES.get(floor, set()))} (see this test's "
+        "docstring for why)"
+    )
 
 
 @pytest.mark.parametrize("module", ALIASES)
@@ -164,7 +176,7 @@ def test_no_import_cycle_when_modules_load():
 
     def walk(m: str, path: list[str], done: set[str]) -> None:
         if m in path:
-            cycles.append(path[path.index(m):] + [m])
+            cycles.append(path[path.index(m) :] + [m])
             return
         if m in done:
             return
@@ -191,11 +203,18 @@ def later():
 """
     module = "sparktf.serving.model_server"
     assert wrong_imports(module, imports_of(module, source=planted)) == [
-        "sparktf.cluster", "sparktf.node.data_feed", "sparktf.node.feed_queue",
-        "sparktf.program.export"]
+        "sparktf.cluster",
+        "sparktf.node.data_feed",
+        "sparktf.node.feed_queue",
+        "sparktf.program.export",
+    ]
     assert imports_of(module, top_level_only=True, source=planted) == {
-        "sparktf.cluster", "sparktf.node.data_feed", "sparktf.node.feed_queue",
-        "sparktf.wire.column_batch"}
+        "sparktf.cluster",
+        "sparktf.node.data_feed",
+        "sparktf.node.feed_queue",
+        "sparktf.wire.column_batch",
+    }
     program = "sparktf.program.export"
     assert wrong_imports(program, {"sparktf.node.context", "sparktf.node.feed_queue"}) == [
-        "sparktf.node.feed_queue"]
+        "sparktf.node.feed_queue"
+    ]

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 from sparktf.node.bootstrap import load_bootstrap
-from sparktf.wire.ready_file import write_ready_file
 from sparktf.serving.model_server import load_model_server_bootstrap
 from sparktf.v1 import node_pb2
+from sparktf.wire.ready_file import write_ready_file
 
 TESTDATA = Path(__file__).resolve().parents[2] / "proto" / "testdata"
 
@@ -20,8 +20,10 @@ def test_the_bootstrap_the_jvm_writes_reads_field_by_field():
     boot = load_bootstrap(str(TESTDATA / "node_bootstrap.json"))
     assert (boot.cluster_id, boot.job_name, boot.task_index) == ("c1", "worker", 1)
     assert (boot.worker_num, boot.num_workers) == (2, 3)
-    assert boot.cluster_spec == {"chief": ["10.0.0.5:2222"],
-                                 "worker": ["10.0.0.6:2222", "10.0.0.7:2222"]}
+    assert boot.cluster_spec == {
+        "chief": ["10.0.0.5:2222"],
+        "worker": ["10.0.0.6:2222", "10.0.0.7:2222"],
+    }
     assert json.loads(boot.tf_config)["task"] == {"type": "worker", "index": 1}
     assert (boot.host, boot.executor_id, boot.secret) == ("10.0.0.7", "7", "contract-secret")
     assert boot.ready_file == "/tmp/sparktf-c1-worker-1/ready.json"
@@ -48,8 +50,11 @@ def test_every_field_python_reads_is_in_the_written_file():
 def test_the_model_server_bootstrap_the_jvm_writes():
     boot = load_model_server_bootstrap(str(TESTDATA / "model_server_bootstrap.json"))
     assert (boot.export_dir, boot.signature) == ("/models/m1/export", "serving_default")
-    assert (boot.secret, boot.host, boot.shared_dir) == ("contract-secret", "127.0.0.1",
-                                                          "/dev/shm/m1")
+    assert (boot.secret, boot.host, boot.shared_dir) == (
+        "contract-secret",
+        "127.0.0.1",
+        "/dev/shm/m1",
+    )
     assert boot.ready_file == "/tmp/sparktf-model-server-1/ready.json"
 
 

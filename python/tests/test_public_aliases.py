@@ -28,6 +28,13 @@ def test_names_programs_import_through_the_old_paths():
     from sparktf.node.tfrecord_input import feature_spec, tfrecord_files
     from sparktf.parameter_server import serve
 
-    for f in (evaluate_checkpoints, export_model, export_saved_model, fit, feature_spec,
-              tfrecord_files, serve):
+    for f in (
+        evaluate_checkpoints,
+        export_model,
+        export_saved_model,
+        fit,
+        feature_spec,
+        tfrecord_files,
+        serve,
+    ):
         assert f.__module__.startswith("sparktf.program."), f

@@ -23,8 +23,12 @@ def test_run_restates_no_default():
 
 def test_only_given_settings_are_sent():
     values = {name: JVM_DEFAULT for name in SETTING_NAMES}
-    values.update(num_executors=2, master_node=None, input_mode=InputMode.TENSORFLOW,
-                  sc="not a setting")
+    values.update(
+        num_executors=2, master_node=None, input_mode=InputMode.TENSORFLOW, sc="not a setting"
+    )
     assert json.loads(settings_json(values)) == {
-        "num_executors": 2, "master_node": None, "input_mode": "TENSORFLOW"}
+        "num_executors": 2,
+        "master_node": None,
+        "input_mode": "TENSORFLOW",
+    }
     assert given_settings({"num_executors": 1}) == {"num_executors": 1}

@@ -9,7 +9,8 @@ Example (what ``DataFeed.balanced_batches`` does)::
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 from sparktf.v1 import feed_pb2
 from sparktf.wire.column_batch import Column
@@ -62,4 +63,5 @@ def balanced_batches(cursor: Cursor, batch_size: int) -> Iterator[dict[str, Colu
     if extra:
         raise RuntimeError(
             f"feed '{cursor.feed_id}' brought this node more rows than its plan of "
-            f"{plan.node_rows}; the balanced batches would differ between nodes")
+            f"{plan.node_rows}; the balanced batches would differ between nodes"
+        )

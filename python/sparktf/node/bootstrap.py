@@ -11,32 +11,39 @@ It is the ``NodeBootstrap`` message of ``proto/sparktf/v1/node.proto`` in proto3
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from google.protobuf import json_format
 
+from sparktf.v1 import cluster_settings_pb2, node_pb2
 from sparktf.wire.contract_files import VERSION_HINT, BootstrapError, parse_message, read_json
 from sparktf.wire.roles import JOBS, is_fed_job
-from sparktf.v1 import cluster_settings_pb2, node_pb2
 
 INPUT_MODES = tuple(
-    n for n in cluster_settings_pb2.InputMode.keys() if n != "INPUT_MODE_UNSPECIFIED")
+    n for n in cluster_settings_pb2.InputMode.keys() if n != "INPUT_MODE_UNSPECIFIED"
+)
+
+
 class NodeBootstrap:
     """A validated ``NodeBootstrap`` message. Fields read as on the message, except that an
     unset optional field (``model_dir``, ``export_dir``, ``checkpoint_dir``, ``log_dir``,
     ``shared_dir``) is None, ``cluster_spec`` is ``{job: [address, ...]}``, ``env`` a dict and
     ``input_mode`` its name. The secret never appears in its repr."""
 
-    def __init__(self, message: node_pb2.NodeBootstrap, source: str = "bootstrap",
-                 present: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        message: node_pb2.NodeBootstrap,
+        source: str = "bootstrap",
+        present: frozenset[str] | None = None,
+    ) -> None:
         _validate(message, source, present)
         self._message = message
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], source: str = "bootstrap") -> NodeBootstrap:
         """Parse and validate ``raw`` (the decoded JSON); errors name the field."""
-        return cls(parse_message(raw, node_pb2.NodeBootstrap(), source), source,
-                   frozenset(raw))
+        return cls(parse_message(raw, node_pb2.NodeBootstrap(), source), source, frozenset(raw))
 
     @property
     def message(self) -> node_pb2.NodeBootstrap:
@@ -87,8 +94,9 @@ def _validate(m: node_pb2.NodeBootstrap, source: str, present: frozenset[str] | 
     def error(name: str, expected: str, found: Any, where: str = source) -> BootstrapError:
         missing = present is not None and name not in present and where == source
         shown = "nothing (field missing)" if missing else f"{type(found).__name__} {found!r}"
-        return BootstrapError(f"{where}: field '{name}' must be {expected}, found {shown}; "
-                              f"{VERSION_HINT}")
+        return BootstrapError(
+            f"{where}: field '{name}' must be {expected}, found {shown}; {VERSION_HINT}"
+        )
 
     if not m.cluster_id:
         raise error("cluster_id", "a non-empty string", "")
@@ -102,8 +110,11 @@ def _validate(m: node_pb2.NodeBootstrap, source: str, present: frozenset[str] | 
         if getattr(m, name) < 0:
             raise error(name, "an integer >= 0", getattr(m, name))
     if m.input_mode not in (cluster_settings_pb2.SPARK, cluster_settings_pb2.TENSORFLOW):
-        raise error("input_mode", f"one of {', '.join(INPUT_MODES)}",
-                    cluster_settings_pb2.InputMode.Name(m.input_mode))
+        raise error(
+            "input_mode",
+            f"one of {', '.join(INPUT_MODES)}",
+            cluster_settings_pb2.InputMode.Name(m.input_mode),
+        )
     if m.queue_capacity < 1:
         raise error("queue_capacity", "an integer >= 1", m.queue_capacity)
     for name in ("feed_timeout_seconds", "linger_timeout_seconds"):
@@ -115,12 +126,15 @@ def _validate(m: node_pb2.NodeBootstrap, source: str, present: frozenset[str] | 
         except json.JSONDecodeError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise error("tf_config", "JSON text of an object (TF_CONFIG) or \"\"", m.tf_config)
+            raise error("tf_config", 'JSON text of an object (TF_CONFIG) or ""', m.tf_config)
     kind = m.program.WhichOneof("kind")
     where = f"{source}: program"
     if kind is None:
-        raise error("program", 'an object {"pickled": {...}} or {"script": {...}}',
-                    json_format.MessageToDict(m.program))
+        raise error(
+            "program",
+            'an object {"pickled": {...}} or {"script": {...}}',
+            json_format.MessageToDict(m.program),
+        )
     spec = getattr(m.program, kind)
     if not spec.path:
         raise error("path", "a non-empty string", spec.path, where=f"{where}.{kind}")

@@ -51,12 +51,24 @@ class NodeContext:
     * ``log_dir``: TensorBoard's log directory.
     """
 
-    def __init__(self, *, job_name: str, task_index: int, worker_num: int, num_workers: int,
-                 cluster_spec: dict[str, list[str]], cluster_id: str, executor_id: str | None,
-                 model_dir: str | None, export_dir: str | None, checkpoint_dir: str | None,
-                 working_dir: str, data_feed: DataFeed | None,
-                 log_dir: str | None = None,
-                 stop_requested: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        task_index: int,
+        worker_num: int,
+        num_workers: int,
+        cluster_spec: dict[str, list[str]],
+        cluster_id: str,
+        executor_id: str | None,
+        model_dir: str | None,
+        export_dir: str | None,
+        checkpoint_dir: str | None,
+        working_dir: str,
+        data_feed: DataFeed | None,
+        log_dir: str | None = None,
+        stop_requested: threading.Event | None = None,
+    ) -> None:
         self.job_name = job_name
         self.task_index = task_index
         self.worker_num = worker_num  # global index over all nodes (TFoS name)
@@ -75,8 +87,10 @@ class NodeContext:
         self.stop_requested = stop_requested if stop_requested is not None else threading.Event()
 
     def __repr__(self) -> str:
-        return (f"NodeContext({self.job_name}:{self.task_index}, worker_num={self.worker_num}, "
-                f"num_workers={self.num_workers}, cluster_id={self.cluster_id!r})")
+        return (
+            f"NodeContext({self.job_name}:{self.task_index}, worker_num={self.worker_num}, "
+            f"num_workers={self.num_workers}, cluster_id={self.cluster_id!r})"
+        )
 
     @property
     def is_chief(self) -> bool:
@@ -99,7 +113,8 @@ class NodeContext:
             raise RuntimeError(
                 f"node {self.job_name}:{self.task_index} takes no data: Spark feeds only chief "
                 "and worker nodes, and only in InputMode.SPARK; ps and evaluator nodes, and every "
-                "node in InputMode.TENSORFLOW, read their data themselves")
+                "node in InputMode.TENSORFLOW, read their data themselves"
+            )
         return self._data_feed
 
     def absolute_path(self, path: str) -> str:

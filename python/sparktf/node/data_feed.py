@@ -21,7 +21,8 @@ feeding Spark tasks are told to stop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from sparktf.node.balanced_batches import balanced_batches, batches
 from sparktf.node.feed_dataset import PREFETCH_BATCHES, element_spec, feed_dataset
@@ -124,8 +125,9 @@ class DataFeed:
         """
         return balanced_batches(self._cursor, batch_size)
 
-    def dataset(self, batch_size: int, features: list[str] | None = None,
-                label: str | None = None) -> tf.data.Dataset:
+    def dataset(
+        self, batch_size: int, features: list[str] | None = None, label: str | None = None
+    ) -> tf.data.Dataset:
         """A ``tf.data.Dataset`` of this feed's batches with a known element spec.
 
         Elements are dicts of all columns, or ``(x, y)`` when ``features``/``label`` are given
@@ -137,5 +139,6 @@ class DataFeed:
         dataset reads ``PREFETCH_BATCHES`` batches ahead: an iteration stopped early (say by
         ``steps_per_epoch``) has taken up to that many batches more from the feed than it used.
         """
-        return feed_dataset(self.element_spec(), lambda: self.balanced_batches(batch_size),
-                            features, label)
+        return feed_dataset(
+            self.element_spec(), lambda: self.balanced_batches(batch_size), features, label
+        )

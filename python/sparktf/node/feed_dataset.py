@@ -8,7 +8,8 @@ Example (what ``DataFeed.dataset`` does)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from sparktf.v1 import feed_pb2
 from sparktf.wire.column_batch import Column, RaggedColumn
@@ -17,9 +18,15 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 _TF_DTYPES = {
-    feed_pb2.BOOL: "bool", feed_pb2.INT8: "int8", feed_pb2.INT16: "int16",
-    feed_pb2.INT32: "int32", feed_pb2.INT64: "int64", feed_pb2.FLOAT32: "float32",
-    feed_pb2.FLOAT64: "float64", feed_pb2.BINARY: "string", feed_pb2.STRING: "string",
+    feed_pb2.BOOL: "bool",
+    feed_pb2.INT8: "int8",
+    feed_pb2.INT16: "int16",
+    feed_pb2.INT32: "int32",
+    feed_pb2.INT64: "int64",
+    feed_pb2.FLOAT32: "float32",
+    feed_pb2.FLOAT64: "float64",
+    feed_pb2.BINARY: "string",
+    feed_pb2.STRING: "string",
 }
 
 
@@ -35,8 +42,9 @@ def element_spec(schema: feed_pb2.FeedSchema) -> dict[str, Any]:
     for col in schema.columns:
         dtype = tf.as_dtype(_TF_DTYPES[col.dtype])
         if col.shape == feed_pb2.VAR_ARRAY:
-            spec[col.name] = tf.RaggedTensorSpec([None, None], dtype, ragged_rank=1,
-                                                 row_splits_dtype=tf.int64)
+            spec[col.name] = tf.RaggedTensorSpec(
+                [None, None], dtype, ragged_rank=1, row_splits_dtype=tf.int64
+            )
         elif col.shape == feed_pb2.FIXED_ARRAY:
             spec[col.name] = tf.TensorSpec([None, col.width], dtype)
         else:
@@ -44,8 +52,12 @@ def element_spec(schema: feed_pb2.FeedSchema) -> dict[str, Any]:
     return spec
 
 
-def feed_dataset(spec: dict[str, Any], batches: Callable[[], Iterator[dict[str, Column]]],
-                 features: list[str] | None = None, label: str | None = None) -> tf.data.Dataset:
+def feed_dataset(
+    spec: dict[str, Any],
+    batches: Callable[[], Iterator[dict[str, Column]]],
+    features: list[str] | None = None,
+    label: str | None = None,
+) -> tf.data.Dataset:
     """A dataset whose every iteration yields the batches of one ``batches()`` call, as dicts of
     all columns, or ``(x, y)`` when ``features``/``label`` are given (see ``DataFeed.dataset``).
     """
@@ -61,8 +73,7 @@ def feed_dataset(spec: dict[str, Any], batches: Callable[[], Iterator[dict[str, 
         col = batch[name]
         if name in ragged:
             assert isinstance(col, RaggedColumn)
-            return tf.RaggedTensor.from_row_splits(col.values, col.row_splits,
-                                                   validate=False)
+            return tf.RaggedTensor.from_row_splits(col.values, col.row_splits, validate=False)
         return col
 
     if features is None and label is None:
@@ -87,8 +98,8 @@ def feed_dataset(spec: dict[str, Any], batches: Callable[[], Iterator[dict[str, 
     # tf.data's background thread while the model trains on the previous batch. Two batches
     # keep the feed ahead of training without holding much more memory than one.
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(
-        PREFETCH_BATCHES)
+        PREFETCH_BATCHES
+    )
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.OFF)
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return ds.with_options(options)

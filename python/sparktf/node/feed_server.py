@@ -4,36 +4,40 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Iterator, NoReturn
+from collections.abc import Iterator
+from typing import NoReturn
 
 import grpc
 
-from sparktf.wire.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
-from sparktf.wire.feed_wire import FeedItem, kind_of, parse_feed_message
 from sparktf.node.partition_ledger import PartitionLedger, SupersededError
 from sparktf.node.program_state import ProgramState
-from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
+from sparktf.wire.column_batch import decode_batch, validate_schema
+from sparktf.wire.feed_wire import FeedItem, kind_of, parse_feed_message
+from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
 
 log = logging.getLogger(__name__)
 
 
-def add_data_feed_to_server(servicer: "DataFeedServicer", server: grpc.Server) -> None:
+def add_data_feed_to_server(servicer: DataFeedServicer, server: grpc.Server) -> None:
     """Serve ``servicer`` as ``sparktf.v1.DataFeed``, Feed messages read by
     ``parse_feed_message`` (batch buffers stay views of the received bytes)."""
     handlers = {
         "BeginPartition": grpc.unary_unary_rpc_method_handler(
             servicer.BeginPartition,
             request_deserializer=feed_pb2.PartitionKey.FromString,
-            response_serializer=feed_pb2.PartitionProgress.SerializeToString),
+            response_serializer=feed_pb2.PartitionProgress.SerializeToString,
+        ),
         "Feed": grpc.stream_unary_rpc_method_handler(
             servicer.Feed,
             request_deserializer=parse_feed_message,
-            response_serializer=feed_pb2.FeedAck.SerializeToString),
+            response_serializer=feed_pb2.FeedAck.SerializeToString,
+        ),
     }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("sparktf.v1.DataFeed", handlers),))
+        (grpc.method_handlers_generic_handler("sparktf.v1.DataFeed", handlers),)
+    )
 
 
 class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
@@ -41,9 +45,15 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
     messages naming files in ``shared`` (the node's shared-memory directory) for tasks on this
     machine."""
 
-    def __init__(self, cluster_id: str, queue: FeedQueue, program: ProgramState,
-                 put_timeout: float, max_streams: int,
-                 shared: SharedBatchDir | None = None) -> None:
+    def __init__(
+        self,
+        cluster_id: str,
+        queue: FeedQueue,
+        program: ProgramState,
+        put_timeout: float,
+        max_streams: int,
+        shared: SharedBatchDir | None = None,
+    ) -> None:
         self._cluster_id = cluster_id
         self._shared = shared
         self._queue = queue
@@ -54,12 +64,15 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         self._streams = threading.BoundedSemaphore(max_streams)
         self.ledger = PartitionLedger()
 
-    def BeginPartition(self, request: feed_pb2.PartitionKey,
-                       context: grpc.ServicerContext) -> feed_pb2.PartitionProgress:
+    def BeginPartition(
+        self, request: feed_pb2.PartitionKey, context: grpc.ServicerContext
+    ) -> feed_pb2.PartitionProgress:
         if request.cluster_id != self._cluster_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"this node serves cluster '{self._cluster_id}', the task feeds "
-                          f"cluster '{request.cluster_id}'")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"this node serves cluster '{self._cluster_id}', the task feeds "
+                f"cluster '{request.cluster_id}'",
+            )
         if self._program.failed:
             self._abort_failed(context)
         key = (request.feed_id, request.epoch, request.partition)
@@ -68,40 +81,57 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         except SupersededError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
         if request.attempt > 0:
-            log.info("feed '%s' epoch %d partition %d: retry attempt %d begins with %d rows "
-                     "already taken%s", request.feed_id, request.epoch, request.partition,
-                     request.attempt, rows, " (complete)" if complete else "")
+            log.info(
+                "feed '%s' epoch %d partition %d: retry attempt %d begins with %d rows "
+                "already taken%s",
+                request.feed_id,
+                request.epoch,
+                request.partition,
+                request.attempt,
+                rows,
+                " (complete)" if complete else "",
+            )
         return feed_pb2.PartitionProgress(rows_taken=rows, complete=complete)
 
-    def Feed(self, request_iterator: Iterator[FeedItem],
-             context: grpc.ServicerContext) -> feed_pb2.FeedAck:
+    def Feed(
+        self, request_iterator: Iterator[FeedItem], context: grpc.ServicerContext
+    ) -> feed_pb2.FeedAck:
         if not self._streams.acquire(blocking=False):
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"node {self._program.role} already serves {self._max_streams} feed "
-                          "streams; retry when one ends, or feed fewer partitions at once")
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"node {self._program.role} already serves {self._max_streams} feed "
+                "streams; retry when one ends, or feed fewer partitions at once",
+            )
         try:
             return self._feed(request_iterator, context)
         finally:
             self._streams.release()
 
-    def _feed(self, messages: Iterator[FeedItem],
-              context: grpc.ServicerContext) -> feed_pb2.FeedAck:
+    def _feed(
+        self, messages: Iterator[FeedItem], context: grpc.ServicerContext
+    ) -> feed_pb2.FeedAck:
         if self._program.failed:
             self._abort_failed(context)
         first = next(messages, None)
         if first is None or kind_of(first) != "start":
             found = "an empty stream" if first is None else f"a {kind_of(first)}"
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"a Feed stream must begin with FeedStart, found {found}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"a Feed stream must begin with FeedStart, found {found}",
+            )
         assert isinstance(first, feed_pb2.FeedMessage)
         start = first.start
         if start.cluster_id != self._cluster_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"this node serves cluster '{self._cluster_id}', the stream is for "
-                          f"cluster '{start.cluster_id}'; a feed task of another or an earlier "
-                          "cluster reached this node")
-        where = (f"feed '{start.feed_id}' partition {start.partition} attempt {start.attempt} "
-                 f"on node {self._program.role}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"this node serves cluster '{self._cluster_id}', the stream is for "
+                f"cluster '{start.cluster_id}'; a feed task of another or an earlier "
+                "cluster reached this node",
+            )
+        where = (
+            f"feed '{start.feed_id}' partition {start.partition} attempt {start.attempt} "
+            f"on node {self._program.role}"
+        )
         if not start.feed_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: FeedStart has no feed_id")
         try:
@@ -131,15 +161,18 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             if kind == "finish":
                 assert isinstance(message, feed_pb2.FeedMessage)
                 if message.finish.rows != rows:
-                    context.abort(grpc.StatusCode.DATA_LOSS,
-                                  f"{where}: the task sent {message.finish.rows} rows, the node "
-                                  f"took {rows}")
+                    context.abort(
+                        grpc.StatusCode.DATA_LOSS,
+                        f"{where}: the task sent {message.finish.rows} rows, the node took {rows}",
+                    )
                 finished = True
                 break
             if not carries_batch(message):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"{where}: after FeedStart only ColumnBatch or SharedBatch messages "
-                              f"may follow, found a {kind or 'message with no kind'}")
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where}: after FeedStart only ColumnBatch or SharedBatch messages "
+                    f"may follow, found a {kind or 'message with no kind'}",
+                )
             try:
                 batch = carried_batch(message, self._shared)
                 columns = decode_batch(start.schema, batch)
@@ -148,8 +181,11 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             chunk = FeedChunk(start.feed_id, batch.num_rows, columns)
             try:
                 taken = self._queue.put(
-                    chunk, self._put_timeout, interrupted=lambda: not context.is_active(),
-                    admit=lambda n=batch.num_rows: self.ledger.admit(key, start.attempt, n))
+                    chunk,
+                    self._put_timeout,
+                    interrupted=lambda: not context.is_active(),
+                    admit=lambda n=batch.num_rows: self.ledger.admit(key, start.attempt, n),
+                )
             except SupersededError as e:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
             except TimeoutError as e:

@@ -35,8 +35,10 @@ class PendingAnswers:
         """Answer the oldest unanswered batch (see ``DataFeed.batch_results``)."""
         with self._lock:
             if not self._pending:
-                raise RuntimeError("batch_results() answers the rows of a next_batch() call of "
-                                   "an inference, but no such rows wait for answers")
+                raise RuntimeError(
+                    "batch_results() answers the rows of a next_batch() call of "
+                    "an inference, but no such rows wait for answers"
+                )
             sink, rows = self._pending.popleft()
         try:
             columns = check_rows(sink.outputs, results, rows)

@@ -19,9 +19,13 @@ SERVER_THREADS = 10
 MAX_FEED_STREAMS = SERVER_THREADS - 2
 
 
-def start_node_server(host: str, secret: str, control: NodeControlServicer,
-                      feed: DataFeedServicer | None,
-                      inference: NodeInferenceServicer | None = None) -> tuple[grpc.Server, int]:
+def start_node_server(
+    host: str,
+    secret: str,
+    control: NodeControlServicer,
+    feed: DataFeedServicer | None,
+    inference: NodeInferenceServicer | None = None,
+) -> tuple[grpc.Server, int]:
     """Start serving on ``host`` at a free port; returns the server and that port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix="sparktf-rpc"),
@@ -42,10 +46,14 @@ def start_node_server(host: str, secret: str, control: NodeControlServicer,
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as e:  # grpcio raises instead of returning 0 on some failures
-        raise OSError(f"cannot bind the node's gRPC server to {address}: {e}; is the host "
-                      "address one of this machine's?") from e
+        raise OSError(
+            f"cannot bind the node's gRPC server to {address}: {e}; is the host "
+            "address one of this machine's?"
+        ) from e
     if port == 0:
-        raise OSError(f"cannot bind the node's gRPC server to {address}; is the host address "
-                      "one of this machine's?")
+        raise OSError(
+            f"cannot bind the node's gRPC server to {address}; is the host address "
+            "one of this machine's?"
+        )
     server.start()
     return server, port

@@ -50,8 +50,10 @@ class PartitionLedger:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                raise SupersededError(f"feed '{key[0]}' epoch {key[1]} partition {key[2]}: "
-                                      "the stream came without BeginPartition")
+                raise SupersededError(
+                    f"feed '{key[0]}' epoch {key[1]} partition {key[2]}: "
+                    "the stream came without BeginPartition"
+                )
             if entry.attempt != attempt or entry.complete:
                 raise SupersededError(self._refusal(key, attempt, entry))
 
@@ -78,7 +80,12 @@ class PartitionLedger:
 
     @staticmethod
     def _refusal(key: PartitionId, attempt: int, entry: _Entry) -> str:
-        what = (f"was delivered whole by attempt {entry.attempt}" if entry.complete
-                else f"belongs to attempt {entry.attempt} now")
-        return (f"feed '{key[0]}' epoch {key[1]} partition {key[2]} {what}; the rows of "
-                f"attempt {attempt} are refused so no row is taken twice")
+        what = (
+            f"was delivered whole by attempt {entry.attempt}"
+            if entry.complete
+            else f"belongs to attempt {entry.attempt} now"
+        )
+        return (
+            f"feed '{key[0]}' epoch {key[1]} partition {key[2]} {what}; the rows of "
+            f"attempt {attempt} are refused so no row is taken twice"
+        )

@@ -14,12 +14,13 @@ import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, load_bootstrap
-from sparktf.wire.ready_file import write_ready_file
 from sparktf.v1 import node_pb2
 from sparktf.wire.parent_watch import watch_parent
+from sparktf.wire.ready_file import write_ready_file
 
 if TYPE_CHECKING:
     from sparktf.node.context import NodeContext
@@ -102,8 +103,10 @@ def load_program(spec: node_pb2.ProgramSpec) -> tuple[MainFun, Any]:
         with open(spec.pickled.path, "rb") as fh:
             loaded = cloudpickle.load(fh)
         if not (isinstance(loaded, tuple) and len(loaded) == 2 and callable(loaded[0])):
-            raise TypeError(f"{spec.pickled.path} must hold a pickled (main_fun, args) pair, "
-                            f"found {type(loaded).__name__}")
+            raise TypeError(
+                f"{spec.pickled.path} must hold a pickled (main_fun, args) pair, "
+                f"found {type(loaded).__name__}"
+            )
         return loaded[0], loaded[1]
     script = spec.script
     path = os.path.abspath(script.path)
@@ -120,10 +123,11 @@ def load_program(spec: node_pb2.ProgramSpec) -> tuple[MainFun, Any]:
     module_spec.loader.exec_module(module)
     main_fun = getattr(module, script.function, None)
     if not callable(main_fun):
-        found = sorted(n for n, v in vars(module).items()
-                       if callable(v) and not n.startswith("_"))
-        raise AttributeError(f"{path} has no function '{script.function}'; its functions are: "
-                             f"{', '.join(found) or 'none'}")
+        found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise AttributeError(
+            f"{path} has no function '{script.function}'; its functions are: "
+            f"{', '.join(found) or 'none'}"
+        )
     return main_fun, dict(script.args)
 
 
@@ -137,8 +141,8 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     from sparktf.node.inference_server import NodeInferenceServicer
     from sparktf.node.node_server import MAX_FEED_STREAMS, start_node_server
     from sparktf.node.program_state import ProgramState  # noqa: F811
-    from sparktf.wire.shared_batches import SharedBatchDir
     from sparktf.node.tensorboard import TensorBoardError, default_log_dir, start_tensorboard
+    from sparktf.wire.shared_batches import SharedBatchDir
 
     log_dir = default_log_dir(boot.log_dir, boot.model_dir, boot.working_dir)
     tensorboard_url = None
@@ -149,38 +153,58 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
         except (TensorBoardError, OSError) as e:
             log.error("node could not start: %s", e)
             return EXIT_STARTUP_FAILED
-        log.info("TensorBoard serves %s at %s (started in %.1f s)", log_dir, tensorboard_url,
-                 time.monotonic() - started)
+        log.info(
+            "TensorBoard serves %s at %s (started in %.1f s)",
+            log_dir,
+            tensorboard_url,
+            time.monotonic() - started,
+        )
     program = ProgramState(boot.job_name, boot.task_index)
     queue = FeedQueue(boot.queue_capacity) if boot.takes_data else None
     shared = SharedBatchDir(boot.shared_dir) if boot.shared_dir else None
-    feed_servicer = None if queue is None else DataFeedServicer(
-        boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS, shared)
-    inference = None if queue is None else NodeInferenceServicer(
-        boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared)
-    control = NodeControlServicer(program, queue,
-                                  feed_servicer.ledger if feed_servicer else None)
+    feed_servicer = (
+        None
+        if queue is None
+        else DataFeedServicer(
+            boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS, shared
+        )
+    )
+    inference = (
+        None
+        if queue is None
+        else NodeInferenceServicer(
+            boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared
+        )
+    )
+    control = NodeControlServicer(program, queue, feed_servicer.ledger if feed_servicer else None)
     try:
-        server, port = start_node_server(boot.host, boot.secret, control, feed_servicer,
-                                         inference)
+        server, port = start_node_server(boot.host, boot.secret, control, feed_servicer, inference)
         write_ready_file(boot.ready_file, port, tensorboard_url)
     except OSError as e:
         log.error("node could not start: %s", e)
         return EXIT_STARTUP_FAILED
-    log.info("serving on %s:%d (pid %d, cluster %s)", boot.host, port, os.getpid(),
-             boot.cluster_id)
+    log.info("serving on %s:%d (pid %d, cluster %s)", boot.host, port, os.getpid(), boot.cluster_id)
 
     def stop_server() -> None:
         server.stop(SERVER_STOP_GRACE_SECONDS).wait(SERVER_STOP_GRACE_SECONDS + 1.0)
 
     _start_stop_watch(program, stop_server)
     ctx = NodeContext(
-        job_name=boot.job_name, task_index=boot.task_index, worker_num=boot.worker_num,
-        num_workers=boot.num_workers, cluster_spec=boot.cluster_spec,
-        cluster_id=boot.cluster_id, executor_id=boot.executor_id or None, model_dir=boot.model_dir,
-        export_dir=boot.export_dir, checkpoint_dir=boot.checkpoint_dir,
-        working_dir=boot.working_dir, log_dir=log_dir, stop_requested=program.stop_requested,
-        data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds))
+        job_name=boot.job_name,
+        task_index=boot.task_index,
+        worker_num=boot.worker_num,
+        num_workers=boot.num_workers,
+        cluster_spec=boot.cluster_spec,
+        cluster_id=boot.cluster_id,
+        executor_id=boot.executor_id or None,
+        model_dir=boot.model_dir,
+        export_dir=boot.export_dir,
+        checkpoint_dir=boot.checkpoint_dir,
+        working_dir=boot.working_dir,
+        log_dir=log_dir,
+        stop_requested=program.stop_requested,
+        data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds),
+    )
 
     code = _run_program(boot.program, ctx, program)
     if queue is not None:
@@ -188,8 +212,10 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     if boot.linger and not program.stop_requested.is_set():
         log.info("program done; lingering up to %.0f s for Stop", boot.linger_timeout_seconds)
         if not program.stop_requested.wait(boot.linger_timeout_seconds):
-            log.warning("no Stop came within linger_timeout_seconds (%.0f s); exiting",
-                        boot.linger_timeout_seconds)
+            log.warning(
+                "no Stop came within linger_timeout_seconds (%.0f s); exiting",
+                boot.linger_timeout_seconds,
+            )
     stop_server()
     return code
 
@@ -223,8 +249,9 @@ def _start_stop_watch(program: ProgramState, stop_server: Callable[[], None]) ->
                 return  # the main thread handles Stop from here on
         if program.done.wait(program.stop_grace):
             return
-        log.warning("Stop: the program still runs after %.1f s of grace; exiting",
-                    program.stop_grace)
+        log.warning(
+            "Stop: the program still runs after %.1f s of grace; exiting", program.stop_grace
+        )
         stop_server()
         hard_exit(EXIT_STOPPED)
 
@@ -234,8 +261,9 @@ def _start_stop_watch(program: ProgramState, stop_server: Callable[[], None]) ->
 def _configure_logging(role: str) -> None:
     # A handler of our own, so the user's logging setup is neither needed nor disturbed.
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
-        f"%(asctime)s sparktf-node {role} %(levelname)s %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s sparktf-node {role} %(levelname)s %(message)s")
+    )
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False

@@ -89,7 +89,8 @@ class TrainingCursor:
             raise TimeoutError(
                 f"no data from Spark for {wait:g} s: no feed stream has started, so the "
                 "columns are unknown; is a train() or inference() running on this "
-                "cluster?") from None
+                "cluster?"
+            ) from None
         if schema is None:  # closed
             if known is not None:
                 return known
@@ -173,12 +174,16 @@ class TrainingCursor:
             self._carry = _Carry(FeedChunk(self._feed_id, batch_rows(rows), rows))
 
     def _timeout_message(self, wait: float) -> str:
-        where = (f"feed '{self._feed_id}' has not ended"
-                 if self._feed_id and self._place is Place.IN_FEED
-                 else "waiting for the next feed")
-        return (f"no data from Spark for {wait:g} s: {where}; {self._queue.total_rows} rows "
-                "received so far. Is a train() running on this cluster, and are its tasks "
-                "running? Pass timeout= or raise feed_timeout_seconds for slower feeds")
+        where = (
+            f"feed '{self._feed_id}' has not ended"
+            if self._feed_id and self._place is Place.IN_FEED
+            else "waiting for the next feed"
+        )
+        return (
+            f"no data from Spark for {wait:g} s: {where}; {self._queue.total_rows} rows "
+            "received so far. Is a train() running on this cluster, and are its tasks "
+            "running? Pass timeout= or raise feed_timeout_seconds for slower feeds"
+        )
 
 
 def batch_rows(batch: dict[str, Column]) -> int:

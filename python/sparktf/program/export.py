@@ -30,8 +30,7 @@ def _keras_of(model: Any) -> Any:
     return keras
 
 
-def _chief_copy(model: Any, ctx: Any, path: str | None,
-                what: str) -> tuple[Any, Any, str] | None:
+def _chief_copy(model: Any, ctx: Any, path: str | None, what: str) -> tuple[Any, Any, str] | None:
     """On the chief: ``(keras, undistributed clone with the trained weights, target path)``;
     None on the other nodes."""
     if not acts_as_chief(ctx.job_name, ctx.task_index, ctx.cluster_spec):
@@ -43,8 +42,9 @@ def _chief_copy(model: Any, ctx: Any, path: str | None,
     import tensorflow as tf
 
     if tf.distribute.has_strategy():
-        raise RuntimeError(f"call {what} outside `with strategy.scope():`, so the copy it "
-                           "saves is not distributed")
+        raise RuntimeError(
+            f"call {what} outside `with strategy.scope():`, so the copy it saves is not distributed"
+        )
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return keras, clone, target

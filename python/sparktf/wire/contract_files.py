@@ -10,13 +10,15 @@ Example::
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-VERSION_HINT = ("it is written by the sparktf JVM: are the jar and the Python package the same "
-                 "version?")
+VERSION_HINT = (
+    "it is written by the sparktf JVM: are the jar and the Python package the same version?"
+)
 
 M = TypeVar("M", bound=Message)
 
@@ -36,7 +38,8 @@ def read_json(path: str) -> dict[str, Any]:
         raise BootstrapError(f"bootstrap file {path} is not valid JSON: {e}") from e
     if not isinstance(raw, dict):
         raise BootstrapError(
-            f"bootstrap file {path} must hold a JSON object, found {type(raw).__name__}")
+            f"bootstrap file {path} must hold a JSON object, found {type(raw).__name__}"
+        )
     return raw
 
 

@@ -12,7 +12,7 @@ Example (a server answering Infer streams)::
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 
@@ -21,18 +21,21 @@ from sparktf.wire.column_batch import validate_schema
 from sparktf.wire.feed_wire import InferItem, kind_of, parse_infer_request
 
 
-def add_inference_to_server(servicer: inference_pb2_grpc.InferenceServicer,
-                            server: grpc.Server) -> None:
+def add_inference_to_server(
+    servicer: inference_pb2_grpc.InferenceServicer, server: grpc.Server
+) -> None:
     """Serve ``servicer`` as ``sparktf.v1.Inference``, requests read by
     ``parse_infer_request`` (batch buffers stay views of the received bytes)."""
     handlers = {
         "Infer": grpc.stream_stream_rpc_method_handler(
             servicer.Infer,
             request_deserializer=parse_infer_request,
-            response_serializer=inference_pb2.InferResponse.SerializeToString),
+            response_serializer=inference_pb2.InferResponse.SerializeToString,
+        ),
     }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("sparktf.v1.Inference", handlers),))
+        (grpc.method_handlers_generic_handler("sparktf.v1.Inference", handlers),)
+    )
 
 
 def validate_outputs(outputs: list[feed_pb2.ColumnSpec]) -> None:
@@ -52,15 +55,18 @@ def validate_outputs(outputs: list[feed_pb2.ColumnSpec]) -> None:
             raise ValueError(f"result '{o.name}' has no dtype")
 
 
-def read_start(requests: Iterator[InferItem], context: grpc.ServicerContext,
-               where_of: Callable[[inference_pb2.InferStart], str]
-               ) -> tuple[inference_pb2.InferStart, str]:
+def read_start(
+    requests: Iterator[InferItem],
+    context: grpc.ServicerContext,
+    where_of: Callable[[inference_pb2.InferStart], str],
+) -> tuple[inference_pb2.InferStart, str]:
     """The stream's InferStart, checked, and how errors name the stream; aborts the call on a
     stream that does not begin with a valid one."""
     first = next(requests, None)
     if first is None or kind_of(first) != "start":
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      "an Infer stream must begin with InferStart")
+        context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, "an Infer stream must begin with InferStart"
+        )
     assert isinstance(first, inference_pb2.InferRequest)
     start = first.start
     where = where_of(start)

@@ -11,9 +11,12 @@ import time
 PARENT_GONE_EXIT_CODE = 3
 
 
-def watch_parent(poll_seconds: float = 1.0, exit_code: int = PARENT_GONE_EXIT_CODE,
-                 what: str = "the executor JVM",
-                 leftovers: tuple[str, ...] = ()) -> threading.Thread:
+def watch_parent(
+    poll_seconds: float = 1.0,
+    exit_code: int = PARENT_GONE_EXIT_CODE,
+    what: str = "the executor JVM",
+    leftovers: tuple[str, ...] = (),
+) -> threading.Thread:
     """Start a daemon thread that exits the process when the current parent is gone, first
     removing the ``leftovers`` directories the parent would have removed."""
     parent = os.getppid()

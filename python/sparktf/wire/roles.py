@@ -10,7 +10,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 CHIEF = "chief"
 WORKER = "worker"
@@ -26,12 +26,14 @@ def is_fed_job(job_name: str) -> bool:
     return job_name in FED_JOBS
 
 
-def acts_as_chief(job_name: str, task_index: int,
-                  cluster_spec: Mapping[str, Sequence[str]]) -> bool:
+def acts_as_chief(
+    job_name: str, task_index: int, cluster_spec: Mapping[str, Sequence[str]]
+) -> bool:
     """Whether this node saves the model, writes summaries and keeps the checkpoints: the
     chief, or worker:0 in a cluster without one."""
     return job_name == CHIEF or (
-        job_name == WORKER and task_index == 0 and CHIEF not in cluster_spec)
+        job_name == WORKER and task_index == 0 and CHIEF not in cluster_spec
+    )
 
 
 def chief_job(cluster_spec: Mapping[str, Sequence[str]]) -> str | None:

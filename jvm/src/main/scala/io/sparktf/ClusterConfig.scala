@@ -96,12 +96,13 @@ final case class ClusterConfig(
     if (maxRestarts < 0) throw new SparkTFException(s"max_restarts is $maxRestarts: use 0 or more")
     if (maxRestarts > 0) checkpointLocation match {
       case None => throw new SparkTFException(s"max_restarts is $maxRestarts but there is no " +
-        "checkpoint directory to resume from: set checkpoint_dir (or model_dir, whose " +
-        "'checkpoints' folder is then used) to a directory every node can reach")
-      case Some(dir) if !ClusterConfig.isAbsolute(dir) => throw new SparkTFException(
-        s"max_restarts is $maxRestarts but the checkpoint directory '$dir' is relative: each " +
-        "node would resolve it in its own working directory, which changes with every restart; " +
-        "give checkpoint_dir (or model_dir) as an absolute path or a URI (hdfs://...)")
+          "checkpoint directory to resume from: set checkpoint_dir (or model_dir, whose " +
+          "'checkpoints' folder is then used) to a directory every node can reach")
+      case Some(dir) if !ClusterConfig.isAbsolute(dir) =>
+        throw new SparkTFException(
+          s"max_restarts is $maxRestarts but the checkpoint directory '$dir' is relative: each " +
+            "node would resolve it in its own working directory, which changes with every restart; " +
+            "give checkpoint_dir (or model_dir) as an absolute path or a URI (hdfs://...)")
       case _ =>
     }
   }
@@ -110,6 +111,7 @@ final case class ClusterConfig(
 object ClusterConfig {
   private val mapper = new ObjectMapper()
   private val parser = JsonFormat.parser()
+
   /** The folder of model_dir that holds checkpoints when no checkpoint_dir is given. */
   val CheckpointSubdir = "checkpoints"
 
@@ -129,10 +131,12 @@ object ClusterConfig {
    *  }}}
    */
   def fromJson(json: String): ClusterConfig = {
-    val tree = try mapper.readTree(json) catch {
-      case e: java.io.IOException => throw new SparkTFException(
-        s"cluster settings are not JSON (${e.getMessage}): $json", e)
-    }
+    val tree =
+      try mapper.readTree(json)
+      catch {
+        case e: java.io.IOException => throw new SparkTFException(
+            s"cluster settings are not JSON (${e.getMessage}): $json", e)
+      }
     val obj = tree match {
       case o: ObjectNode => o
       case _ => throw new SparkTFException(s"cluster settings must be a JSON object: $json")
@@ -150,9 +154,10 @@ object ClusterConfig {
     // One setting at a time, so an error names the setting (JsonFormat's names only the type).
     obj.properties().asScala.foreach { e =>
       val one = mapper.createObjectNode().set[ObjectNode](e.getKey, e.getValue)
-      try parser.merge(mapper.writeValueAsString(one), settings) catch {
+      try parser.merge(mapper.writeValueAsString(one), settings)
+      catch {
         case err: InvalidProtocolBufferException => throw new SparkTFException(
-          s"cluster setting '${e.getKey}' is ${e.getValue}: ${err.getMessage}", err)
+            s"cluster setting '${e.getKey}' is ${e.getValue}: ${err.getMessage}", err)
       }
     }
     fromSettings(settings.build())
@@ -186,6 +191,7 @@ object ClusterConfig {
         .orElse(d.checkpointDir),
       maxRestarts = opt(s.hasMaxRestarts, s.getMaxRestarts).getOrElse(d.maxRestarts),
       sharedMemoryFeed = opt(s.hasSharedMemoryFeed, s.getSharedMemoryFeed)
-        .getOrElse(d.sharedMemoryFeed))
+        .getOrElse(d.sharedMemoryFeed)
+    )
   }
 }

@@ -12,7 +12,8 @@ object InputMode extends Enumeration {
   val SPARK, TENSORFLOW = Value
 
   /** Parses a name, any case: `InputMode.parse("spark") == InputMode.SPARK`. */
-  def parse(name: String): InputMode = values.find(_.toString.equalsIgnoreCase(name.trim)).getOrElse(
+  def parse(
+      name: String): InputMode = values.find(_.toString.equalsIgnoreCase(name.trim)).getOrElse(
     throw new SparkTFException(
       s"input mode '$name' is unknown: use one of ${values.mkString(", ")}"))
 

@@ -15,6 +15,7 @@ import io.sparktf.SparkTFException
 final case class ClusterLayout(roles: IndexedSeq[NodeRole]) {
   def size: Int = roles.size
   def fed: IndexedSeq[NodeRole] = roles.filter(_.takesData)
+
   /** Workers as TensorFlow counts them: chief plus workers. */
   def numWorkers: Int = fed.size
 

@@ -27,7 +27,7 @@ object NodePostMortem {
     if (gone.isEmpty) return Map.empty
     val rdd = sc.makeRDD(gone.map(n => n -> Seq(s"executor_${n.host}_${n.executorId}")))
     val job = JobDescription.during(sc,
-        s"sparktf cluster $clusterId: ask executors how their nodes ended") {
+      s"sparktf cluster $clusterId: ask executors how their nodes ended") {
       rdd.map { n =>
         if (ExecutorIdentity.executorId == n.executorId) {
           NodeRegistry.deathOf(clusterId).map(n.barrierIndex -> _)

@@ -29,6 +29,7 @@ object NodeRole {
   val Worker = "worker"
   val Ps = "ps"
   val Evaluator = "evaluator"
+
   /** The jobs Spark feeds in InputMode.SPARK. */
   val FedJobs: Set[String] = Set(Chief, Worker)
 }

@@ -16,6 +16,7 @@ final case class FeedResult(
     terminated: Boolean,
     seconds: Double,
     rowsShared: Long = 0L) {
+
   /** Rows of this partition the node holds, from every attempt. */
   def rowsAtNode: Long = rowsSkipped + rowsReceived
 }

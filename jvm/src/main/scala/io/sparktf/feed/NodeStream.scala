@@ -63,10 +63,11 @@ final class NodeStream(
   def closedByNode: Boolean = done.getCount == 0
 
   def begin(): Unit = {
-    val progress = try DataFeedGrpc.newBlockingStub(channels.channel(node, secret))
-      .withDeadlineAfter(60, TimeUnit.SECONDS)
-      .beginPartition(PartitionKey.newBuilder().setClusterId(clusterId).setFeedId(feedId)
-        .setEpoch(epoch).setPartition(partition).setAttempt(attempt).build())
+    val progress =
+      try DataFeedGrpc.newBlockingStub(channels.channel(node, secret))
+          .withDeadlineAfter(60, TimeUnit.SECONDS)
+          .beginPartition(PartitionKey.newBuilder().setClusterId(clusterId).setFeedId(feedId)
+              .setEpoch(epoch).setPartition(partition).setAttempt(attempt).build())
       catch { case e: StatusRuntimeException => throw feedFailed(e) }
     skip = progress.getRowsTaken
     complete = progress.getComplete
@@ -143,8 +144,8 @@ final class NodeStream(
     shared = SharedBatchFiles.open(node.sharedDir, s"$feedId-e$epoch-p$partition-a$attempt",
       s"node ${node.describe}")
     send(FeedMessage.newBuilder().setStart(FeedStart.newBuilder()
-      .setClusterId(clusterId).setFeedId(feedId).setEpoch(epoch).setPartition(partition)
-      .setAttempt(attempt).setSchema(encoder.schema.toBuilder.setPlan(plan))).build())
+          .setClusterId(clusterId).setFeedId(feedId).setEpoch(epoch).setPartition(partition)
+          .setAttempt(attempt).setSchema(encoder.schema.toBuilder.setPlan(plan))).build())
   }
 
   private def flush(): Unit = {
@@ -166,7 +167,7 @@ final class NodeStream(
             case None => if (send(FeedMessage.newBuilder().setBatch(batch).build())) sent += n
           }
         } else if (done.getCount > 0) throw tookNoData()
-        // else the node ended the stream (terminate() or a failure): finish() reports it
+      // else the node ended the stream (terminate() or a failure): finish() reports it
     }
   }
 
@@ -176,7 +177,8 @@ final class NodeStream(
 
   private def signalReady(): Unit = {
     lock.lock()
-    try ready.signalAll() finally lock.unlock()
+    try ready.signalAll()
+    finally lock.unlock()
   }
 
   /** Sends once flow control allows; gives up after `idleTimeoutSeconds` without credit. False
@@ -204,6 +206,6 @@ final class NodeStream(
       case _ => s"failed the feed (${status.getCode})"
     }
     new SparkTFException(s"node ${node.describe} $what while taking partition $partition: " +
-      Option(status.getDescription).getOrElse(""), t)
+        Option(status.getDescription).getOrElse(""), t)
   }
 }

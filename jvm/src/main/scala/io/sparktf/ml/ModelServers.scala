@@ -67,7 +67,9 @@ object ModelServers {
   }
 
   def stopAll(): Unit = synchronized {
-    servers.values.foreach(e => try e.server.stop() catch { case _: Throwable => () })
+    servers.values.foreach(e =>
+      try e.server.stop()
+      catch { case _: Throwable => () })
     servers.clear()
   }
 }

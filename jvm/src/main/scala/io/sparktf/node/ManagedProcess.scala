@@ -75,7 +75,8 @@ final class ManagedProcess private (val what: String, val process: Process, dirs
       }
       Thread.sleep(50)
     }
-    try NodeReady.read(readyFile) catch {
+    try NodeReady.read(readyFile)
+    catch {
       case e: SparkTFException => fail(e.getMessage)
     }
   }
@@ -101,17 +102,20 @@ final class ManagedProcess private (val what: String, val process: Process, dirs
 }
 
 object ManagedProcess {
+
   /** Starts `command` (`what` names it in errors) and forwards its stdout and stderr, line by
    *  line and prefixed with `label`, to `logger`. A process that cannot start removes `dirs`. */
   def start(command: ProcessBuilder, what: String, label: String, python: String,
       logger: Logger, dirs: Seq[Path]): ManagedProcess = {
-    val process = try command.start() catch {
-      case e: java.io.IOException =>
-        dirs.foreach(deleteTree)
-        throw new SparkTFException(
-          s"cannot start $what with Python '$python': ${e.getMessage}; set " +
-            "spark.pyspark.python (or PYSPARK_PYTHON) to a Python with tensorflow installed", e)
-    }
+    val process =
+      try command.start()
+      catch {
+        case e: java.io.IOException =>
+          dirs.foreach(deleteTree)
+          throw new SparkTFException(
+            s"cannot start $what with Python '$python': ${e.getMessage}; set " +
+              "spark.pyspark.python (or PYSPARK_PYTHON) to a Python with tensorflow installed", e)
+      }
     val out = new OutputPump(process.getInputStream, label, logger, isError = false)
     val err = new OutputPump(process.getErrorStream, label, logger, isError = true)
     out.start()
@@ -125,8 +129,9 @@ object ManagedProcess {
   def pythonModule(python: String, module: String, arg: String, dir: Path): ProcessBuilder = {
     val pb = new ProcessBuilder(python, "-u", "-m", module, arg).directory(dir.toFile)
     val env = pb.environment()
-    env.put("PYTHONPATH", (pythonPath() ++ Option(env.get("PYTHONPATH")).filter(_.nonEmpty))
-      .mkString(File.pathSeparator))
+    env.put("PYTHONPATH",
+      (pythonPath() ++ Option(env.get("PYTHONPATH")).filter(_.nonEmpty))
+        .mkString(File.pathSeparator))
     env.put("PYTHONUNBUFFERED", "1")
     pb
   }
@@ -160,7 +165,7 @@ object ManagedProcess {
   def sharedDir(clusterId: String, label: String): Option[Path] =
     if (!Files.isDirectory(SharedMemoryRoot) || !Files.isWritable(SharedMemoryRoot)) None
     else scala.util.Try(Files.createTempDirectory(SharedMemoryRoot,
-      s"sparktf-$clusterId-$label-", Private)).toOption
+        s"sparktf-$clusterId-$label-", Private)).toOption
 
   /** Deletes `dir` and what it holds, quietly: another thread may be deleting it too. */
   def deleteTree(dir: Path): Unit = if (Files.exists(dir)) {

@@ -72,7 +72,7 @@ final case class NodeBootstrap(
         spec.setPickled(v1.PickledProgram.newBuilder().setPath(programFile.toString))
       case TFProgram.Script(_, _, function, args) =>
         spec.setScript(v1.ScriptProgram.newBuilder().setPath(programFile.toString)
-          .setFunction(function).putAllArgs(args.asJava))
+            .setFunction(function).putAllArgs(args.asJava))
     }
     val b = v1.NodeBootstrap.newBuilder()
       .setClusterId(clusterId).setJobName(role.jobName).setTaskIndex(role.taskIndex)
@@ -124,8 +124,9 @@ object NodeBootstrap {
   /** Files only the executor's user can read: they hold the secret and the program. */
   def writePrivate(path: Path, bytes: Array[Byte]): Path = {
     Files.deleteIfExists(path)
-    Files.createFile(path, PosixFilePermissions.asFileAttribute(
-      PosixFilePermissions.fromString("rw-------")))
+    Files.createFile(path,
+      PosixFilePermissions.asFileAttribute(
+        PosixFilePermissions.fromString("rw-------")))
     Files.write(path, bytes)
     path
   }

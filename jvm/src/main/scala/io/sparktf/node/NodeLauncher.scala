@@ -37,11 +37,15 @@ object NodeLauncher {
     boot.cudaVisibleDevices.foreach(env.put("CUDA_VISIBLE_DEVICES", _))
     boot.env.foreach { case (k, v) => env.put(k, v) }
     val label = boot.role.address
-    val node = new NodeProcess(boot.role, ManagedProcess.start(pb, s"node $label", label, python,
-      log, boot.workingDir +: boot.sharedDir.toSeq))
-    val ready = node.managed.awaitReady(boot.readyFile, readyTimeoutSeconds,
+    val node = new NodeProcess(boot.role,
+      ManagedProcess.start(pb, s"node $label", label, python,
+        log, boot.workingDir +: boot.sharedDir.toSeq))
+    val ready = node.managed.awaitReady(
+      boot.readyFile,
+      readyTimeoutSeconds,
       " (reservation_timeout): it never reported its port; raise reservation_timeout if nodes " +
-        "start slowly here, else see its stderr")
+        "start slowly here, else see its stderr"
+    )
     (node, ready)
   }
 

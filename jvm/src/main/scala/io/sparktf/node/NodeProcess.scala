@@ -35,6 +35,7 @@ final class NodeProcess(val role: NodeRole, val managed: ManagedProcess) {
 }
 
 object NodeProcess {
+
   /** Deletes `dir` and what it holds, quietly (see [[ManagedProcess.deleteTree]]). */
   def deleteTree(dir: Path): Unit = ManagedProcess.deleteTree(dir)
 }

@@ -30,10 +30,11 @@ object NodeReady {
   def read(path: Path): NodeReady = {
     val text = new String(Files.readAllBytes(path), StandardCharsets.UTF_8)
     val b = v1.NodeReady.newBuilder()
-    try parser.merge(text, b) catch {
+    try parser.merge(text, b)
+    catch {
       case e: InvalidProtocolBufferException => throw new SparkTFException(s"$path is not a " +
-        s"NodeReady message (${e.getMessage}): are the jar and the Python package the same " +
-        s"version? It holds: $text", e)
+            s"NodeReady message (${e.getMessage}): are the jar and the Python package the same " +
+            s"version? It holds: $text", e)
     }
     if (b.getPort <= 0) throw new SparkTFException(s"$path reports port ${b.getPort}: $text")
     fromMessage(b.build())

@@ -15,7 +15,8 @@ class ClusterLayoutSuite extends AnyFunSuite {
   }
 
   test("workers only when there is no master node") {
-    assert(addresses(ClusterLayout.assign(2, 0, None, evalNode = false)) == Seq("worker:0", "worker:1"))
+    assert(addresses(ClusterLayout.assign(2, 0, None, evalNode = false)) == Seq("worker:0",
+      "worker:1"))
   }
 
   test("TensorBoard runs on the chief, or on worker:0 without one") {
@@ -32,7 +33,7 @@ class ClusterLayoutSuite extends AnyFunSuite {
     assert(NodeRole("chief", 0).actsAsChief(clusterHasChief = true))
     assert(!NodeRole("ps", 0).actsAsChief(clusterHasChief = false))
     assert(ClusterLayout.assign(3, 1, Some("chief"), evalNode = false).actingChief
-      .contains(NodeRole("chief", 0)))
+        .contains(NodeRole("chief", 0)))
   }
 
   test("TensorFlow 1's master is refused: TF2's TF_CONFIG has no such job") {
@@ -54,10 +55,10 @@ class ClusterLayoutSuite extends AnyFunSuite {
 
   test("bad role names and counts are refused") {
     assert(intercept[SparkTFException](ClusterLayout.assign(2, 0, Some("boss"), evalNode = false))
-      .getMessage.contains("'boss'"))
+        .getMessage.contains("'boss'"))
     assert(intercept[SparkTFException](ClusterLayout.assign(0, 0, None, evalNode = false))
-      .getMessage.contains("num_executors is 0"))
+        .getMessage.contains("num_executors is 0"))
     assert(intercept[SparkTFException](ClusterLayout.assign(2, -1, None, evalNode = false))
-      .getMessage.contains("num_ps is -1"))
+        .getMessage.contains("num_ps is -1"))
   }
 }

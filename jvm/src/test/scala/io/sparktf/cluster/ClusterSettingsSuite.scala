@@ -62,9 +62,9 @@ class ClusterSettingsSuite extends AnyFunSuite {
 
   test("bad timeouts and queue sizes are refused before anything else") {
     assert(refused(conf(), "local-cluster[2,1,1024]", two.copy(reservationTimeout = 0))
-      .contains("reservation_timeout is 0.0: it must be a positive number of seconds"))
+        .contains("reservation_timeout is 0.0: it must be a positive number of seconds"))
     assert(refused(conf(), "local-cluster[2,1,1024]", two.copy(queueCapacity = 0))
-      .contains("queue_capacity is 0: use 1 or more"))
+        .contains("queue_capacity is 0: use 1 or more"))
   }
 
   test("local-cluster says how many executors it has; other masters do not") {

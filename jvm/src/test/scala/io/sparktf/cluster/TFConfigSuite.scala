@@ -9,7 +9,8 @@ class TFConfigSuite extends AnyFunSuite {
     NodeRole("chief", 0) -> "h1:1001",
     NodeRole("evaluator", 0) -> "h2:0",
     NodeRole("worker", 1) -> "h4:1004",
-    NodeRole("worker", 0) -> "h3:1003")
+    NodeRole("worker", 0) -> "h3:1003"
+  )
 
   test("cluster spec groups by job, orders by index, leaves the evaluator out") {
     assert(TFConfig.clusterSpec(roles) == Map(

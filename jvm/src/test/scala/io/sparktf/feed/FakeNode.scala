@@ -34,20 +34,28 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
   /** The program's state, as GetStatus and EndFeed tell it. */
   @volatile var state: NodeState = NodeState.RUNNING
   @volatile var error: String = ""
+
   /** After this many rows over all feeds the program calls terminate(). */
   @volatile var takeAtMost: Long = Long.MaxValue
+
   /** The program raises once this many rows arrived: the stream fails with its traceback. */
   @volatile var failAfterRows: Long = Long.MaxValue
+
   /** The program reads nothing: no message after FeedStart is requested (flow control). */
   @volatile var readsNothing: Boolean = false
+
   /** The node acknowledges one row fewer than it received. */
   @volatile var losesARow: Boolean = false
+
   /** The stream of attempt 0 of this partition breaks after its first batch (the task fails). */
   @volatile var breakFirstAttemptOf: Option[Int] = None
+
   /** After this many rows the program returns without terminate(): the queue closes. */
   @volatile var returnsAfterRows: Long = Long.MaxValue
+
   /** Rows of a feed EndFeed says the program took (default: every row received). */
   @volatile var programTook: Option[Long] = None
+
   /** Rows EndFeed counts beyond those received (a node that lost track of its rows). */
   @volatile var miscounts: Long = 0L
 
@@ -75,7 +83,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
       if (state == NodeState.FAILED) return out.onError(failedStatus.asException())
       val key = (k.getFeedId, k.getEpoch, k.getPartition)
       out.onNext(PartitionProgress.newBuilder().setRowsTaken(ledger.getOrDefault(key, 0L))
-        .setComplete(complete.contains(key)).build())
+          .setComplete(complete.contains(key)).build())
       out.onCompleted()
     }
 
@@ -92,7 +100,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
         private def ack(terminatedNow: Boolean): Unit = {
           ended = true
           out.onNext(FeedAck.newBuilder().setRowsReceived(if (losesARow) rows - 1 else rows)
-            .setTerminated(terminatedNow).build())
+              .setTerminated(terminatedNow).build())
           out.onCompleted()
         }
 
@@ -144,7 +152,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
       if (stops.get > 0) out.onError(Status.UNAVAILABLE.withDescription("stopped").asException())
       else {
         out.onNext(NodeStatus.newBuilder().setState(state).setError(error)
-          .setRowsReceived(totalRows).build())
+            .setRowsReceived(totalRows).build())
         out.onCompleted()
       }
 
@@ -154,12 +162,12 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
       if (state == NodeState.FAILED) out.onError(failedStatus.asException())
       else if (r.getExpectedRows >= 0 && rows != r.getExpectedRows) {
         out.onError(Status.DATA_LOSS.withDescription(s"feed '${r.getFeedId}': node " +
-          s"${role.address} received $rows rows, the feed tasks saw ${r.getExpectedRows} " +
-          "acknowledged").asException())
+            s"${role.address} received $rows rows, the feed tasks saw ${r.getExpectedRows} " +
+            "acknowledged").asException())
       } else {
         out.onNext(EndFeedReply.newBuilder().setRowsReceived(rows)
-          .setRowsTaken(programTook.getOrElse(rows)).setProgramState(state)
-          .setTerminated(terminated).build())
+            .setRowsTaken(programTook.getOrElse(rows)).setProgramState(state)
+            .setTerminated(terminated).build())
         out.onCompleted()
       }
     }

@@ -24,27 +24,46 @@ class NodeBootstrapSuite extends AnyFunSuite {
     if (sys.env.get("SPARKTF_WRITE_CONTRACT").contains("1")) {
       Files.write(path, (written + "\n").getBytes(StandardCharsets.UTF_8))
     }
-    assert(written + "\n" == new String(Files.readAllBytes(path), StandardCharsets.UTF_8),
+    assert(
+      written + "\n" == new String(Files.readAllBytes(path), StandardCharsets.UTF_8),
       s"the JVM no longer writes $path: if node.proto changed on purpose, rerun with " +
-        "SPARKTF_WRITE_CONTRACT=1 and check python/tests/test_node_contract.py")
+        "SPARKTF_WRITE_CONTRACT=1 and check python/tests/test_node_contract.py"
+    )
   }
 
-  private def bootstrap(dir: Path, program: TFProgram) = NodeBootstrap(clusterId = "c1",
-    role = NodeRole("worker", 1), workerNum = 2, numWorkers = 3,
+  private def bootstrap(dir: Path, program: TFProgram) = NodeBootstrap(
+    clusterId = "c1",
+    role = NodeRole("worker", 1),
+    workerNum = 2,
+    numWorkers = 3,
     clusterSpec = Map("worker" -> Seq("10.0.0.6:2222", "10.0.0.7:2222"),
       "chief" -> Seq("10.0.0.5:2222")),
     tfConfig = """{"cluster":{"chief":["10.0.0.5:2222"]},"task":{"type":"worker","index":1}}""",
-    host = "10.0.0.7", secret = "contract-secret", workingDir = dir, program = program,
-    modelDir = Some("/models/m1"), exportDir = None, checkpointDir = Some("/models/m1/ckpt"),
-    queueCapacity = 16, feedTimeoutSeconds = 600, linger = true, lingerTimeoutSeconds = 86400,
-    env = Map("B" -> "2", "A" -> "1"), cudaVisibleDevices = Some("0"), tensorboard = false,
-    logDir = None, inputMode = InputMode.SPARK, sharedDir = Some(Paths.get("/dev/shm/s1")),
-    executorId = "7")
+    host = "10.0.0.7",
+    secret = "contract-secret",
+    workingDir = dir,
+    program = program,
+    modelDir = Some("/models/m1"),
+    exportDir = None,
+    checkpointDir = Some("/models/m1/ckpt"),
+    queueCapacity = 16,
+    feedTimeoutSeconds = 600,
+    linger = true,
+    lingerTimeoutSeconds = 86400,
+    env = Map("B" -> "2", "A" -> "1"),
+    cudaVisibleDevices = Some("0"),
+    tensorboard = false,
+    logDir = None,
+    inputMode = InputMode.SPARK,
+    sharedDir = Some(Paths.get("/dev/shm/s1")),
+    executorId = "7"
+  )
 
   test("the bootstrap the JVM writes is the contract file Python reads") {
     val dir = Paths.get("/tmp/sparktf-c1-worker-1")
-    matchesContract("node_bootstrap.json", NodeBootstrap.json(bootstrap(dir,
-      TFProgram.Script("train.py", "", "main_fun", Map("lr" -> "0.1"))).message))
+    matchesContract("node_bootstrap.json",
+      NodeBootstrap.json(bootstrap(dir,
+          TFProgram.Script("train.py", "", "main_fun", Map("lr" -> "0.1"))).message))
   }
 
   test("write() puts the program and a private bootstrap in the working directory") {
@@ -83,8 +102,9 @@ class NodeBootstrapSuite extends AnyFunSuite {
       NodeReady(41234, Some("http://10.0.0.5:39871/")))
     val dir = Files.createTempDirectory("sparktf-ready-")
     try {
-      val f = Files.write(dir.resolve("ready.json"), """{"port": 7, "pid": 1, "nope": 2}"""
-        .getBytes(StandardCharsets.UTF_8))
+      val f = Files.write(dir.resolve("ready.json"),
+        """{"port": 7, "pid": 1, "nope": 2}"""
+          .getBytes(StandardCharsets.UTF_8))
       val e = intercept[io.sparktf.SparkTFException](NodeReady.read(f))
       assert(e.getMessage.contains("nope") && e.getMessage.contains("same version"))
     } finally NodeProcess.deleteTree(dir)
