@@ -39,11 +39,14 @@ lazy val sparktf = (project in file("."))
       PB.gens.plugin("grpc-java") -> (Compile / sourceManaged).value / "protobuf"
     ),
     libraryDependencies ++= Seq(
-      "io.grpc" % "protoc-gen-grpc-java" % grpcCodegenVersion asProtocPlugin(),
+      "io.grpc" % "protoc-gen-grpc-java" % grpcCodegenVersion asProtocPlugin (),
       "io.grpc" % "grpc-netty-shaded" % grpcVersion,
       "io.grpc" % "grpc-protobuf" % grpcVersion,
       "io.grpc" % "grpc-stub" % grpcVersion,
       "com.google.protobuf" % "protobuf-java" % protobufVersion,
+      // JsonFormat: the node contract (proto/sparktf/v1/node.proto) and the cluster settings
+      // travel as proto3 JSON, readable in a node's working directory.
+      "com.google.protobuf" % "protobuf-java-util" % protobufVersion,
       "javax.annotation" % "javax.annotation-api" % "1.3.2" % Provided,
       "org.scalatest" %% "scalatest" % "3.2.19" % Test,
       "io.grpc" % "grpc-inprocess" % grpcVersion % Test
@@ -56,13 +59,18 @@ lazy val sparktf = (project in file("."))
     Compile / unmanagedResources / excludeFilter := HiddenFileFilter || "__pycache__" || "*.pyc" || "tests" ||
       "*.egg-info",
     Test / fork := true,
-    Test / javaOptions ++= Seq("-Xmx2g", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-      "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    Test / javaOptions ++= Seq(
+      "-Xmx2g",
+      "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+      "--add-opens=java.base/java.nio=ALL-UNNAMED",
+      "--add-opens=java.base/java.lang=ALL-UNNAMED",
       "--add-opens=java.base/java.util=ALL-UNNAMED",
       // A failed task of a local SparkSession (ClusterFeedSuite) is reported through these.
-      "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",
+      "--add-opens=java.base/java.io=ALL-UNNAMED",
+      "--add-opens=java.base/java.net=ALL-UNNAMED",
       "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED",
-      "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED"),
+      "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED"
+    ),
     Test / envVars ++= Map("SPARK_LOCAL_IP" -> "127.0.0.1"),
     Test / parallelExecution := false,
     assembly / assemblyJarName := s"sparktf_2.13-${version.value}.jar",
@@ -81,8 +89,9 @@ lazy val sparktf = (project in file("."))
       case PathList("META-INF", "services", _*) => MergeStrategy.concat
       case PathList("META-INF", "versions", _, "module-info.class") => MergeStrategy.discard
       case "module-info.class" => MergeStrategy.discard
-      case PathList("META-INF", xs @ _*) if xs.lastOption.exists(n =>
-        n.endsWith(".SF") || n.endsWith(".DSA") || n.endsWith(".RSA")) => MergeStrategy.discard
+      case PathList("META-INF", xs @ _*)
+          if xs.lastOption.exists(n =>
+            n.endsWith(".SF") || n.endsWith(".DSA") || n.endsWith(".RSA")) => MergeStrategy.discard
       case PathList("META-INF", "MANIFEST.MF") => MergeStrategy.discard
       case PathList("google", "protobuf", _*) => MergeStrategy.first
       case x if x.endsWith(".proto") => MergeStrategy.first

@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     if jar:
         builder = builder.config("spark.jars", jar)
     spark = builder.getOrCreate()
-    export_dir = opts.export_dir or os.path.join(tempfile.mkdtemp(prefix="sparktf-digits-"), "model")
+    export_dir = opts.export_dir or os.path.join(
+        tempfile.mkdtemp(prefix="sparktf-digits-"), "model"
+    )
     try:
         train_df, test_df = digits_frames(spark)
         train_df = train_df.repartition(opts.nodes).cache()
@@ -144,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps(result))
         if report["rows_total"] != train_rows * opts.epochs:
-            print(f"rows fed {report['rows_total']} != {train_rows} x {opts.epochs}", file=sys.stderr)
+            print(
+                f"rows fed {report['rows_total']} != {train_rows} x {opts.epochs}", file=sys.stderr
+            )
             return 1
         return 0
     finally:

@@ -54,12 +54,19 @@ def digits(test: bool) -> tuple[Any, Any]:
 def build_model(learning_rate: float) -> Any:
     import tf_keras as keras
 
-    model = keras.Sequential([keras.layers.Input(shape=(64,)),
-                              keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(10)])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], steps_per_execution=5)
+    model = keras.Sequential(
+        [
+            keras.layers.Input(shape=(64,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        steps_per_execution=5,
+    )
     return model
 
 
@@ -71,28 +78,38 @@ def train(args: dict[str, Any], ctx: Any) -> None:
     from sparktf.program.export import export_model
 
     strategy = tf.distribute.ParameterServerStrategy(
-        tf.distribute.cluster_resolver.TFConfigClusterResolver())
+        tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    )
     x, y = digits(test=False)
 
     def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
         # Runs on each worker: its own shuffle order over the training rows.
-        return (tf.data.Dataset.from_tensor_slices((x, y))
-                .shuffle(len(y), seed=input_context.input_pipeline_id).repeat()
-                .batch(args["batch_size"]).prefetch(2))
+        return (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(len(y), seed=input_context.input_pipeline_id)
+            .repeat()
+            .batch(args["batch_size"])
+            .prefetch(2)
+        )
 
     with strategy.scope():
         model = build_model(args["learning_rate"])
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
-                                         args["checkpoint_dir"], max_to_keep=None)
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model), args["checkpoint_dir"], max_to_keep=None
+    )
     saved: list[str] = []
 
     class SaveEachEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             saved.append(manager.save(checkpoint_number=epoch + 1))
 
-    history = model.fit(keras.utils.experimental.DatasetCreator(dataset_fn),
-                        epochs=args["epochs"], steps_per_epoch=args["steps_per_epoch"],
-                        callbacks=[SaveEachEpoch()], verbose=2)
+    history = model.fit(
+        keras.utils.experimental.DatasetCreator(dataset_fn),
+        epochs=args["epochs"],
+        steps_per_epoch=args["steps_per_epoch"],
+        callbacks=[SaveEachEpoch()],
+        verbose=2,
+    )
     export_model(model, ctx)
     with open(os.path.join(ctx.model_dir, "history.json"), "w", encoding="utf-8") as fh:
         json.dump({"loss": history.history["loss"], "checkpoints": saved}, fh)
@@ -105,9 +122,12 @@ def evaluate(args: dict[str, Any], ctx: Any) -> None:
     from sparktf.program.evaluation import evaluate_checkpoints
 
     x, y = digits(test=True)
-    evaluate_checkpoints(ctx, build_model(args["learning_rate"]),
-                         tf.data.Dataset.from_tensor_slices((x, y)).batch(128),
-                         checkpoint_dir=args["checkpoint_dir"])
+    evaluate_checkpoints(
+        ctx,
+        build_model(args["learning_rate"]),
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(128),
+        checkpoint_dir=args["checkpoint_dir"],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     import sparktf
     from sparktf import InputMode, TFCluster
 
-    builder = (SparkSession.builder.appName("sparktf parameter server")
-               .config("spark.driver.host", "127.0.0.1")
-               .config("spark.pyspark.python", sys.executable)
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false"))
+    builder = (
+        SparkSession.builder.appName("sparktf parameter server")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
     if opts.master:
         builder = builder.master(opts.master)
     jar = opts.jar or (None if _jar_on_classpath() else sparktf.jar_path())
@@ -145,13 +167,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         started = time.time()
         cluster = TFCluster.run(
-            spark, main_fun,
-            {"epochs": opts.epochs, "steps_per_epoch": opts.steps_per_epoch,
-             "batch_size": opts.batch_size, "learning_rate": opts.learning_rate,
-             "checkpoint_dir": os.path.join(model_dir, "checkpoints")},
-            num_executors=1 + 1 + opts.workers + (1 if with_eval else 0), num_ps=1,
-            input_mode=InputMode.TENSORFLOW, master_node="chief", eval_node=with_eval,
-            model_dir=model_dir, export_dir=os.path.join(model_dir, "export"))
+            spark,
+            main_fun,
+            {
+                "epochs": opts.epochs,
+                "steps_per_epoch": opts.steps_per_epoch,
+                "batch_size": opts.batch_size,
+                "learning_rate": opts.learning_rate,
+                "checkpoint_dir": os.path.join(model_dir, "checkpoints"),
+            },
+            num_executors=1 + 1 + opts.workers + (1 if with_eval else 0),
+            num_ps=1,
+            input_mode=InputMode.TENSORFLOW,
+            master_node="chief",
+            eval_node=with_eval,
+            model_dir=model_dir,
+            export_dir=os.path.join(model_dir, "export"),
+        )
         cluster.shutdown(timeout=opts.timeout)
         ended = time.time()
         history_file = os.path.join(model_dir, "history.json")
@@ -162,17 +194,28 @@ def main(argv: list[str] | None = None) -> int:
         if with_eval and os.path.exists(results):
             with open(results, encoding="utf-8") as fh:
                 evaluations = [json.loads(line) for line in fh if line.strip()]
-        print(json.dumps({
-            "loss_per_epoch": [round(v, 4) for v in history["loss"]],
-            "checkpoints": history["checkpoints"],
-            "evaluations": [{"checkpoint": e["checkpoint"], "step": e["step"],
-                             **{k: round(v, 4) for k, v in e["metrics"].items()}}
-                            for e in evaluations],
-            "wall_seconds": round(ended - started, 1),
-            # The chief wrote its history last: how long ps, workers and evaluator outlived it.
-            "shutdown_after_chief_seconds": round(ended - os.path.getmtime(history_file), 1),
-            "model_dir": model_dir,
-        }))
+        print(
+            json.dumps(
+                {
+                    "loss_per_epoch": [round(v, 4) for v in history["loss"]],
+                    "checkpoints": history["checkpoints"],
+                    "evaluations": [
+                        {
+                            "checkpoint": e["checkpoint"],
+                            "step": e["step"],
+                            **{k: round(v, 4) for k, v in e["metrics"].items()},
+                        }
+                        for e in evaluations
+                    ],
+                    "wall_seconds": round(ended - started, 1),
+                    # The chief wrote its history last: how long ps, workers, evaluator outlived it.
+                    "shutdown_after_chief_seconds": round(
+                        ended - os.path.getmtime(history_file), 1
+                    ),
+                    "model_dir": model_dir,
+                }
+            )
+        )
         return 0
     finally:
         spark.stop()

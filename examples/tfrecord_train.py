@@ -60,26 +60,35 @@ def main_fun(args: dict[str, Any], ctx: Any) -> None:
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     dataset = dataset.with_options(options)
     with strategy.scope():
-        model = keras.Sequential([
-            keras.layers.Input(shape=(64,)),
-            keras.layers.Dense(64, activation="relu"),
-            keras.layers.Dense(10),
-        ])
+        model = keras.Sequential(
+            [
+                keras.layers.Input(shape=(64,)),
+                keras.layers.Dense(64, activation="relu"),
+                keras.layers.Dense(10),
+            ]
+        )
         model.compile(
             optimizer=keras.optimizers.Adam(args["learning_rate"]),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-    history = model.fit(dataset, epochs=args["epochs"], steps_per_epoch=args["steps_per_epoch"],
-                        verbose=2)
+    history = model.fit(
+        dataset, epochs=args["epochs"], steps_per_epoch=args["steps_per_epoch"], verbose=2
+    )
     export_model(model, ctx)
     if ctx.job_name == "chief":
         with tf.io.gfile.GFile(os.path.join(ctx.model_dir, "history.json"), "w") as f:
             json.dump({k: [float(v) for v in vs] for k, vs in history.history.items()}, f)
 
 
-def run(spark: Any, work_dir: str, epochs: int, batch_size: int = 32,
-        learning_rate: float = 0.01, nodes: int = 2) -> dict[str, Any]:
+def run(
+    spark: Any,
+    work_dir: str,
+    epochs: int,
+    batch_size: int = 32,
+    learning_rate: float = 0.01,
+    nodes: int = 2,
+) -> dict[str, Any]:
     """Writes the digits as TFRecords under ``work_dir``, trains on them with ``nodes`` nodes and
     returns what happened: losses per epoch, test accuracy, timings."""
     from sparktf import InputMode, TFCluster
@@ -102,8 +111,13 @@ def run(spark: Any, work_dir: str, epochs: int, batch_size: int = 32,
     cluster = TFCluster.run(
         spark,
         main_fun,
-        {"data_dir": train_dir, "epochs": epochs, "steps_per_epoch": steps_per_epoch,
-         "batch_size": batch_size, "learning_rate": learning_rate},
+        {
+            "data_dir": train_dir,
+            "epochs": epochs,
+            "steps_per_epoch": steps_per_epoch,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+        },
         num_executors=nodes,
         input_mode=InputMode.TENSORFLOW,
         master_node="chief",
@@ -137,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=0.01)
-    parser.add_argument("--work-dir", default=None,
-                        help="where the TFRecords, checkpoints and model go (default: a temp dir)")
+    parser.add_argument(
+        "--work-dir",
+        default=None,
+        help="where the TFRecords, checkpoints and model go (default: a temp dir)",
+    )
     parser.add_argument("--jar", default=None, help="sparktf jar (default: sparktf.jar_path())")
     opts = parser.parse_args(argv)
 

@@ -771,6 +771,7 @@ def main(argv: list[str] | None = None) -> int:
     exit_code = 0
     try:
         from pyspark.sql import functions as F
+
         from sparktf import InputMode, TFCluster
 
         spark = start_spark(

@@ -5,8 +5,8 @@ exits 0 whether or not the target (transform >= 2x predict_batch_udf) is met; ex
 fails.
 
 Data: N rows of ``x`` array<float> (784 random float32) and ``label`` int, written as Parquet
-(``benchlib.data``, as for bench_feed), read back by Spark, repartitioned into 2 x executors partitions
-and cached, so every measurement reads the same in-memory rows.
+(``benchlib.data``, as for bench_feed), read back by Spark, repartitioned into 2 x executors
+partitions and cached, so every measurement reads the same in-memory rows.
 
 Model: a 784-128-10 relu MLP (tf_keras, seeded random weights) built in the driver and saved as
 a SavedModel (``model.save(dir, save_format="tf")``, as ``sparktf.program.export`` does for
@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from pyspark.sql import functions as F
         from pyspark.sql.types import ArrayType, FloatType
+
         from sparktf import InputMode, TFCluster
         from sparktf.ml import TFModel
 

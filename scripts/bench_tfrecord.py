@@ -19,7 +19,8 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def best_of(repeats: int, run: Callable[[], Any]) -> float:
@@ -50,53 +51,86 @@ def main() -> int:
     import sparktf
     from sparktf.tfrecord import load_tfrecords, save_as_tfrecords
 
-    spark = (SparkSession.builder.master(opts.master).appName("sparktf bench_tfrecord")
-             .config("spark.jars", sparktf.jar_path())
-             .config("spark.driver.host", "127.0.0.1")
-             .config("spark.ui.enabled", "false")
-             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark = (
+        SparkSession.builder.master(opts.master)
+        .appName("sparktf bench_tfrecord")
+        .config("spark.jars", sparktf.jar_path())
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     work = tempfile.mkdtemp(prefix="sparktf-bench-tfrecord-")
     try:
-        df = (spark.range(opts.rows, numPartitions=opts.partitions)
-              .select((F.col("id") % 10).cast("int").alias("label"),
-                      F.transform(F.array_repeat(F.lit(0), opts.width),
-                                  lambda _: F.rand().cast("float")).alias("x"))
-              .cache())
+        df = (
+            spark.range(opts.rows, numPartitions=opts.partitions)
+            .select(
+                (F.col("id") % 10).cast("int").alias("label"),
+                F.transform(
+                    F.array_repeat(F.lit(0), opts.width), lambda _: F.rand().cast("float")
+                ).alias("x"),
+            )
+            .cache()
+        )
         df.count()
         tfr, pq = os.path.join(work, "tfr"), os.path.join(work, "pq")
         write_tfr = best_of(opts.repeats, lambda: save_as_tfrecords(df, tfr, mode="overwrite"))
         write_pq = best_of(opts.repeats, lambda: df.write.mode("overwrite").parquet(pq))
         # Reading: decode every row (sum of the label column forces every column to be parsed).
-        read_tfr = best_of(opts.repeats, lambda: load_tfrecords(spark, tfr)
-                           .selectExpr("sum(label)", "sum(size(x))").collect())
-        read_pq = best_of(opts.repeats, lambda: spark.read.parquet(pq)
-                          .selectExpr("sum(label)", "sum(size(x))").collect())
+        read_tfr = best_of(
+            opts.repeats,
+            lambda: load_tfrecords(spark, tfr).selectExpr("sum(label)", "sum(size(x))").collect(),
+        )
+        read_pq = best_of(
+            opts.repeats,
+            lambda: spark.read.parquet(pq).selectExpr("sum(label)", "sum(size(x))").collect(),
+        )
 
         import tensorflow as tf
 
-        spec = {"x": tf.io.FixedLenFeature([opts.width], tf.float32),
-                "label": tf.io.FixedLenFeature([], tf.int64)}
+        spec = {
+            "x": tf.io.FixedLenFeature([opts.width], tf.float32),
+            "label": tf.io.FixedLenFeature([], tf.int64),
+        }
         files = sorted(tf.io.gfile.glob(os.path.join(tfr, "part-*.tfrecord")))
 
         def tf_read() -> None:
-            dataset = (tf.data.TFRecordDataset(files, num_parallel_reads=2).batch(256)
-                       .map(lambda r: tf.io.parse_example(r, spec)))
+            dataset = (
+                tf.data.TFRecordDataset(files, num_parallel_reads=2)
+                .batch(256)
+                .map(lambda r: tf.io.parse_example(r, spec))
+            )
             n = sum(int(tf.shape(b["label"])[0]) for b in dataset)
             assert n == opts.rows, n
 
         read_tf = best_of(opts.repeats, tf_read)
         rate = lambda seconds: round(opts.rows / seconds)  # noqa: E731
-        print(json.dumps({
-            "rows": opts.rows, "width": opts.width, "partitions": opts.partitions,
-            "master": opts.master, "cores": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
-            "tfrecord_mb": round(folder_mb(tfr), 1), "parquet_mb": round(folder_mb(pq), 1),
-            "sparktf_write_rows_per_s": rate(write_tfr), "parquet_write_rows_per_s": rate(write_pq),
-            "sparktf_read_rows_per_s": rate(read_tfr), "parquet_read_rows_per_s": rate(read_pq),
-            "tf_data_read_rows_per_s": rate(read_tf),
-            "seconds": {"sparktf_write": round(write_tfr, 2), "parquet_write": round(write_pq, 2),
-                        "sparktf_read": round(read_tfr, 2), "parquet_read": round(read_pq, 2),
-                        "tf_data_read": round(read_tf, 2)},
-        }))
+        print(
+            json.dumps(
+                {
+                    "rows": opts.rows,
+                    "width": opts.width,
+                    "partitions": opts.partitions,
+                    "master": opts.master,
+                    "cores": os.cpu_count(),
+                    "load_avg_1m": os.getloadavg()[0],
+                    "tfrecord_mb": round(folder_mb(tfr), 1),
+                    "parquet_mb": round(folder_mb(pq), 1),
+                    "sparktf_write_rows_per_s": rate(write_tfr),
+                    "parquet_write_rows_per_s": rate(write_pq),
+                    "sparktf_read_rows_per_s": rate(read_tfr),
+                    "parquet_read_rows_per_s": rate(read_pq),
+                    "tf_data_read_rows_per_s": rate(read_tf),
+                    "seconds": {
+                        "sparktf_write": round(write_tfr, 2),
+                        "parquet_write": round(write_pq, 2),
+                        "sparktf_read": round(read_tfr, 2),
+                        "parquet_read": round(read_pq, 2),
+                        "tf_data_read": round(read_tf, 2),
+                    },
+                }
+            )
+        )
         return 0
     finally:
         spark.stop()

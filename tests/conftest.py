@@ -7,7 +7,8 @@ import glob
 import os
 import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import psutil
 import pytest
@@ -59,7 +60,9 @@ def no_leftover_nodes() -> Iterator[None]:
 
 
 def node_shared_dirs() -> set[str]:
-    return {d for d in glob.glob("/dev/shm/sparktf-*") if not d.startswith("/dev/shm/sparktf-model-")}
+    return {
+        d for d in glob.glob("/dev/shm/sparktf-*") if not d.startswith("/dev/shm/sparktf-model-")
+    }
 
 
 def executor_logs(spark: Any) -> list[str]:
@@ -81,7 +84,7 @@ def spark_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def spark(spark_env: dict[str, str]) -> Iterator["object"]:
+def spark(spark_env: dict[str, str]) -> Iterator[object]:
     """One local-cluster[2,1,1024] session for the module's tests: two executor JVMs, one task
     slot each, as a sparktf cluster of two nodes needs."""
     from pyspark.sql import SparkSession
@@ -143,8 +146,9 @@ class SimSpark:
     the ``hosts`` (addresses), ``executors`` ({"host:port": host}) and the fixture's
     ``params``."""
 
-    def __init__(self, spark: Any, sim: Any, executors: dict[str, str],
-                 params: dict[str, Any]) -> None:
+    def __init__(
+        self, spark: Any, sim: Any, executors: dict[str, str], params: dict[str, Any]
+    ) -> None:
         self.spark, self.sim, self.executors, self.params = spark, sim, executors, params
         self.hosts = sim.addresses
 
@@ -204,9 +208,11 @@ def _start_sim(params: dict[str, Any]) -> SimSpark:
     hosts, per_host = params.get("hosts", 3), params.get("executors_per_host", 1)
     executor_mb = params.get("executor_memory_mb", 512)
     if SparkContext._active_spark_context is not None:
-        pytest.fail("a SparkContext is already running in this process, so the simulated "
-                    "cluster cannot have its own: run the sim_hosts tests first (conftest's "
-                    "pytest_collection_modifyitems does) or in a pytest run of their own")
+        pytest.fail(
+            "a SparkContext is already running in this process, so the simulated "
+            "cluster cannot have its own: run the sim_hosts tests first (conftest's "
+            "pytest_collection_modifyitems does) or in a pytest run of their own"
+        )
     sim = SimCluster(hosts=hosts, cores=per_host, memory_mb=per_host * (executor_mb + 64))
     try:
         sim.start()
@@ -243,7 +249,8 @@ def _start_sim(params: dict[str, Any]) -> SimSpark:
             assert time.time() < deadline, (
                 f"{hosts * per_host} executors did not register within 120 s: "
                 f"{sim_executors(session, sim.addresses)}; worker log:\n"
-                f"{sim.log_tail('worker-0')}")
+                f"{sim.log_tail('worker-0')}"
+            )
             time.sleep(0.5)
         return SimSpark(session, sim, sim_executors(session, sim.addresses), params)
     except BaseException:

@@ -30,14 +30,22 @@ def fit_with_backup_and_restore(args: dict[str, Any], ctx: Any) -> None:
         model = keras.Sequential([keras.layers.Input((1,)), keras.layers.Dense(1)])
         model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
     dataset = ctx.get_data_feed().dataset(BATCH, features=["x"], label="y")
-    backup = keras.callbacks.BackupAndRestore(backup_dir=ctx.checkpoint_dir, save_freq=5,
-                                              delete_checkpoint=False)
+    backup = keras.callbacks.BackupAndRestore(
+        backup_dir=ctx.checkpoint_dir, save_freq=5, delete_checkpoint=False
+    )
     model.fit(dataset, epochs=1, callbacks=[backup], verbose=0)
     exported = export_model(model, ctx)
     with open(os.path.join(args["out"], f"{ctx.job_name}.json"), "w") as f:
-        json.dump({"checkpoint_dir": ctx.checkpoint_dir, "export_dir": ctx.export_dir,
-                   "exported": exported, "steps": int(model.optimizer.iterations.numpy()),
-                   "weights": [w.tolist() for w in model.get_weights()]}, f)
+        json.dump(
+            {
+                "checkpoint_dir": ctx.checkpoint_dir,
+                "export_dir": ctx.export_dir,
+                "exported": exported,
+                "steps": int(model.optimizer.iterations.numpy()),
+                "weights": [w.tolist() for w in model.get_weights()],
+            },
+            f,
+        )
 
 
 @pytest.mark.timeout(600)
@@ -47,12 +55,25 @@ def test_backup_and_restore_writes_to_checkpoint_dir_and_the_chief_exports(spark
     out = tmp_path / "out"
     out.mkdir()
     model_dir, export_dir = str(tmp_path / "model"), str(tmp_path / "export")
-    df = (spark.range(ROWS).selectExpr("cast(id as float) / 400 as v")
-          .selectExpr("array(v) as x", "2 * v + 1 as y").repartition(2).cache())
-    cluster = TFCluster.run(spark, fit_with_backup_and_restore, {"out": str(out)},
-                            num_executors=2, input_mode=InputMode.SPARK, master_node="chief",
-                            model_dir=model_dir, export_dir=export_dir,
-                            reservation_timeout=120, feed_timeout=300)
+    df = (
+        spark.range(ROWS)
+        .selectExpr("cast(id as float) / 400 as v")
+        .selectExpr("array(v) as x", "2 * v + 1 as y")
+        .repartition(2)
+        .cache()
+    )
+    cluster = TFCluster.run(
+        spark,
+        fit_with_backup_and_restore,
+        {"out": str(out)},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        master_node="chief",
+        model_dir=model_dir,
+        export_dir=export_dir,
+        reservation_timeout=120,
+        feed_timeout=300,
+    )
     try:
         report = cluster.train(df, num_epochs=EPOCHS)
     finally:
@@ -79,6 +100,8 @@ def test_backup_and_restore_writes_to_checkpoint_dir_and_the_chief_exports(spark
         np.testing.assert_array_equal(saved, np.array(trained, dtype=saved.dtype))
     prediction = loaded.predict(np.array([[0.5]], dtype="float32"), verbose=0)
     written = sorted(os.path.relpath(i, checkpoint_dir) for i in indexes)
-    print(f"steps {chief['steps']}; checkpoints: {written}; "
-          f"exported model predicts {prediction.ravel()[0]:.3f} for 0.5 (truth 2.0)")
+    print(
+        f"steps {chief['steps']}; checkpoints: {written}; "
+        f"exported model predicts {prediction.ravel()[0]:.3f} for 0.5 (truth 2.0)"
+    )
     assert prediction.shape == (1, 1)

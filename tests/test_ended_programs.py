@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+
 from sparktf import InputMode, TFCluster
 from sparktf.cluster import SparkTFError
 
@@ -60,8 +61,17 @@ def rows(spark, n=20000, partitions=4):
 
 def start(spark, main_fun, args=None, **kwargs):
     kwargs.setdefault("reservation_timeout", 60)
-    return TFCluster.run(spark, main_fun, args or {}, num_executors=2, input_mode=InputMode.SPARK,
-                         master_node="chief", feed_timeout=60, shutdown_timeout=60, **kwargs)
+    return TFCluster.run(
+        spark,
+        main_fun,
+        args or {},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        master_node="chief",
+        feed_timeout=60,
+        shutdown_timeout=60,
+        **kwargs,
+    )
 
 
 def expect_failure(action):

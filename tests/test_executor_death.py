@@ -77,21 +77,55 @@ def standalone(tmp_path_factory, spark_env):
     env = dict(spark_env, SPARK_NO_DAEMONIZE="1")
     try:
         with open(base / "master.log", "w") as log:
-            started.append(subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                 "--port", str(port), "--webui-port", str(webui)],
-                stdout=log, stderr=subprocess.STDOUT, env=env))
-        wait_for(lambda: _listening(port), START_TIMEOUT_SECONDS,
-                 "the standalone master did not listen")
+            started.append(
+                subprocess.Popen(
+                    [
+                        spark_class,
+                        "org.apache.spark.deploy.master.Master",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--webui-port",
+                        str(webui),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
+            )
+        wait_for(
+            lambda: _listening(port), START_TIMEOUT_SECONDS, "the standalone master did not listen"
+        )
         for i in range(2):
             with open(base / f"worker-{i}.log", "w") as log:
-                started.append(subprocess.Popen(
-                    [spark_class, "org.apache.spark.deploy.worker.Worker", "--host",
-                     "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port", "0",
-                     "--work-dir", str(base / f"work-{i}"), f"spark://127.0.0.1:{port}"],
-                    stdout=log, stderr=subprocess.STDOUT, env=env))
-        wait_for(lambda: alive_workers(webui) == 2, START_TIMEOUT_SECONDS,
-                 "two workers did not register with the master")
+                started.append(
+                    subprocess.Popen(
+                        [
+                            spark_class,
+                            "org.apache.spark.deploy.worker.Worker",
+                            "--host",
+                            "127.0.0.1",
+                            "--cores",
+                            "1",
+                            "--memory",
+                            "1g",
+                            "--webui-port",
+                            "0",
+                            "--work-dir",
+                            str(base / f"work-{i}"),
+                            f"spark://127.0.0.1:{port}",
+                        ],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                    )
+                )
+        wait_for(
+            lambda: alive_workers(webui) == 2,
+            START_TIMEOUT_SECONDS,
+            "two workers did not register with the master",
+        )
         yield f"spark://127.0.0.1:{port}", [p.pid for p in started[1:]], base
     finally:
         for proc in reversed(started):
@@ -115,24 +149,35 @@ def _listening(port: int) -> bool:
 @pytest.mark.timeout(300)
 def test_d_executor_killed_mid_feed(standalone, spark_env):
     master, worker_pids, base = standalone
-    env = dict(spark_env, PYTHONPATH=os.pathsep.join(
-        [os.path.join(os.path.dirname(HERE), "python"), spark_env.get("PYTHONPATH", "")]))
+    env = dict(
+        spark_env,
+        PYTHONPATH=os.pathsep.join(
+            [os.path.join(os.path.dirname(HERE), "python"), spark_env.get("PYTHONPATH", "")]
+        ),
+    )
     proc = subprocess.run(
-        [sys.executable, DRIVER, master, *map(str, worker_pids)], env=env,
-        capture_output=True, text=True, timeout=240)
+        [sys.executable, DRIVER, master, *map(str, worker_pids)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     (base / "driver.log").write_text(proc.stdout + proc.stderr)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (
-        f"driver exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    result = json.loads(lines[-1][len("RESULT "):])
+        f"driver exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    )
+    result = json.loads(lines[-1][len("RESULT ") :])
     print(f"time-to-error e) on standalone {result['too_many_seconds']:.1f} s")
     too_many = result["too_many_error"]
     assert too_many is not None, "a cluster of 3 nodes started on 2 executors"
     assert "needs 3 executors" in too_many and "only 2 registered within 5.0 s" in too_many
     assert result["too_many_seconds"] < 15, result
     print(f"time-to-error d) {result['seconds_to_error']:.1f} s")
-    print(f"the killed executor's node exited {result['victim_node_exit_seconds']:.1f} s after "
-          "the kill")
+    print(
+        f"the killed executor's node exited {result['victim_node_exit_seconds']:.1f} s after "
+        "the kill"
+    )
     message = result["error"]
     assert message is not None, "train() returned although an executor was killed"
     assert "worker:0" in message and "127.0.0.1" in message, message

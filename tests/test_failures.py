@@ -15,8 +15,8 @@ import threading
 import time
 
 import pytest
-
 from conftest import java_nodes, node_pids
+
 from sparktf import InputMode, TFCluster
 from sparktf.cluster import SparkTFError
 
@@ -54,8 +54,17 @@ def rows(spark, n=20000):
 
 def start(spark, main_fun, args=None, **kwargs):
     kwargs.setdefault("reservation_timeout", 60)
-    return TFCluster.run(spark, main_fun, args or {}, num_executors=2, input_mode=InputMode.SPARK,
-                         master_node="chief", feed_timeout=60, shutdown_timeout=60, **kwargs)
+    return TFCluster.run(
+        spark,
+        main_fun,
+        args or {},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        master_node="chief",
+        feed_timeout=60,
+        shutdown_timeout=60,
+        **kwargs,
+    )
 
 
 def expect_failure(action, case):
@@ -118,8 +127,7 @@ def test_c_node_killed_mid_feed(spark, tmp_path):
     before = node_pids()
     marker = str(tmp_path / "fed")
     cluster = start(spark, read_until_stopped, {"fed_marker": marker})
-    worker_pid = next(n.pid() for n in java_nodes(cluster)
-                      if n.role().address() == "worker:0")
+    worker_pid = next(n.pid() for n in java_nodes(cluster) if n.role().address() == "worker:0")
     assert worker_pid in node_pids() - before
 
     def feed_and_kill():
@@ -146,8 +154,11 @@ def test_c_node_killed_mid_feed(spark, tmp_path):
 @pytest.mark.timeout(120)
 def test_e_more_executors_than_the_cluster_has(spark):
     message = expect_failure(
-        lambda: TFCluster.run(spark, read_until_stopped, {}, num_executors=3,
-                              reservation_timeout=5), "e")
+        lambda: TFCluster.run(
+            spark, read_until_stopped, {}, num_executors=3, reservation_timeout=5
+        ),
+        "e",
+    )
     assert "needs 3 executors" in message and "has only 2" in message, message
     assert "num_executors" in message, message
 
@@ -156,10 +167,12 @@ def test_e_more_executors_than_the_cluster_has(spark):
 def sleeping_python(tmp_path):
     """An executable that looks like a Python to the launcher but never starts a node."""
     path = tmp_path / "sleeping-python"
-    path.write_text(f"#!{sys.executable}\n"
-                    "import sys, time\n"
-                    "print('fake python: sleeping instead of starting a node', file=sys.stderr)\n"
-                    "time.sleep(300)\n")
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, time\n"
+        "print('fake python: sleeping instead of starting a node', file=sys.stderr)\n"
+        "time.sleep(300)\n"
+    )
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
 
@@ -168,7 +181,8 @@ def sleeping_python(tmp_path):
 def test_f_node_never_ready(spark, sleeping_python):
     message = expect_failure(
         lambda: start(spark, read_until_stopped, reservation_timeout=15, python=sleeping_python),
-        "f")
+        "f",
+    )
     assert "chief:0" in message and "worker:0" in message, message
     assert "127.0.0.1" in message, message
     assert "not ready within 15" in message, message

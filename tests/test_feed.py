@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 import pytest
+from conftest import executor_logs
 from pyspark.sql import functions as F
 
-from conftest import executor_logs
 from sparktf import TFCluster
 
 MiB = 1 << 20
@@ -107,29 +107,42 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
     out = tmp_path / "out"
     out.mkdir()
     cluster = TFCluster.run(
-        spark, summarize_feeds,
-        {"feeds": 6, "out": str(out), "slow_feed": 4, "terminate_feed": 5,
-         "terminate_rows": 512},
-        num_executors=2, queue_capacity=2, feed_timeout=120)
+        spark,
+        summarize_feeds,
+        {"feeds": 6, "out": str(out), "slow_feed": 4, "terminate_feed": 5, "terminate_rows": 512},
+        num_executors=2,
+        queue_capacity=2,
+        feed_timeout=120,
+    )
     reports = []
     try:
         # 0: every scalar type, a fixed array, string and binary, renamed by input_mapping.
         scalars = spark.range(0, 1000, 1, 4).select(
-            (F.col("id") % 2 == 0).alias("flag"), (F.col("id") % 100).cast("byte").alias("i8"),
-            F.col("id").cast("short").alias("i16"), F.col("id").cast("int").alias("i32"),
-            F.col("id").alias("i64"), F.col("id").cast("float").alias("f32"),
+            (F.col("id") % 2 == 0).alias("flag"),
+            (F.col("id") % 100).cast("byte").alias("i8"),
+            F.col("id").cast("short").alias("i16"),
+            F.col("id").cast("int").alias("i32"),
+            F.col("id").alias("i64"),
+            F.col("id").cast("float").alias("f32"),
             (F.col("id") / 4).alias("f64"),
             F.array(F.col("id").cast("float"), F.lit(1.0).cast("float")).alias("pair"),
             F.concat(F.lit("row"), F.col("id").cast("string")).alias("name"),
-            F.col("id").cast("string").cast("binary").alias("blob"))
+            F.col("id").cast("string").cast("binary").alias("blob"),
+        )
         mapping = {c: c for c in scalars.columns}
         mapping["pair"] = "features"
         reports.append(cluster.train(scalars, input_mapping=mapping))
         # 1: ragged arrays and ML vectors, dense and sparse.
-        rows = [Row(tokens=list(range(i % 5)), vec=Vectors.dense([i, 1.0, 0.0]) if i % 2
-                    else Vectors.sparse(3, {2: float(i)})) for i in range(200)]
+        rows = [
+            Row(
+                tokens=list(range(i % 5)),
+                vec=Vectors.dense([i, 1.0, 0.0]) if i % 2 else Vectors.sparse(3, {2: float(i)}),
+            )
+            for i in range(200)
+        ]
         mixed = spark.createDataFrame(rows).repartition(2)
         reports.append(cluster.train(mixed, ragged_columns=["tokens"]))
+
         # 2: a feed task fails once mid-partition; Spark retries it (spark.task.maxFailures=2).
         # The rows come from Python in 2 MB Arrow batches, so those before the failure reach the
         # JVM (and the node) first: a partial delivery the retry must continue, not repeat.
@@ -144,7 +157,7 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
             for b in batches:
                 ids = b.column(0).to_numpy()
                 for start in range(0, len(ids), 500):
-                    chunk = ids[start:start + 500]
+                    chunk = ids[start : start + 500]
                     if tc.attemptNumber() == 0 and tc.partitionId() == 0 and 3000 in chunk:
                         time.sleep(2)  # lets the rows already sent land in the node
                         raise RuntimeError("injected feed task failure")
@@ -152,17 +165,20 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
                     offsets = pa.array(np.arange(len(chunk) + 1, dtype="int32") * 1024)
                     yield pa.RecordBatch.from_arrays(
                         [pa.array(chunk), pa.ListArray.from_arrays(offsets, values)],
-                        names=["id", "wide"])
+                        names=["id", "wide"],
+                    )
 
         wide = spark.range(0, 8000, 1, 2).mapInArrow(fail_once, "id long, wide array<float>")
         reports.append(cluster.train(wide))
         # 3: rows of 8 MiB, twice gRPC's default message limit.
         big = spark.range(0, 4, 1, 2).select(
-            F.expr(f"repeat('x', {8 * MiB})").cast("binary").alias("payload"))
+            F.expr(f"repeat('x', {8 * MiB})").cast("binary").alias("payload")
+        )
         reports.append(cluster.train(big))
         # 4: 20 times the node's queue capacity (2 chunks of ~4 MiB) through a slow consumer.
         heavy = spark.range(0, 20 * 2 * 1024, 1, 4).select(
-            F.array_repeat(F.lit(1.0).cast("float"), 1024).alias("x"))
+            F.array_repeat(F.lit(1.0).cast("float"), 1024).alias("x")
+        )
         reports.append(cluster.train(heavy))
         # 5: the program calls terminate() early; later partitions are not streamed.
         many = spark.range(0, 20000, 1, 20).select(F.col("id"))
@@ -187,7 +203,9 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
     assert mixed_seen["columns"]["tokens"]["kind"] == "ragged"
     assert sorted(mixed_seen["columns"]["tokens"]["lengths"]) == sorted(i % 5 for i in range(200))
     assert mixed_seen["columns"]["vec"]["shape"] == [3]
-    expected_vec = sum(i + 1.0 for i in range(200) if i % 2) + sum(i for i in range(200) if not i % 2)
+    expected_vec = sum(i + 1.0 for i in range(200) if i % 2) + sum(
+        i for i in range(200) if not i % 2
+    )
     assert mixed_seen["columns"]["vec"]["sum"] == expected_vec
 
     retried = _merged(str(out), 2)
@@ -212,9 +230,11 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
         # Each node takes ~84 MB here through a queue of 2 chunks; after warming up (malloc arenas
         # of the gRPC threads), its RSS must stay flat over the second half of the feed.
         growth = node["rss_end_mb"] - node["rss_after_40_batches_mb"]
-        print(f"node RSS after 3 batches {node['rss_after_3_batches_mb']:.0f} MB, after 40 "
-              f"{node['rss_after_40_batches_mb']:.0f} MB, at the end {node['rss_end_mb']:.0f} MB, "
-              f"peak {node['peak_rss_mb']:.0f} MB")
+        print(
+            f"node RSS after 3 batches {node['rss_after_3_batches_mb']:.0f} MB, after 40 "
+            f"{node['rss_after_40_batches_mb']:.0f} MB, at the end {node['rss_end_mb']:.0f} MB, "
+            f"peak {node['peak_rss_mb']:.0f} MB"
+        )
         assert growth < 24, f"node memory grew by {growth:.0f} MB over the second half of the feed"
 
     stopped = reports[5]
@@ -240,8 +260,14 @@ def chief_counts_rows(args: dict[str, Any], ctx: Any) -> None:
 
 @pytest.mark.timeout(300)
 def test_tasks_on_the_ps_executor_forward_their_rows_to_the_chief(spark, tmp_path):
-    cluster = TFCluster.run(spark, chief_counts_rows, {"out": str(tmp_path)}, num_executors=2,
-                            num_ps=1, feed_timeout=120)
+    cluster = TFCluster.run(
+        spark,
+        chief_counts_rows,
+        {"out": str(tmp_path)},
+        num_executors=2,
+        num_ps=1,
+        feed_timeout=120,
+    )
     try:
         roles = sorted(n["role"] for n in cluster.nodes)
         assert roles == ["chief:0", "ps:0"]
@@ -260,10 +286,12 @@ def test_tasks_on_the_ps_executor_forward_their_rows_to_the_chief(spark, tmp_pat
 
 def _every_scalar_type(spark: Any) -> Any:
     return spark.range(0, 1000, 1, 4).select(
-        (F.col("id") % 2 == 0).alias("flag"), F.col("id").cast("int").alias("i32"),
+        (F.col("id") % 2 == 0).alias("flag"),
+        F.col("id").cast("int").alias("i32"),
         (F.col("id") / 4).alias("f64"),
         F.array(F.col("id").cast("float"), F.lit(1.0).cast("float")).alias("pair"),
-        F.concat(F.lit("row"), F.col("id").cast("string")).alias("name"))
+        F.concat(F.lit("row"), F.col("id").cast("string")).alias("name"),
+    )
 
 
 @pytest.mark.timeout(300)
@@ -272,17 +300,28 @@ def test_shared_memory_and_socket_feeds_deliver_the_same_rows(spark, tmp_path, s
     """Tasks on a node's machine hand batches over in /dev/shm by default; with
     shared_memory_feed=False every batch goes over gRPC. Both deliver every row once, and the
     shared directories are empty after each feed and gone after shutdown."""
-    cluster = TFCluster.run(spark, summarize_feeds, {"feeds": 2, "out": str(tmp_path)},
-                            num_executors=2, feed_timeout=120, shared_memory_feed=shared)
+    cluster = TFCluster.run(
+        spark,
+        summarize_feeds,
+        {"feeds": 2, "out": str(tmp_path)},
+        num_executors=2,
+        feed_timeout=120,
+        shared_memory_feed=shared,
+    )
     try:
         dirs = [n["shared_dir"] for n in cluster.nodes]
         if shared:
             assert all(d.startswith("/dev/shm/sparktf-") and os.path.isdir(d) for d in dirs)
         else:
             assert dirs == [None, None]
-        reports = [cluster.train(_every_scalar_type(spark), num_epochs=2),
-                   cluster.train(spark.range(0, 4000, 1, 3).select(
-                       F.array_repeat(F.col("id").cast("float"), 300).alias("x")))]
+        reports = [
+            cluster.train(_every_scalar_type(spark), num_epochs=2),
+            cluster.train(
+                spark.range(0, 4000, 1, 3).select(
+                    F.array_repeat(F.col("id").cast("float"), 300).alias("x")
+                )
+            ),
+        ]
         for d in dirs if shared else []:
             assert os.listdir(d) == [], "a batch file was left behind after the feed"
     finally:

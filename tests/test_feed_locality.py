@@ -40,8 +40,13 @@ def _programs(out: str) -> dict[str, list[dict[str, int]]]:
 def test_tiny_partitions_and_uneven_local_partitions_feed_exact_shares(spark, tmp_path):
     out = str(tmp_path / "seen")
     os.mkdir(out)
-    cluster = TFCluster.run(spark, sum_ids, {"feeds": 3, "out": str(tmp_path / "seen")}, num_executors=2,
-                            feed_timeout=120)
+    cluster = TFCluster.run(
+        spark,
+        sum_ids,
+        {"feeds": 3, "out": str(tmp_path / "seen")},
+        num_executors=2,
+        feed_timeout=120,
+    )
     try:
         # 0: a thousand partitions of 10 rows.
         began = time.monotonic()
@@ -51,15 +56,19 @@ def test_tiny_partitions_and_uneven_local_partitions_feed_exact_shares(spark, tm
         # 1: uneven cached partitions (5000 rows and 1000): each task feeds its own node first,
         # and the remainder of one node's quota goes to the other.
         cached = spark.createDataFrame(
-            spark.sparkContext.parallelize([range(0, 5000), range(5000, 6000)], 2)
-            .flatMap(lambda r: [(i,) for i in r]), "id long").cache()
+            spark.sparkContext.parallelize([range(0, 5000), range(5000, 6000)], 2).flatMap(
+                lambda r: [(i,) for i in r]
+            ),
+            "id long",
+        ).cache()
         cached.count()
         local = cluster.train(cached)
 
         # 2: uncached Parquet, planned by a count that reads no column.
         path = str(tmp_path / "ids.parquet")
         spark.range(0, 3000, 1, 4).select(
-            "id", F.array_repeat(F.col("id").cast("float"), 64).alias("x")).write.parquet(path)
+            "id", F.array_repeat(F.col("id").cast("float"), 64).alias("x")
+        ).write.parquet(path)
         files = spark.read.parquet(path)
         counting = spark._jvm.io.sparktf.feed.PartitionRowCounts.columnless(files._jdf)
         counting_plan = counting.queryExecution().executedPlan().toString()
@@ -75,7 +84,9 @@ def test_tiny_partitions_and_uneven_local_partitions_feed_exact_shares(spark, tm
     assert "ReadSchema: struct<>" in counting_plan, counting_plan
     for feed, rows in enumerate([10000, 6000, 3000]):
         assert {n: p[feed]["rows"] for n, p in programs.items()} == {
-            "chief": rows // 2, "worker": rows // 2}
+            "chief": rows // 2,
+            "worker": rows // 2,
+        }
         assert sum(p[feed]["sum"] for p in programs.values()) == rows * (rows - 1) // 2
     # Both nodes are on this machine: every row went through shared memory, no batch over a
     # socket.

@@ -16,15 +16,25 @@ DRIVER = os.path.join(HERE, "programs", "feed_scale_driver.py")
 
 
 def run_driver(spark_env, tmp_path, *args) -> dict:
-    env = dict(spark_env, PYTHONPATH=os.pathsep.join(
-        [os.path.join(os.path.dirname(HERE), "python"), spark_env.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, DRIVER, *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=540)
+    env = dict(
+        spark_env,
+        PYTHONPATH=os.pathsep.join(
+            [os.path.join(os.path.dirname(HERE), "python"), spark_env.get("PYTHONPATH", "")]
+        ),
+    )
+    proc = subprocess.run(
+        [sys.executable, DRIVER, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
     (tmp_path / "driver.log").write_text(proc.stdout + proc.stderr)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (
-        f"driver exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+        f"driver exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    )
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def check_exact(result: dict, rows: int) -> None:

@@ -31,26 +31,39 @@ def expected_devices(gpus: list[str], executor_visible: str) -> str:
 @pytest.fixture(scope="module")
 def gpu_run(tmp_path_factory, spark_env):
     out = tmp_path_factory.mktemp("gpu")
-    env = dict(spark_env, PYTHONPATH=os.pathsep.join(
-        [os.path.join(os.path.dirname(HERE), "python"), spark_env.get("PYTHONPATH", "")]))
+    env = dict(
+        spark_env,
+        PYTHONPATH=os.pathsep.join(
+            [os.path.join(os.path.dirname(HERE), "python"), spark_env.get("PYTHONPATH", "")]
+        ),
+    )
     env.pop("CUDA_VISIBLE_DEVICES", None)  # the driver gives the executors their own
     env["SPARKTF_TEST_GPU_STATE"] = str(tmp_path_factory.mktemp("gpu-discovery"))
-    proc = subprocess.run([sys.executable, DRIVER, DISCOVERY, str(out)], env=env,
-                          capture_output=True, text=True, timeout=400)
+    proc = subprocess.run(
+        [sys.executable, DRIVER, DISCOVERY, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     (out / "driver.log").write_text(proc.stdout + proc.stderr)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (
-        f"driver exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+        f"driver exited with {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    )
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def check_node(node: dict, result: dict, gets_gpus: bool) -> None:
     owned = result["executor_gpus"][str(node["seen"]["executor_pid"])]
-    print(f"{node['role']}: Spark gave {node['gpus']} (its executor's tasks get {owned}), "
-          f"CUDA_VISIBLE_DEVICES={node['seen']['cuda_visible_devices']!r}")
+    print(
+        f"{node['role']}: Spark gave {node['gpus']} (its executor's tasks get {owned}), "
+        f"CUDA_VISIBLE_DEVICES={node['seen']['cuda_visible_devices']!r}"
+    )
     assert [node["gpus"]] == owned, node
-    expected = expected_devices(node["gpus"], result["executor_visible_devices"]) if gets_gpus \
-        else ""
+    expected = (
+        expected_devices(node["gpus"], result["executor_visible_devices"]) if gets_gpus else ""
+    )
     assert node["cuda_visible_devices"] == expected, node
     assert node["seen"]["cuda_visible_devices"] == expected, node
 
@@ -82,9 +95,15 @@ def record_gpus(args, ctx):
 
 
 def test_no_gpu_resource_leaves_cuda_visible_devices_alone(spark, tmp_path):
-    cluster = TFCluster.run(spark, record_gpus, {"out": str(tmp_path)}, num_executors=2,
-                            input_mode=InputMode.SPARK, reservation_timeout=60,
-                            shutdown_timeout=60)
+    cluster = TFCluster.run(
+        spark,
+        record_gpus,
+        {"out": str(tmp_path)},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        reservation_timeout=60,
+        shutdown_timeout=60,
+    )
     nodes = cluster.nodes
     cluster.shutdown()
     assert all(n["gpus"] == [] and n["cuda_visible_devices"] is None for n in nodes), nodes

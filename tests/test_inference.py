@@ -20,14 +20,16 @@ def answer_every_batch(args, ctx):
         if not batch:
             continue
         x = batch["x"]
-        feed.batch_results({
-            "doubled": x * 2,
-            "parity": (batch["id"] % 2).astype(np.int32),
-            "label": [f"row{int(i)}" for i in batch["id"]],
-            "pair": np.stack([x, -x], axis=1).astype(np.float32),
-            "ragged": [np.arange(int(i) % 3, dtype=np.int64) for i in batch["id"]],
-            "big": x > 500,
-        })
+        feed.batch_results(
+            {
+                "doubled": x * 2,
+                "parity": (batch["id"] % 2).astype(np.int32),
+                "label": [f"row{int(i)}" for i in batch["id"]],
+                "pair": np.stack([x, -x], axis=1).astype(np.float32),
+                "ragged": [np.arange(int(i) % 3, dtype=np.int64) for i in batch["id"]],
+                "big": x > 500,
+            }
+        )
 
 
 def answer_one_row_short(args, ctx):
@@ -39,21 +41,44 @@ def answer_one_row_short(args, ctx):
 
 
 def start(spark, main_fun):
-    return TFCluster.run(spark, main_fun, None, num_executors=2, input_mode=InputMode.SPARK,
-                         reservation_timeout=60, feed_timeout=60, shutdown_timeout=60)
+    return TFCluster.run(
+        spark,
+        main_fun,
+        None,
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        reservation_timeout=60,
+        feed_timeout=60,
+        shutdown_timeout=60,
+    )
 
 
 def test_inference_appends_answers_in_order_and_count(spark):
     # Three partitions of different sizes and an empty one.
-    df = spark.range(0, 1000, 1, 3).selectExpr("id", "cast(id as double) as x", "'keep' as tag") \
+    df = (
+        spark.range(0, 1000, 1, 3)
+        .selectExpr("id", "cast(id as double) as x", "'keep' as tag")
         .union(spark.range(0, 0, 1, 1).selectExpr("id", "cast(id as double) as x", "'keep' as tag"))
+    )
     cluster = start(spark, answer_every_batch)
     try:
         scored = cluster.inference(
-            df, "doubled double, parity int, label string, pair array<float>, "
-                "ragged array<long>, big boolean", batch_size=64)
-        assert scored.columns == ["id", "x", "tag", "doubled", "parity", "label", "pair",
-                                  "ragged", "big"]
+            df,
+            "doubled double, parity int, label string, pair array<float>, "
+            "ragged array<long>, big boolean",
+            batch_size=64,
+        )
+        assert scored.columns == [
+            "id",
+            "x",
+            "tag",
+            "doubled",
+            "parity",
+            "label",
+            "pair",
+            "ragged",
+            "big",
+        ]
         started = time.monotonic()
         rows = scored.collect()
         print(f"inference of 1000 rows took {time.monotonic() - started:.1f} s")

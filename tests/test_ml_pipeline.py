@@ -22,9 +22,13 @@ def train_regressor(args, ctx):
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():
-        model = keras.Sequential([keras.Input(shape=(4,), name="x"),
-                                  keras.layers.Dense(8, activation="relu"),
-                                  keras.layers.Dense(1, name="score")])
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(4,), name="x"),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(1, name="score"),
+            ]
+        )
         model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     ds = ctx.get_data_feed().dataset(32, features=["x"], label="y")
     model.fit(ds, epochs=1, verbose=2)
@@ -36,8 +40,11 @@ def frame(spark, n=600):
     x = rng.normal(size=(n, 4))
     y = x @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1
     rows = [(*map(float, x[i]), float(y[i])) for i in range(n)]
-    df = spark.createDataFrame(rows, "a double, b double, c double, d double, label double") \
-        .repartition(3).cache()  # cached: a round-robin shuffle's order differs each run
+    df = (
+        spark.createDataFrame(rows, "a double, b double, c double, d double, label double")
+        .repartition(3)
+        .cache()
+    )  # cached: a round-robin shuffle's order differs each run
     df.count()
     return df
 
@@ -58,13 +65,19 @@ def server_pids() -> set[int]:
 
 def test_pipeline_fits_transforms_saves_and_loads_like_keras(spark, tmp_path):
     df = frame(spark)
-    est = TFEstimator(train_fn=train_regressor, cluster_size=2, epochs=4,
-                      export_dir=str(tmp_path / "export"),
-                      input_mapping={"features": "x", "label": "y"},
-                      output_mapping={"score": "prediction"}, batch_size=100,
-                      cluster_config={"feed_timeout": 120, "reservation_timeout": 120})
-    pipeline = Pipeline(stages=[VectorAssembler(inputCols=["a", "b", "c", "d"],
-                                                outputCol="features"), est])
+    est = TFEstimator(
+        train_fn=train_regressor,
+        cluster_size=2,
+        epochs=4,
+        export_dir=str(tmp_path / "export"),
+        input_mapping={"features": "x", "label": "y"},
+        output_mapping={"score": "prediction"},
+        batch_size=100,
+        cluster_config={"feed_timeout": 120, "reservation_timeout": 120},
+    )
+    pipeline = Pipeline(
+        stages=[VectorAssembler(inputCols=["a", "b", "c", "d"], outputCol="features"), est]
+    )
     started = time.monotonic()
     fitted = pipeline.fit(df)
     print(f"fit took {time.monotonic() - started:.1f} s")
@@ -116,7 +129,9 @@ def test_tfmodel_refuses_bad_columns_before_any_task(spark, tmp_path):
 
     with pytest.raises(Exception, match="takes input 'x', which no column is named after"):
         TFModel(export_dir=str(tmp_path / "m")).transform(df)
-    with pytest.raises(Exception, match="input_mapping names column 'nope', which the DataFrame lacks"):
+    with pytest.raises(
+        Exception, match="input_mapping names column 'nope', which the DataFrame lacks"
+    ):
         TFModel(export_dir=str(tmp_path / "m"), input_mapping={"nope": "x"}).transform(df)
     with pytest.raises(Exception, match=r"column 's' \(string\) cannot feed input 'x'"):
         TFModel(export_dir=str(tmp_path / "m"), input_mapping={"s": "x"}).transform(df)
@@ -124,9 +139,35 @@ def test_tfmodel_refuses_bad_columns_before_any_task(spark, tmp_path):
         TFModel(export_dir=str(tmp_path / "missing"), input_mapping={"v": "x"}).transform(df)
     assert spark.sparkContext.statusTracker().getJobIdsForGroup(None) == jobs_before
 
-    out = TFModel(export_dir=str(tmp_path / "m"), input_mapping={"v": "x"},
-                  output_mapping={"out": "scores"}).transform(df)
+    out = TFModel(
+        export_dir=str(tmp_path / "m"), input_mapping={"v": "x"}, output_mapping={"out": "scores"}
+    ).transform(df)
     assert out.schema["scores"].dataType.simpleString() == "array<float>"
     scores = out.collect()[0].scores
     expected = model(np.array([[1.0, 2.0, 3.0]], dtype=np.float32)).numpy()[0]
     np.testing.assert_allclose(scores, expected, rtol=1e-5)
+
+
+def test_tfmodel_built_without_export_dir_has_its_java_stage(spark, tmp_path):
+    import tf_keras as keras
+
+    model = keras.Sequential([keras.Input(shape=(3,), name="x"), keras.layers.Dense(2, name="out")])
+    model.save(str(tmp_path / "m"), save_format="tf")
+    df = spark.createDataFrame([([1.0, 2.0, 3.0],)], "v array<float>")
+
+    empty = TFModel()
+    assert empty._java_obj is not None
+    # Its defaults are the Scala stage's, read from it.
+    assert empty.getOrDefault("batchSize") == 1024
+    assert empty.getOrDefault("signature") == "serving_default"
+    with pytest.raises(Exception, match="TFModel needs exportDir"):
+        empty.transform(df)
+    out = (
+        TFModel()
+        .setExportDir(str(tmp_path / "m"))
+        .setInputMapping({"v": "x"})
+        .setOutputMapping({"out": "scores"})
+        .transform(df)
+    )
+    expected = model(np.array([[1.0, 2.0, 3.0]], dtype=np.float32)).numpy()[0]
+    np.testing.assert_allclose(out.collect()[0].scores, expected, rtol=1e-5)

@@ -12,9 +12,9 @@ import time
 
 import psutil
 import pytest
+from conftest import ROOT
 
 import sparktf
-from conftest import ROOT
 from sparktf import InputMode, TFCluster
 from sparktf.cluster import SparkTFError
 
@@ -34,30 +34,55 @@ def test_parameter_server_training_with_a_sidecar_evaluator(spark_env, tmp_path)
     cmd = [
         os.path.join(spark_home, "bin", "spark-submit"),
         # 1 ps + chief + evaluator + 2 workers: one executor each.
-        "--master", "local-cluster[5,1,1024]",
-        "--jars", jar, "--py-files", jar,
-        "--conf", "spark.driver.host=127.0.0.1",
+        "--master",
+        "local-cluster[5,1,1024]",
+        "--jars",
+        jar,
+        "--py-files",
+        jar,
+        "--conf",
+        "spark.driver.host=127.0.0.1",
         os.path.join(ROOT, "examples", "parameter_server.py"),
-        "--master", "", "--epochs", str(EPOCHS), "--model-dir", str(model_dir),
+        "--master",
+        "",
+        "--epochs",
+        str(EPOCHS),
+        "--model-dir",
+        str(model_dir),
         # ps and workers must end with the chief; a hang would fail shutdown after this.
-        "--timeout", "300",
+        "--timeout",
+        "300",
     ]
     started = time.monotonic()
-    done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=660, cwd=str(tmp_path))
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=660,
+        cwd=str(tmp_path),
+    )
     seconds = time.monotonic() - started
-    assert done.returncode == 0, \
+    assert done.returncode == 0, (
         f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # Nodes whose executor is gone are no longer our descendants (the autouse check cannot see
     # them): look for this cluster's node processes by their working directories' names.
     started_line = re.search(r"sparktf cluster (\w+): starting (.*)", done.stderr)
     assert started_line, "the driver log does not name the cluster"
     assert started_line.group(2).split(", ") == [
-        "ps:0", "chief:0", "evaluator:0", "worker:0", "worker:1"]
+        "ps:0",
+        "chief:0",
+        "evaluator:0",
+        "worker:0",
+        "worker:1",
+    ]
     assert not cluster_nodes_left(started_line.group(1), wait_seconds=30)
-    figures = {k: result[k] for k in ("loss_per_epoch", "wall_seconds",
-                                      "shutdown_after_chief_seconds")}
+    figures = {
+        k: result[k] for k in ("loss_per_epoch", "wall_seconds", "shutdown_after_chief_seconds")
+    }
     figures["evaluated"] = [(e["step"], e["accuracy"]) for e in result["evaluations"]]
     print(f"spark-submit ran {seconds:.0f} s: {json.dumps(figures)}")
 
@@ -76,8 +101,9 @@ def test_parameter_server_training_with_a_sidecar_evaluator(spark_env, tmp_path)
     assert evaluations[-1]["accuracy"] > 0.8, evaluations
     steps = [e["step"] for e in evaluations]
     assert steps == sorted(set(steps)), f"a checkpoint was evaluated twice or out of order: {steps}"
-    assert list((model_dir / "tensorboard" / "eval").glob("events.out.tfevents.*")), \
+    assert list((model_dir / "tensorboard" / "eval").glob("events.out.tfevents.*")), (
         "the evaluator wrote no TensorBoard summaries"
+    )
 
 
 def cluster_nodes_left(cluster_id: str, wait_seconds: float) -> list[int]:
@@ -104,8 +130,14 @@ def serve_on_every_worker(args, ctx):
 
 @pytest.mark.timeout(300)
 def test_serve_on_a_spark_fed_worker_fails_naming_input_mode_tensorflow(spark):
-    cluster = TFCluster.run(spark, serve_on_every_worker, {}, num_executors=2,
-                            input_mode=InputMode.SPARK, master_node="chief")
+    cluster = TFCluster.run(
+        spark,
+        serve_on_every_worker,
+        {},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        master_node="chief",
+    )
     with pytest.raises(SparkTFError) as err:
         cluster.shutdown(timeout=120)
     message = str(err.value)
@@ -123,7 +155,8 @@ def chief_fails_after_using_the_ps(args, ctx):
     import tensorflow as tf
 
     tf.config.experimental_connect_to_cluster(
-        tf.distribute.cluster_resolver.TFConfigClusterResolver(), job_name="chief")
+        tf.distribute.cluster_resolver.TFConfigClusterResolver(), job_name="chief"
+    )
     with tf.device("/job:ps/task:0"):
         total = tf.Variable(1.0)
     total.assign_add(41.0)
@@ -133,8 +166,15 @@ def chief_fails_after_using_the_ps(args, ctx):
 @pytest.mark.timeout(300)
 def test_a_failing_chief_ends_the_ps_and_fails_shutdown_with_its_traceback(spark):
     started = time.monotonic()
-    cluster = TFCluster.run(spark, chief_fails_after_using_the_ps, {}, num_executors=2, num_ps=1,
-                            input_mode=InputMode.TENSORFLOW, master_node="chief")
+    cluster = TFCluster.run(
+        spark,
+        chief_fails_after_using_the_ps,
+        {},
+        num_executors=2,
+        num_ps=1,
+        input_mode=InputMode.TENSORFLOW,
+        master_node="chief",
+    )
     with pytest.raises(SparkTFError) as err:
         cluster.shutdown(timeout=180)
     message = str(err.value)

@@ -57,11 +57,13 @@ def train_with_checkpoint_manager(args: dict[str, Any], ctx: Any) -> None:
     latest = tf.train.latest_checkpoint(ctx.checkpoint_dir)
     if latest:
         checkpoint.restore(latest)
-    record(args, ctx, event="start", restored_step=int(step.numpy()),
-           checkpoint_dir=ctx.checkpoint_dir)
+    record(
+        args, ctx, event="start", restored_step=int(step.numpy()), checkpoint_dir=ctx.checkpoint_dir
+    )
     # Under MWMS every worker saves (it may take collective ops); only the chief's copy is kept.
-    where = (ctx.checkpoint_dir if ctx.is_chief
-             else os.path.join(ctx.working_dir, "checkpoint-scratch"))
+    where = (
+        ctx.checkpoint_dir if ctx.is_chief else os.path.join(ctx.working_dir, "checkpoint-scratch")
+    )
     manager = tf.train.CheckpointManager(checkpoint, where, max_to_keep=2)
 
     # No annotations on the traced functions: AutoGraph reads them where `Any` is unknown.
@@ -76,8 +78,9 @@ def train_with_checkpoint_manager(args: dict[str, Any], ctx: Any) -> None:
 
     @tf.function
     def train_step(x, y):
-        return strategy.reduce(tf.distribute.ReduceOp.SUM,
-                               strategy.run(replica_step, args=(x, y)), axis=None)
+        return strategy.reduce(
+            tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(x, y)), axis=None
+        )
 
     dataset = ctx.get_data_feed().dataset(args["batch_size"], features=["x"], label="y")
     marker = os.path.join(args["out"], "killed-once")
@@ -93,8 +96,13 @@ def train_with_checkpoint_manager(args: dict[str, Any], ctx: Any) -> None:
 
 
 def rows(spark: Any) -> Any:
-    return (spark.range(ROWS).selectExpr("cast(id as double) / 400 as x")
-            .selectExpr("x", "2 * x + 1 as y").repartition(4).cache())
+    return (
+        spark.range(ROWS)
+        .selectExpr("cast(id as double) / 400 as x")
+        .selectExpr("x", "2 * x + 1 as y")
+        .repartition(4)
+        .cache()
+    )
 
 
 @pytest.mark.timeout(900)
@@ -105,13 +113,25 @@ def test_a_killed_node_restarts_and_training_resumes_from_the_checkpoint(spark, 
     df = rows(spark)
     df.count()
     cluster = TFCluster.run(
-        spark, train_with_checkpoint_manager,
-        {"out": str(out), "batch_size": BATCH, "save_every": SAVE_EVERY,
-         "kill_at_step": KILL_AT_STEP},
-        num_executors=2, input_mode=InputMode.SPARK, master_node="chief",
-        checkpoint_dir=checkpoints, max_restarts=1,
+        spark,
+        train_with_checkpoint_manager,
+        {
+            "out": str(out),
+            "batch_size": BATCH,
+            "save_every": SAVE_EVERY,
+            "kill_at_step": KILL_AT_STEP,
+        },
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        master_node="chief",
+        checkpoint_dir=checkpoints,
+        max_restarts=1,
         # A small queue keeps the feed close behind training: the kill lands inside train().
-        queue_capacity=2, reservation_timeout=120, feed_timeout=300, shutdown_timeout=300)
+        queue_capacity=2,
+        reservation_timeout=120,
+        feed_timeout=300,
+        shutdown_timeout=300,
+    )
     first_id = cluster.cluster_id
     started = time.monotonic()
     try:
@@ -128,8 +148,10 @@ def test_a_killed_node_restarts_and_training_resumes_from_the_checkpoint(spark, 
     # Every epoch counted once, from the cluster that took it whole.
     assert report["epochs"] == EPOCHS
     assert report["rows_total"] == ROWS * EPOCHS
-    assert report["rows_per_node"] == {"chief:0": ROWS // 2 * EPOCHS,
-                                       "worker:0": ROWS // 2 * EPOCHS}
+    assert report["rows_per_node"] == {
+        "chief:0": ROWS // 2 * EPOCHS,
+        "worker:0": ROWS // 2 * EPOCHS,
+    }
 
     saved_before_kill = KILL_AT_STEP // SAVE_EVERY * SAVE_EVERY
     # MWMS splits each dataset batch over the two replicas: a step trains BATCH / 2 rows a node.
@@ -143,8 +165,11 @@ def test_a_killed_node_restarts_and_training_resumes_from_the_checkpoint(spark, 
         # The restarted program continued from the checkpoint, not from zero ...
         assert second_start["restored_step"] == saved_before_kill
         # ... and trained on the epoch in progress again plus the epochs not fed yet.
-        assert end == {"event": "end", "cluster_id": second_start["cluster_id"],
-                       "step": saved_before_kill + steps_per_epoch * (EPOCHS - refed + 1)}
+        assert end == {
+            "event": "end",
+            "cluster_id": second_start["cluster_id"],
+            "step": saved_before_kill + steps_per_epoch * (EPOCHS - refed + 1),
+        }
 
 
 def raise_mid_feed_on_worker(args: dict[str, Any], ctx: Any) -> None:
@@ -159,14 +184,23 @@ def raise_mid_feed_on_worker(args: dict[str, Any], ctx: Any) -> None:
 
 @pytest.mark.timeout(300)
 def test_restarts_exhausted_fail_like_a_cluster_without_restarts(spark, tmp_path):
-    cluster = TFCluster.run(spark, raise_mid_feed_on_worker, {"out": str(tmp_path)},
-                            num_executors=2, checkpoint_dir=str(tmp_path / "ckpt"),
-                            max_restarts=1, reservation_timeout=60, feed_timeout=60)
+    cluster = TFCluster.run(
+        spark,
+        raise_mid_feed_on_worker,
+        {"out": str(tmp_path)},
+        num_executors=2,
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        max_restarts=1,
+        reservation_timeout=60,
+        feed_timeout=60,
+    )
     started = time.monotonic()
     try:
         with pytest.raises(SparkTFError) as err:
-            cluster.train(spark.range(20000).selectExpr("cast(id as double) as x")
-                          .repartition(4), num_epochs=50)
+            cluster.train(
+                spark.range(20000).selectExpr("cast(id as double) as x").repartition(4),
+                num_epochs=50,
+            )
         elapsed = time.monotonic() - started
         cluster.shutdown(timeout=10)
     finally:
@@ -194,9 +228,16 @@ def read_all(args: dict[str, Any], ctx: Any) -> None:
 @pytest.mark.timeout(300)
 def test_a_failure_with_every_node_well_is_not_restarted(spark, tmp_path):
     """A null in a column would fail the restarted cluster the same way: no restart."""
-    cluster = TFCluster.run(spark, read_all, {"out": str(tmp_path)}, num_executors=2,
-                            checkpoint_dir=str(tmp_path / "ckpt"), max_restarts=1,
-                            reservation_timeout=60, feed_timeout=60)
+    cluster = TFCluster.run(
+        spark,
+        read_all,
+        {"out": str(tmp_path)},
+        num_executors=2,
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        max_restarts=1,
+        reservation_timeout=60,
+        feed_timeout=60,
+    )
     df = spark.range(1000).selectExpr("IF(id = 567, NULL, cast(id as double)) AS x")
     try:
         with pytest.raises(SparkTFError) as err:
@@ -228,10 +269,16 @@ def fail_once_in_tensorflow_mode(args: dict[str, Any], ctx: Any) -> None:
 @pytest.mark.timeout(300)
 def test_tensorflow_mode_restarts_failed_programs_before_shutdown_returns(spark, tmp_path):
     started = time.monotonic()
-    cluster = TFCluster.run(spark, fail_once_in_tensorflow_mode, {"out": str(tmp_path)},
-                            num_executors=2, input_mode=InputMode.TENSORFLOW,
-                            model_dir=str(tmp_path / "model"), max_restarts=2,
-                            reservation_timeout=60)
+    cluster = TFCluster.run(
+        spark,
+        fail_once_in_tensorflow_mode,
+        {"out": str(tmp_path)},
+        num_executors=2,
+        input_mode=InputMode.TENSORFLOW,
+        model_dir=str(tmp_path / "model"),
+        max_restarts=2,
+        reservation_timeout=60,
+    )
     # The blocked chief is stopped with its failed peer: a shutdown within 120 s proves the
     # restart did not wait for its 300 s sleep.
     cluster.shutdown(timeout=120)
@@ -245,14 +292,21 @@ def test_tensorflow_mode_restarts_failed_programs_before_shutdown_returns(spark,
         assert {e["checkpoint_dir"] for e in starts} == {str(tmp_path / "model" / "checkpoints")}
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    (dict(max_restarts=1),
-     "max_restarts is 1 but there is no checkpoint directory to resume from: set "
-     "checkpoint_dir (or model_dir"),
-    (dict(max_restarts=2, checkpoint_dir="ckpt"),
-     "max_restarts is 2 but the checkpoint directory 'ckpt' is relative"),
-    (dict(max_restarts=-1, checkpoint_dir="/tmp/c"), "max_restarts is -1: use 0 or more"),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (
+            dict(max_restarts=1),
+            "max_restarts is 1 but there is no checkpoint directory to resume from: set "
+            "checkpoint_dir (or model_dir",
+        ),
+        (
+            dict(max_restarts=2, checkpoint_dir="ckpt"),
+            "max_restarts is 2 but the checkpoint directory 'ckpt' is relative",
+        ),
+        (dict(max_restarts=-1, checkpoint_dir="/tmp/c"), "max_restarts is -1: use 0 or more"),
+    ],
+)
 def test_restart_settings_are_refused_before_anything_starts(spark, kwargs, expected):
     with pytest.raises(SparkTFError) as err:
         TFCluster.run(spark, raise_mid_feed_on_worker, {}, num_executors=2, **kwargs)

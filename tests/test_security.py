@@ -14,8 +14,8 @@ import time
 
 import grpc
 import pytest
-
 from conftest import ROOT, java_nodes
+
 from sparktf import InputMode, TFCluster
 from sparktf.v1 import feed_pb2, feed_pb2_grpc, node_control_pb2, node_control_pb2_grpc
 
@@ -44,13 +44,15 @@ def node_secret(cluster_id: str) -> str:
 def status(address: str, metadata) -> node_control_pb2.NodeStatus:
     with grpc.insecure_channel(address) as channel:
         return node_control_pb2_grpc.NodeControlStub(channel).GetStatus(
-            node_control_pb2.StatusRequest(), metadata=metadata, timeout=CALL_DEADLINE_SECONDS)
+            node_control_pb2.StatusRequest(), metadata=metadata, timeout=CALL_DEADLINE_SECONDS
+        )
 
 
 def feed(address: str, metadata) -> feed_pb2.FeedAck:
     with grpc.insecure_channel(address) as channel:
         return feed_pb2_grpc.DataFeedStub(channel).Feed(
-            iter([feed_pb2.FeedMessage()]), metadata=metadata, timeout=CALL_DEADLINE_SECONDS)
+            iter([feed_pb2.FeedMessage()]), metadata=metadata, timeout=CALL_DEADLINE_SECONDS
+        )
 
 
 def refused(call, address: str, metadata) -> grpc.RpcError:
@@ -69,7 +71,9 @@ def hostile_connections(host: str, port: int) -> list[socket.socket]:
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(512),
         HTTP2_PREFACE,
         # SETTINGS (empty), then a HEADERS frame header of length 16384 with one byte of it.
-        HTTP2_PREFACE + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]) + bytes([0, 0x40, 0, 1, 4, 0, 0, 0, 1])
+        HTTP2_PREFACE
+        + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+        + bytes([0, 0x40, 0, 1, 4, 0, 0, 0, 1])
         + b"\x82",
     ):
         s = socket.create_connection((host, port), timeout=5)
@@ -80,9 +84,17 @@ def hostile_connections(host: str, port: int) -> list[socket.socket]:
 
 @pytest.mark.timeout(300)
 def test_node_servers_refuse_strangers_and_keep_serving(spark):
-    cluster = TFCluster.run(spark, read_until_fed, {}, num_executors=2,
-                            input_mode=InputMode.SPARK, master_node="chief",
-                            reservation_timeout=120, feed_timeout=60, shutdown_timeout=60)
+    cluster = TFCluster.run(
+        spark,
+        read_until_fed,
+        {},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        master_node="chief",
+        reservation_timeout=120,
+        feed_timeout=60,
+        shutdown_timeout=60,
+    )
     errors = []
     try:
         secret = node_secret(cluster.cluster_id)
@@ -102,8 +114,10 @@ def test_node_servers_refuse_strangers_and_keep_serving(spark):
                 # With 20 hostile connections open on it, the node still answers its driver.
                 started = time.monotonic()
                 reply = status(address, good)
-                print(f"{node.role().address()}: a good call took "
-                      f"{time.monotonic() - started:.2f} s beside {len(socks)} hostile ones")
+                print(
+                    f"{node.role().address()}: a good call took "
+                    f"{time.monotonic() - started:.2f} s beside {len(socks)} hostile ones"
+                )
                 assert reply.job_name == node.role().jobName()
             finally:
                 for s in socks:
@@ -118,8 +132,11 @@ def test_node_servers_refuse_strangers_and_keep_serving(spark):
     for e in errors:
         assert secret not in (e.details() or ""), "a refusal shows the secret"
         assert "secret" in (e.details() or ""), f"the refusal does not say why: {e.details()}"
-    logs = glob.glob(os.path.join(os.environ["SPARK_HOME"], "work",
-                                  spark.sparkContext.applicationId, "*", "std*"))
+    logs = glob.glob(
+        os.path.join(
+            os.environ["SPARK_HOME"], "work", spark.sparkContext.applicationId, "*", "std*"
+        )
+    )
     assert logs, "no executor logs found"
     text = ""
     for path in logs:
@@ -140,10 +157,14 @@ def test_nothing_from_a_socket_is_unpickled():
         with open(path, encoding="utf-8") as fh:
             tree = ast.parse(fh.read(), path)
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and node.attr in ("load", "loads", "Unpickler")
-                    and isinstance(node.value, ast.Name)
-                    and node.value.id in ("pickle", "cloudpickle", "dill", "marshal")):
-                loads.append(f"{os.path.relpath(path, ROOT)}:{node.lineno} "
-                             f"{node.value.id}.{node.attr}")
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("load", "loads", "Unpickler")
+                and isinstance(node.value, ast.Name)
+                and node.value.id in ("pickle", "cloudpickle", "dill", "marshal")
+            ):
+                loads.append(
+                    f"{os.path.relpath(path, ROOT)}:{node.lineno} {node.value.id}.{node.attr}"
+                )
     where = [f"{entry.split(':')[0]} {entry.split()[-1]}" for entry in loads]
     assert where == ["python/sparktf/node/runtime.py cloudpickle.load"], loads

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import java_nodes
 from sim_cluster import NamespaceUnavailable, SimCluster, namespace_problem
+
 from sparktf import TFCluster
 
 

@@ -49,8 +49,14 @@ def test_one_node_per_host_feeds_through_shared_memory_and_infers_in_order(sim_h
     # One cached partition per executor: each task feeds the node of its own executor.
     df = spark.range(0, 3000, 1, 3).cache()
     assert df.count() == 3000
-    cluster = TFCluster.run(spark, count_then_answer, {"out": out, "infer": True},
-                            num_executors=3, feed_timeout=120, reservation_timeout=120)
+    cluster = TFCluster.run(
+        spark,
+        count_then_answer,
+        {"out": out, "infer": True},
+        num_executors=3,
+        feed_timeout=120,
+        reservation_timeout=120,
+    )
     try:
         report = cluster.train(df)
         scored = cluster.inference(spark.range(0, 2000, 1, 5), "twice long").collect()
@@ -61,8 +67,10 @@ def test_one_node_per_host_feeds_through_shared_memory_and_infers_in_order(sim_h
     assert sorted(s["rows"] for s in _seen(out)) == [1000] * 3
     assert sum(s["id_sum"] for s in _seen(out)) == 3000 * 2999 // 2
     share = report["shared_memory_rows"] / report["rows_total"]
-    print(f"{share:.0%} of the rows through shared memory, {report['socket_bytes']} bytes over "
-          "sockets")
+    print(
+        f"{share:.0%} of the rows through shared memory, {report['socket_bytes']} bytes over "
+        "sockets"
+    )
     assert share >= 0.9, report
     assert [(r["id"], r["twice"]) for r in scored] == [(i, 2 * i) for i in range(2000)]
 
@@ -73,8 +81,14 @@ def test_four_executors_feed_two_nodes_on_their_hosts(sim_hosts) -> None:
     spark, sim = sim_hosts.spark, sim_hosts.sim
     out = os.path.join(sim.shared_dir, f"feed-{uuid.uuid4().hex}")
     os.makedirs(out)
-    cluster = TFCluster.run(spark, count_then_answer, {"out": out}, num_executors=2,
-                            feed_timeout=120, reservation_timeout=120)
+    cluster = TFCluster.run(
+        spark,
+        count_then_answer,
+        {"out": out},
+        num_executors=2,
+        feed_timeout=120,
+        reservation_timeout=120,
+    )
     try:
         report = cluster.train(spark.range(0, 4000, 1, 8))
     finally:

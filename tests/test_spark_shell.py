@@ -5,9 +5,9 @@ import os
 import subprocess
 
 import pytest
+from conftest import ROOT
 
 import sparktf
-from conftest import ROOT
 
 
 @pytest.mark.timeout(600)
@@ -23,14 +23,26 @@ def test_spark_shell_trains_with_the_scala_api(spark_env, tmp_path):
     )
     cmd = [
         os.path.join(spark_home, "bin", "spark-shell"),
-        "--master", "local-cluster[2,1,1024]",
-        "--jars", sparktf.jar_path(),
-        "--conf", "spark.driver.host=127.0.0.1",
-        "--conf", "spark.ui.enabled=false",
-        "-I", os.path.join(ROOT, "tests", "scala", "train_linear.scala"),
+        "--master",
+        "local-cluster[2,1,1024]",
+        "--jars",
+        sparktf.jar_path(),
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.ui.enabled=false",
+        "-I",
+        os.path.join(ROOT, "tests", "scala", "train_linear.scala"),
     ]
-    done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=540, cwd=str(tmp_path))
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        cwd=str(tmp_path),
+    )
     out = done.stdout
     failed = f"spark-shell failed:\n{out[-4000:]}\n{done.stderr[-4000:]}"
     assert done.returncode == 0, failed
@@ -60,18 +72,33 @@ def test_spark_shell_pipeline_fits_transforms_saves_and_loads(spark_env, tmp_pat
 
     spark_home = _find_spark_home()
     env = dict(spark_env)
-    env.update(SPARK_HOME=spark_home, SPARKTF_TEST_OUT=str(tmp_path),
-               SPARKTF_TEST_SCRIPT=os.path.join(ROOT, "tests", "programs", "pipeline_train.py"))
+    env.update(
+        SPARK_HOME=spark_home,
+        SPARKTF_TEST_OUT=str(tmp_path),
+        SPARKTF_TEST_SCRIPT=os.path.join(ROOT, "tests", "programs", "pipeline_train.py"),
+    )
     cmd = [
         os.path.join(spark_home, "bin", "spark-shell"),
-        "--master", "local-cluster[2,1,1024]",
-        "--jars", sparktf.jar_path(),
-        "--conf", "spark.driver.host=127.0.0.1",
-        "--conf", "spark.ui.enabled=false",
-        "-I", os.path.join(ROOT, "tests", "scala", "pipeline.scala"),
+        "--master",
+        "local-cluster[2,1,1024]",
+        "--jars",
+        sparktf.jar_path(),
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.ui.enabled=false",
+        "-I",
+        os.path.join(ROOT, "tests", "scala", "pipeline.scala"),
     ]
-    done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=840, cwd=str(tmp_path))
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=840,
+        cwd=str(tmp_path),
+    )
     out = done.stdout
     failed = f"spark-shell failed:\n{out[-4000:]}\n{done.stderr[-4000:]}"
     assert done.returncode == 0, failed

@@ -6,7 +6,6 @@ import os
 import subprocess
 
 import pytest
-
 from conftest import ROOT
 
 
@@ -21,18 +20,37 @@ def test_spark_submit_packages_runs_the_demo(spark_env, tmp_path):
     repo = os.environ.get("SPARKTF_MAVEN_REPO", os.path.expanduser("~/.m2/repository"))
     cmd = [
         os.path.join(spark_home, "bin", "spark-submit"),
-        "--master", "local-cluster[2,1,1024]",
-        "--packages", "io.sparktf:sparktf_2.13:0.1.0",
-        "--repositories", f"file://{repo}",
+        "--master",
+        "local-cluster[2,1,1024]",
+        "--packages",
+        "io.sparktf:sparktf_2.13:0.1.0",
+        "--repositories",
+        f"file://{repo}",
         # A fresh Ivy cache: never a jar resolved by an earlier build.
-        "--conf", f"spark.jars.ivy={tmp_path / 'ivy'}",
-        "--conf", "spark.driver.host=127.0.0.1",
+        "--conf",
+        f"spark.jars.ivy={tmp_path / 'ivy'}",
+        "--conf",
+        "spark.driver.host=127.0.0.1",
         os.path.join(ROOT, "examples", "keras_digits.py"),
-        "--master", "", "--epochs", "20", "--export-dir", str(tmp_path / "model"),
+        "--master",
+        "",
+        "--epochs",
+        "20",
+        "--export-dir",
+        str(tmp_path / "model"),
     ]
-    done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=540, cwd=str(tmp_path))
-    assert done.returncode == 0, f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        cwd=str(tmp_path),
+    )
+    assert done.returncode == 0, (
+        f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert ".jar" in result["sparktf_from"], result
     assert result["rows_fed"] == result["train_rows"] * 20

@@ -3,6 +3,7 @@ chief); its URL reaches the driver, answers while the cluster runs and stops wit
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import urllib.error
@@ -14,10 +15,17 @@ STOP_SECONDS = 10
 
 
 def record_log_dir(args, ctx):
+    import json
     import os
 
     with open(os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}"), "w") as fh:
         fh.write(ctx.log_dir)
+    with open(os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}.json"), "w") as fh:
+        json.dump({"executor_id": ctx.executor_id, "is_chief": ctx.is_chief}, fh)
+
+
+def recorded(out, role: str) -> dict:
+    return json.loads((out / f"{role.replace(':', '-')}.json").read_text())
 
 
 def answers(url: str) -> bool:
@@ -39,9 +47,17 @@ def run_and_check(spark, out, **kwargs):
     """Starts a two-node cluster with TensorBoard, checks its URL while it runs and after
     shutdown; returns (url, the nodes, seconds run() took)."""
     started = time.monotonic()
-    cluster = TFCluster.run(spark, record_log_dir, {"out": str(out)}, num_executors=2,
-                            input_mode=InputMode.SPARK, tensorboard=True,
-                            reservation_timeout=60, shutdown_timeout=60, **kwargs)
+    cluster = TFCluster.run(
+        spark,
+        record_log_dir,
+        {"out": str(out)},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        tensorboard=True,
+        reservation_timeout=60,
+        shutdown_timeout=60,
+        **kwargs,
+    )
     run_seconds = time.monotonic() - started
     try:
         url = cluster.tensorboard_url
@@ -52,8 +68,9 @@ def run_and_check(spark, out, **kwargs):
         cluster.shutdown()
     deadline = time.monotonic() + STOP_SECONDS
     while answers(url):
-        assert time.monotonic() < deadline, f"TensorBoard at {url} still answers " \
-            f"{STOP_SECONDS} s after shutdown"
+        assert time.monotonic() < deadline, (
+            f"TensorBoard at {url} still answers {STOP_SECONDS} s after shutdown"
+        )
         time.sleep(0.2)
     return url, nodes, run_seconds
 
@@ -68,6 +85,11 @@ def test_chief_serves_model_dir_tensorboard(spark, tmp_path):
     expected = str(model_dir / "tensorboard")
     assert (tmp_path / "chief-0").read_text() == expected
     assert (tmp_path / "worker-0").read_text() == expected
+    # ctx.executor_id is the id of the executor that runs the node.
+    for role, node in by_role.items():
+        assert recorded(tmp_path, role)["executor_id"] == node["executor_id"], role
+    assert recorded(tmp_path, "chief:0")["is_chief"]
+    assert not recorded(tmp_path, "worker:0")["is_chief"]
     assert os.path.isdir(expected)  # made by the chief, ready for summaries
 
 
@@ -78,11 +100,20 @@ def test_without_a_chief_worker_0_serves_log_dir(spark, tmp_path):
     assert by_role["worker:0"]["tensorboard_url"] == url
     assert by_role["worker:1"]["tensorboard_url"] is None
     assert (tmp_path / "worker-0").read_text() == str(log_dir)
+    # worker:0 acts as chief: TensorBoard, exports and checkpoints are its job.
+    assert recorded(tmp_path, "worker:0")["is_chief"]
+    assert not recorded(tmp_path, "worker:1")["is_chief"]
 
 
 def test_no_tensorboard_unless_asked(spark, tmp_path):
-    cluster = TFCluster.run(spark, record_log_dir, {"out": str(tmp_path)}, num_executors=2,
-                            input_mode=InputMode.SPARK, reservation_timeout=60)
+    cluster = TFCluster.run(
+        spark,
+        record_log_dir,
+        {"out": str(tmp_path)},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        reservation_timeout=60,
+    )
     try:
         assert cluster.tensorboard_url is None
         assert all(n["tensorboard_url"] is None for n in cluster.nodes)

@@ -9,37 +9,79 @@ import os
 import pytest
 from pyspark.ml.linalg import DenseVector, SparseVector, VectorUDT
 from pyspark.sql.types import (
-    ArrayType, BinaryType, BooleanType, ByteType, DoubleType, FloatType, IntegerType, LongType,
-    ShortType, StringType, StructField, StructType,
+    ArrayType,
+    BinaryType,
+    BooleanType,
+    ByteType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    ShortType,
+    StringType,
+    StructField,
+    StructType,
 )
 
 from sparktf.cluster import SparkTFError
 from sparktf.tfrecord import load_tfrecords, save_as_tfrecords
 
-EVERY_TYPE = StructType([
-    StructField("id", LongType(), nullable=False),
-    StructField("flag", BooleanType()),
-    StructField("tiny", ByteType()),
-    StructField("small", ShortType()),
-    StructField("count", IntegerType(), nullable=False),
-    StructField("ratio", FloatType()),
-    StructField("score", DoubleType()),
-    StructField("name", StringType()),
-    StructField("blob", BinaryType()),
-    StructField("ints", ArrayType(LongType())),
-    StructField("floats", ArrayType(FloatType(), containsNull=False)),
-    StructField("doubles", ArrayType(DoubleType())),
-    StructField("words", ArrayType(StringType())),
-    StructField("blobs", ArrayType(BinaryType())),
-    StructField("vec", VectorUDT()),
-])
+EVERY_TYPE = StructType(
+    [
+        StructField("id", LongType(), nullable=False),
+        StructField("flag", BooleanType()),
+        StructField("tiny", ByteType()),
+        StructField("small", ShortType()),
+        StructField("count", IntegerType(), nullable=False),
+        StructField("ratio", FloatType()),
+        StructField("score", DoubleType()),
+        StructField("name", StringType()),
+        StructField("blob", BinaryType()),
+        StructField("ints", ArrayType(LongType())),
+        StructField("floats", ArrayType(FloatType(), containsNull=False)),
+        StructField("doubles", ArrayType(DoubleType())),
+        StructField("words", ArrayType(StringType())),
+        StructField("blobs", ArrayType(BinaryType())),
+        StructField("vec", VectorUDT()),
+    ]
+)
 
 # Doubles are stored as float32 (TensorFlow's FloatList): these values are exact in float32.
 ROWS = [
-    (0, True, -128, 32767, 2_000_000_000, 0.5, -1.25, "héllo", b"\x00\xff", [1, 2**40], [0.25],
-     [1.5, 2.5], ["a", ""], [b"x"], DenseVector([1.0, 2.0, 3.0])),
-    (1, False, 127, -32768, -7, -0.0, 1e10, "", b"", [], [], [], [], [],
-     SparseVector(3, [1], [4.5])),
+    (
+        0,
+        True,
+        -128,
+        32767,
+        2_000_000_000,
+        0.5,
+        -1.25,
+        "héllo",
+        b"\x00\xff",
+        [1, 2**40],
+        [0.25],
+        [1.5, 2.5],
+        ["a", ""],
+        [b"x"],
+        DenseVector([1.0, 2.0, 3.0]),
+    ),
+    (
+        1,
+        False,
+        127,
+        -32768,
+        -7,
+        -0.0,
+        1e10,
+        "",
+        b"",
+        [],
+        [],
+        [],
+        [],
+        [],
+        SparseVector(3, [1], [4.5]),
+    ),
     (2, None, None, None, 0, None, None, None, None, None, None, None, None, None, None),
 ]
 
@@ -98,7 +140,8 @@ def test_tensorflow_parses_what_sparktf_wrote(spark, tmp_path):
         "vec": tf.io.VarLenFeature(tf.float32),
     }
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").map(
-        lambda r: tf.io.parse_single_example(r, spec))
+        lambda r: tf.io.parse_single_example(r, spec)
+    )
     parsed = {int(e["id"]): e for e in dataset}
     assert sorted(parsed) == [0, 1, 2]
     first, second, nulls = parsed[0], parsed[1], parsed[2]
@@ -122,23 +165,32 @@ def test_sparktf_reads_what_tensorflow_wrote(spark, tmp_path):
     for shard in range(2):
         with tf.io.TFRecordWriter(str(folder / f"data-{shard}.tfrecord")) as writer:
             for i in range(shard * 3, shard * 3 + 3):
-                example = tf.train.Example(features=tf.train.Features(feature={
-                    "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 2])),
-                    "pixels": tf.train.Feature(
-                        float_list=tf.train.FloatList(value=[i * 0.5, 1.0])),
-                    "image": tf.train.Feature(
-                        bytes_list=tf.train.BytesList(value=[bytes([i, 255])])),
-                    "caption": tf.train.Feature(
-                        bytes_list=tf.train.BytesList(value=[f"digit {i}".encode()])),
-                }))
+                example = tf.train.Example(
+                    features=tf.train.Features(
+                        feature={
+                            "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 2])),
+                            "pixels": tf.train.Feature(
+                                float_list=tf.train.FloatList(value=[i * 0.5, 1.0])
+                            ),
+                            "image": tf.train.Feature(
+                                bytes_list=tf.train.BytesList(value=[bytes([i, 255])])
+                            ),
+                            "caption": tf.train.Feature(
+                                bytes_list=tf.train.BytesList(value=[f"digit {i}".encode()])
+                            ),
+                        }
+                    )
+                )
                 writer.write(example.SerializeToString())
     from sparktf import dfutil
 
     # TensorFlowOnSpark's names read the same way.
-    df = dfutil.loadTFRecords(spark.sparkContext, str(folder / "*.tfrecord"),
-                              binary_features=["image"])
+    df = dfutil.loadTFRecords(
+        spark.sparkContext, str(folder / "*.tfrecord"), binary_features=["image"]
+    )
     assert df.schema.simpleString() == (
-        "struct<caption:string,image:binary,label:bigint,pixels:array<float>>")
+        "struct<caption:string,image:binary,label:bigint,pixels:array<float>>"
+    )
     assert df.rdd.getNumPartitions() == 2
     rows = sorted(df.collect(), key=lambda r: r.caption)
     assert [r.caption for r in rows] == [f"digit {i}" for i in range(6)]
@@ -183,8 +235,10 @@ def test_bad_input_fails_naming_what_is_wrong(spark, tmp_path):
     with pytest.raises(SparkTFError, match="mode 'replace' is unknown"):
         save_as_tfrecords(spark.range(1), str(tmp_path / "m"), mode="replace")
 
-    part = max((os.path.join(path, n) for n in os.listdir(path) if n.startswith("part-")),
-               key=os.path.getsize)
+    part = max(
+        (os.path.join(path, n) for n in os.listdir(path) if n.startswith("part-")),
+        key=os.path.getsize,
+    )
     data = bytearray(open(part, "rb").read())
     data[-1] ^= 0xFF  # the last record's data CRC
     with open(part, "wb") as f:

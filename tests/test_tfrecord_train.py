@@ -3,7 +3,6 @@ InputMode.TENSORFLOW read their own part files with tf.data and train under MWMS
 exported model, scored on test rows read back from TFRecords, has learned."""
 
 import pytest
-
 import tfrecord_train
 
 

@@ -3,9 +3,9 @@ local-cluster, fed from a DataFrame, and the exported model has learned."""
 
 import os
 
+import keras_digits
 import pytest
 
-import keras_digits
 from sparktf import InputMode, TFCluster
 
 

@@ -1,8 +1,9 @@
 """sparktf: distributed TensorFlow 2 training and inference on Apache Spark.
 
 The driver API (``TFCluster``, ``InputMode``) wraps the Scala package through py4j; the node
-runtime (``sparktf.node``) runs inside the TensorFlow processes. Names follow
-TensorFlowOnSpark, so its programs port by changing imports::
+runtime (``sparktf.node``) runs inside the TensorFlow processes, and what a program running
+there imports is ``sparktf.program`` (export, keras3, parameter_server, evaluation, ...). Names
+follow TensorFlowOnSpark, so its programs port by changing imports::
 
     from sparktf import TFCluster, InputMode
     cluster = TFCluster.run(spark, main_fun, args, num_executors=2, input_mode=InputMode.SPARK)

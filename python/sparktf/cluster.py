@@ -7,7 +7,8 @@ import os
 import site
 import sys
 import sysconfig
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cloudpickle
 from py4j.java_gateway import JavaObject
@@ -15,7 +16,7 @@ from py4j.protocol import Py4JJavaError
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 
-from sparktf.input_mode import InputMode
+from sparktf.settings import JVM_DEFAULT, settings_json
 
 
 class SparkTFError(RuntimeError):
@@ -93,8 +94,11 @@ def _is_user_module(module: Any) -> bool:
     path = getattr(module, "__file__", None)
     if name == "__main__" or not path or name.split(".")[0] in ("sparktf", "pyspark"):
         return False
-    installed = [sysconfig.get_paths()["stdlib"], *site.getsitepackages(),
-                 site.getusersitepackages()]
+    installed = [
+        sysconfig.get_paths()["stdlib"],
+        *site.getsitepackages(),
+        site.getusersitepackages(),
+    ]
     path = os.path.realpath(path)
     return not any(path.startswith(os.path.realpath(p) + os.sep) for p in installed if p)
 
@@ -126,26 +130,31 @@ class TFCluster:
         map_fun: Callable[[Any, Any], Any],
         tf_args: Any,
         num_executors: int,
-        num_ps: int = 0,
-        tensorboard: bool = False,
-        input_mode: int = InputMode.SPARK,
-        log_dir: str | None = None,
-        master_node: str | None = "chief",
-        eval_node: bool = False,
-        model_dir: str | None = None,
-        export_dir: str | None = None,
-        reservation_timeout: float = 600,
-        feed_timeout: float = 600,
-        shutdown_timeout: float = 600,
-        queue_capacity: int = 16,
-        env: dict[str, str] | None = None,
-        python: str | None = None,
-        ps_gpus: bool = False,
-        checkpoint_dir: str | None = None,
-        max_restarts: int = 0,
-        shared_memory_feed: bool = True,
-    ) -> "TFCluster":
+        num_ps: int = JVM_DEFAULT,
+        tensorboard: bool = JVM_DEFAULT,
+        input_mode: int = JVM_DEFAULT,
+        log_dir: str | None = JVM_DEFAULT,
+        master_node: str | None = JVM_DEFAULT,
+        eval_node: bool = JVM_DEFAULT,
+        model_dir: str | None = JVM_DEFAULT,
+        export_dir: str | None = JVM_DEFAULT,
+        reservation_timeout: float = JVM_DEFAULT,
+        feed_timeout: float = JVM_DEFAULT,
+        shutdown_timeout: float = JVM_DEFAULT,
+        queue_capacity: int = JVM_DEFAULT,
+        env: dict[str, str] | None = JVM_DEFAULT,
+        python: str | None = JVM_DEFAULT,
+        ps_gpus: bool = JVM_DEFAULT,
+        checkpoint_dir: str | None = JVM_DEFAULT,
+        max_restarts: int = JVM_DEFAULT,
+        shared_memory_feed: bool = JVM_DEFAULT,
+    ) -> TFCluster:
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
+
+        Every setting left out takes the JVM's default (listed once, in the Scaladoc of
+        ``io.sparktf.ClusterConfig``); only the settings given are sent. ``master_node=None``
+        gives a cluster of workers only, where worker:0 acts as chief; TensorFlow 1's
+        ``"master"`` is refused (TensorFlow 2's TF_CONFIG has no such job).
 
         ``map_fun`` and ``tf_args`` are cloudpickled and travel inside Spark's own task closure.
         ``python`` is the interpreter the nodes run (it needs tensorflow); by default the one
@@ -177,33 +186,14 @@ class TFCluster:
         the socket, which saves the copies of the network path; tasks on other machines, and
         every task with ``shared_memory_feed=False``, send batches over gRPC.
         """
+        # First, while locals() holds the arguments alone: the settings the caller gave.
+        config = settings_json(locals())
         spark = _session(sc)
-        config = {
-            "num_executors": num_executors,
-            "num_ps": num_ps,
-            "input_mode": InputMode.name(input_mode),
-            "master_node": master_node,
-            "eval_node": eval_node,
-            "model_dir": model_dir,
-            "export_dir": export_dir,
-            "reservation_timeout": reservation_timeout,
-            "feed_timeout": feed_timeout,
-            "shutdown_timeout": shutdown_timeout,
-            "queue_capacity": queue_capacity,
-            "env": env or {},
-            "python": python,
-            "ps_gpus": ps_gpus,
-            "tensorboard": tensorboard,
-            "log_dir": log_dir,
-            "checkpoint_dir": checkpoint_dir,
-            "max_restarts": max_restarts,
-            "shared_memory_feed": shared_memory_feed,
-        }
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
             bytearray(_pickle_program(map_fun, tf_args))
         )
         bridge = _jvm_class(spark, _BRIDGE)
-        java_obj = _call(bridge.run, spark._jsparkSession, program, json.dumps(config))
+        java_obj = _call(bridge.run, spark._jsparkSession, program, config)
         return TFCluster(java_obj, spark)
 
     @property
@@ -262,8 +252,9 @@ class TFCluster:
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
-        return json.loads(_call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping,
-                                ragged))
+        return json.loads(
+            _call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping, ragged)
+        )
 
     def inference(
         self,
@@ -294,8 +285,9 @@ class TFCluster:
             cluster.shutdown()
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
-        jdf = _call(self._bridge.inference, self._java_obj, df._jdf, output_schema, mapping,
-                    int(batch_size))
+        jdf = _call(
+            self._bridge.inference, self._java_obj, df._jdf, output_schema, mapping, int(batch_size)
+        )
         return DataFrame(jdf, self._spark)
 
     def shutdown(self, timeout: float | None = None) -> None:

@@ -10,7 +10,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession

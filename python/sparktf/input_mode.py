@@ -18,4 +18,6 @@ class InputMode:
             return "SPARK"
         if mode == InputMode.TENSORFLOW:
             return "TENSORFLOW"
-        raise ValueError(f"input_mode {mode!r} is unknown: use InputMode.SPARK or InputMode.TENSORFLOW")
+        raise ValueError(
+            f"input_mode {mode!r} is unknown: use InputMode.SPARK or InputMode.TENSORFLOW"
+        )

@@ -31,7 +31,8 @@ from __future__ import annotations
 import json
 import sys
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -53,26 +54,54 @@ class _JavaClassReader(JavaMLReader):
 class _TFParams(Params):
     """Params shared by TFEstimator and TFModel (the Scala ``TFParams``)."""
 
-    inputMapping = Param(Params._dummy(), "inputMapping",
-                         "JSON object: DataFrame column -> input tensor name",
-                         typeConverter=TypeConverters.toString)
-    outputMapping = Param(Params._dummy(), "outputMapping",
-                          "JSON object: signature output -> output column",
-                          typeConverter=TypeConverters.toString)
-    batchSize = Param(Params._dummy(), "batchSize", "rows per batch sent to TensorFlow",
-                      typeConverter=TypeConverters.toInt)
-    exportDir = Param(Params._dummy(), "exportDir", "directory of the SavedModel",
-                      typeConverter=TypeConverters.toString)
-    signature = Param(Params._dummy(), "signature", "the SavedModel signature to call",
-                      typeConverter=TypeConverters.toString)
-    python = Param(Params._dummy(), "python", "Python executable of the TensorFlow processes",
-                   typeConverter=TypeConverters.toString)
-    startTimeout = Param(Params._dummy(), "startTimeout",
-                         "seconds a model server may take to load the model",
-                         typeConverter=TypeConverters.toFloat)
-    idleTimeout = Param(Params._dummy(), "idleTimeout",
-                        "seconds a task waits for answers before it fails",
-                        typeConverter=TypeConverters.toFloat)
+    inputMapping = Param(
+        Params._dummy(),
+        "inputMapping",
+        "JSON object: DataFrame column -> input tensor name",
+        typeConverter=TypeConverters.toString,
+    )
+    outputMapping = Param(
+        Params._dummy(),
+        "outputMapping",
+        "JSON object: signature output -> output column",
+        typeConverter=TypeConverters.toString,
+    )
+    batchSize = Param(
+        Params._dummy(),
+        "batchSize",
+        "rows per batch sent to TensorFlow",
+        typeConverter=TypeConverters.toInt,
+    )
+    exportDir = Param(
+        Params._dummy(),
+        "exportDir",
+        "directory of the SavedModel",
+        typeConverter=TypeConverters.toString,
+    )
+    signature = Param(
+        Params._dummy(),
+        "signature",
+        "the SavedModel signature to call",
+        typeConverter=TypeConverters.toString,
+    )
+    python = Param(
+        Params._dummy(),
+        "python",
+        "Python executable of the TensorFlow processes",
+        typeConverter=TypeConverters.toString,
+    )
+    startTimeout = Param(
+        Params._dummy(),
+        "startTimeout",
+        "seconds a model server may take to load the model",
+        typeConverter=TypeConverters.toFloat,
+    )
+    idleTimeout = Param(
+        Params._dummy(),
+        "idleTimeout",
+        "seconds a task waits for answers before it fails",
+        typeConverter=TypeConverters.toFloat,
+    )
 
     def setInputMapping(self, mapping: dict[str, str]) -> Any:
         """``{column: tensor}``: the feed's tensors when training, the signature's inputs when
@@ -112,14 +141,22 @@ class TFModel(JavaModel, _TFParams, JavaMLReadable, JavaMLWritable):
 
     _java_class_name = "io.sparktf.ml.TFModel"
 
-    def __init__(self, java_model: Any = None, *, export_dir: str | None = None,
-                 input_mapping: dict[str, str] | None = None,
-                 output_mapping: dict[str, str] | None = None, batch_size: int | None = None,
-                 signature: str | None = None) -> None:
-        if java_model is None and SparkSession.getActiveSession() is not None and \
-                export_dir is not None:
+    def __init__(
+        self,
+        java_model: Any = None,
+        *,
+        export_dir: str | None = None,
+        input_mapping: dict[str, str] | None = None,
+        output_mapping: dict[str, str] | None = None,
+        batch_size: int | None = None,
+        signature: str | None = None,
+    ) -> None:
+        if java_model is None and SparkSession.getActiveSession() is not None:
             java_model = JavaModel._new_java_obj(self._java_class_name)
         super().__init__(java_model)
+        if java_model is not None:
+            # The Scala stage's values and defaults: they are stated there alone.
+            self._transfer_params_from_java()
         if export_dir is not None:
             self.setExportDir(export_dir)
         if input_mapping is not None:
@@ -152,35 +189,63 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
 
     _java_class_name = "io.sparktf.ml.TFEstimator"
 
-    program = Param(Params._dummy(), "program", "the program every node runs (TFProgram JSON)",
-                    typeConverter=TypeConverters.toString)
-    clusterSize = Param(Params._dummy(), "clusterSize", "executors to run TensorFlow on",
-                        typeConverter=TypeConverters.toInt)
-    numPs = Param(Params._dummy(), "numPs", "parameter servers among them",
-                  typeConverter=TypeConverters.toInt)
-    epochs = Param(Params._dummy(), "epochs", "times the DataFrame is fed",
-                   typeConverter=TypeConverters.toInt)
-    clusterConfig = Param(Params._dummy(), "clusterConfig",
-                          "JSON object of further TFCluster.run settings",
-                          typeConverter=TypeConverters.toString)
+    program = Param(
+        Params._dummy(),
+        "program",
+        "the program every node runs (TFProgram JSON)",
+        typeConverter=TypeConverters.toString,
+    )
+    clusterSize = Param(
+        Params._dummy(),
+        "clusterSize",
+        "executors to run TensorFlow on",
+        typeConverter=TypeConverters.toInt,
+    )
+    numPs = Param(
+        Params._dummy(), "numPs", "parameter servers among them", typeConverter=TypeConverters.toInt
+    )
+    epochs = Param(
+        Params._dummy(), "epochs", "times the DataFrame is fed", typeConverter=TypeConverters.toInt
+    )
+    clusterConfig = Param(
+        Params._dummy(),
+        "clusterConfig",
+        "JSON object of further TFCluster.run settings",
+        typeConverter=TypeConverters.toString,
+    )
 
     @keyword_only
-    def __init__(self, *, train_fn: Callable[[Any, Any], Any] | None = None,
-                 tf_args: Any = None, cluster_size: int | None = None, num_ps: int = 0,
-                 epochs: int = 1, export_dir: str | None = None,
-                 input_mapping: dict[str, str] | None = None,
-                 output_mapping: dict[str, str] | None = None, batch_size: int = 1024,
-                 signature: str = "serving_default",
-                 cluster_config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        train_fn: Callable[[Any, Any], Any] | None = None,
+        tf_args: Any = None,
+        cluster_size: int | None = None,
+        num_ps: int | None = None,
+        epochs: int | None = None,
+        export_dir: str | None = None,
+        input_mapping: dict[str, str] | None = None,
+        output_mapping: dict[str, str] | None = None,
+        batch_size: int | None = None,
+        signature: str | None = None,
+        cluster_config: dict[str, Any] | None = None,
+    ) -> None:
+        """A parameter left None takes the Scala stage's default (``io.sparktf.ml.TFEstimator``
+        and ``TFParams``: no ps, one epoch, 1,024 rows per batch, ``serving_default``)."""
         super().__init__()
         self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
-        self._setDefault(numPs=0, epochs=1, batchSize=1024, signature="serving_default",
-                         inputMapping="{}", outputMapping="{}", clusterConfig="{}")
+        # The Scala stage's defaults: they are stated there alone.
+        self._transfer_params_from_java()
         if train_fn is not None:
             self.setTrainFn(train_fn, tf_args)
-        if cluster_size is not None:
-            self._set(clusterSize=cluster_size)
-        self._set(numPs=num_ps, epochs=epochs, batchSize=batch_size, signature=signature)
+        given = {
+            "clusterSize": cluster_size,
+            "numPs": num_ps,
+            "epochs": epochs,
+            "batchSize": batch_size,
+            "signature": signature,
+        }
+        self._set(**{name: value for name, value in given.items() if value is not None})
         if export_dir is not None:
             self.setExportDir(export_dir)
         if input_mapping is not None:

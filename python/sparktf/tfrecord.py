@@ -17,7 +17,7 @@ string and binary as ``bytes_list``, arrays as the list, ML vectors (dense or sp
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession

@@ -2,15 +2,25 @@
 
 import numpy as np
 import pytest
-
 from column_batches import batch, encode_column, schema, spec
-from sparktf.wire.column_batch import (
-    RaggedColumn, concat_rows, decode_batch, decode_column, slice_rows, validate_schema)
+
 from sparktf.v1 import feed_pb2
+from sparktf.wire.column_batch import (
+    RaggedColumn,
+    concat_rows,
+    decode_batch,
+    decode_column,
+    slice_rows,
+    validate_schema,
+)
 
 NUMERIC = [
-    (feed_pb2.BOOL, np.bool_), (feed_pb2.INT8, np.int8), (feed_pb2.INT16, np.int16),
-    (feed_pb2.INT32, np.int32), (feed_pb2.INT64, np.int64), (feed_pb2.FLOAT32, np.float32),
+    (feed_pb2.BOOL, np.bool_),
+    (feed_pb2.INT8, np.int8),
+    (feed_pb2.INT16, np.int16),
+    (feed_pb2.INT32, np.int32),
+    (feed_pb2.INT64, np.int64),
+    (feed_pb2.FLOAT32, np.float32),
     (feed_pb2.FLOAT64, np.float64),
 ]
 
@@ -73,8 +83,11 @@ def test_little_endian_is_read_whatever_the_host():
 
 
 def test_decode_batch_maps_names_and_empty_batches():
-    s = schema(spec("a", feed_pb2.FLOAT32), spec("b", feed_pb2.INT64, feed_pb2.VAR_ARRAY),
-               spec("c", feed_pb2.STRING))
+    s = schema(
+        spec("a", feed_pb2.FLOAT32),
+        spec("b", feed_pb2.INT64, feed_pb2.VAR_ARRAY),
+        spec("c", feed_pb2.STRING),
+    )
     out = decode_batch(s, batch(s, {"a": np.ones(2), "b": [[1], [2, 3]], "c": ["p", "q"]}))
     assert set(out) == {"a", "b", "c"}
     empty = feed_pb2.ColumnBatch(num_rows=0, columns=[feed_pb2.ColumnData()] * 3)
@@ -82,18 +95,37 @@ def test_decode_batch_maps_names_and_empty_batches():
     assert len(out["a"]) == 0 and len(out["b"]) == 0 and len(out["c"]) == 0
 
 
-@pytest.mark.parametrize("column,values,offsets,needle", [
-    (spec("x", feed_pb2.INT32, source="age"), b"\x00" * 7, b"", "4-byte"),
-    (spec("x", feed_pb2.INT64, source="age"), b"\x00" * 16, b"", "expected 3 values"),
-    (spec("x", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, 2, "age"), b"\x00" * 16, b"",
-     "expected 6 values"),
-    (spec("x", feed_pb2.BINARY, source="age"), b"abc", np.array([0, 1, 3], "<i4").tobytes(),
-     "expected 4 int32 offsets"),
-    (spec("x", feed_pb2.STRING, source="age"), b"abc",
-     np.array([0, 1, 2, 9], "<i4").tobytes(), "last 9"),
-    (spec("x", feed_pb2.FLOAT64, feed_pb2.VAR_ARRAY, source="age"), b"\x00" * 16,
-     np.array([0, 2, 1, 2], "<i4").tobytes(), "decreasing"),
-])
+@pytest.mark.parametrize(
+    "column,values,offsets,needle",
+    [
+        (spec("x", feed_pb2.INT32, source="age"), b"\x00" * 7, b"", "4-byte"),
+        (spec("x", feed_pb2.INT64, source="age"), b"\x00" * 16, b"", "expected 3 values"),
+        (
+            spec("x", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, 2, "age"),
+            b"\x00" * 16,
+            b"",
+            "expected 6 values",
+        ),
+        (
+            spec("x", feed_pb2.BINARY, source="age"),
+            b"abc",
+            np.array([0, 1, 3], "<i4").tobytes(),
+            "expected 4 int32 offsets",
+        ),
+        (
+            spec("x", feed_pb2.STRING, source="age"),
+            b"abc",
+            np.array([0, 1, 2, 9], "<i4").tobytes(),
+            "last 9",
+        ),
+        (
+            spec("x", feed_pb2.FLOAT64, feed_pb2.VAR_ARRAY, source="age"),
+            b"\x00" * 16,
+            np.array([0, 2, 1, 2], "<i4").tobytes(),
+            "decreasing",
+        ),
+    ],
+)
 def test_wrong_sizes_name_the_column(column, values, offsets, needle):
     with pytest.raises(ValueError) as err:
         decode_column(column, 3, values, offsets)
@@ -107,11 +139,14 @@ def test_batch_with_wrong_column_count_is_refused():
         decode_batch(s, feed_pb2.ColumnBatch(num_rows=0, columns=[feed_pb2.ColumnData()]))
 
 
-@pytest.mark.parametrize("column,needle", [
-    (spec("s", feed_pb2.STRING, feed_pb2.VAR_ARRAY), "array of STRING"),
-    (spec("v", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, 0), "width 0"),
-    (spec("d", feed_pb2.DTYPE_UNSPECIFIED), "DTYPE_UNSPECIFIED"),
-])
+@pytest.mark.parametrize(
+    "column,needle",
+    [
+        (spec("s", feed_pb2.STRING, feed_pb2.VAR_ARRAY), "array of STRING"),
+        (spec("v", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, 0), "width 0"),
+        (spec("d", feed_pb2.DTYPE_UNSPECIFIED), "DTYPE_UNSPECIFIED"),
+    ],
+)
 def test_schema_validation_names_the_column(column, needle):
     with pytest.raises(ValueError, match=needle):
         validate_schema(schema(column))

@@ -38,7 +38,8 @@ def test_end_feed_on_a_failed_program_fails_with_its_traceback():
 
 def test_status_of_a_failed_program_carries_its_traceback():
     status = NodeControlServicer(failed_program(), None).GetStatus(
-        node_control_pb2.StatusRequest(), FakeContext())
+        node_control_pb2.StatusRequest(), FakeContext()
+    )
     assert status.state == node_control_pb2.FAILED
     assert "ValueError: boom" in status.error
 
@@ -64,7 +65,8 @@ def test_end_feed_reports_rows_the_program_took_apart_from_rows_received():
     queue = _fed_queue()
     queue.get(1)  # the program takes the first chunk (3 rows); 4 wait in the queue
     reply = NodeControlServicer(program, queue).EndFeed(
-        node_control_pb2.EndFeedRequest(feed_id="f", expected_rows=7), FakeContext())
+        node_control_pb2.EndFeedRequest(feed_id="f", expected_rows=7), FakeContext()
+    )
     assert (reply.rows_received, reply.rows_taken) == (7, 3)
     assert reply.program_state == node_control_pb2.RUNNING and not reply.terminated
 
@@ -76,10 +78,12 @@ def test_end_feed_after_the_program_returned_says_so_and_counts_what_it_took():
     program.mark_finished()
     queue.close()  # as the runtime does after the program ends: not a terminate()
     status = NodeControlServicer(program, queue).GetStatus(
-        node_control_pb2.StatusRequest(), FakeContext())
+        node_control_pb2.StatusRequest(), FakeContext()
+    )
     assert (status.rows_received, status.rows_taken) == (7, 3)
     reply = NodeControlServicer(program, queue).EndFeed(
-        node_control_pb2.EndFeedRequest(feed_id="f", expected_rows=7), FakeContext())
+        node_control_pb2.EndFeedRequest(feed_id="f", expected_rows=7), FakeContext()
+    )
     assert reply.program_state == node_control_pb2.FINISHED
     assert not reply.terminated and reply.rows_taken == 3
 
@@ -91,7 +95,8 @@ def test_end_feed_after_terminate_is_a_legal_early_stop_with_the_rows_taken():
     queue.close()  # the program's terminate()
     program.mark_finished()  # and then it returned
     reply = NodeControlServicer(program, queue).EndFeed(
-        node_control_pb2.EndFeedRequest(feed_id="f", expected_rows=7), FakeContext())
+        node_control_pb2.EndFeedRequest(feed_id="f", expected_rows=7), FakeContext()
+    )
     assert reply.terminated and reply.rows_taken == 3 and reply.rows_received == 7
 
 

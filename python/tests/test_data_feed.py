@@ -5,12 +5,12 @@ import time
 
 import numpy as np
 import pytest
-
 from column_batches import batch, numeric_batch, schema, spec
-from sparktf.wire.column_batch import decode_batch
+
 from sparktf.node.data_feed import DataFeed, batch_rows
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
 from sparktf.v1 import feed_pb2
+from sparktf.wire.column_batch import decode_batch
 
 SCHEMA = schema(spec("x", feed_pb2.INT64), spec("y", feed_pb2.FLOAT32))
 
@@ -136,15 +136,23 @@ def test_put_stops_waiting_when_interrupted():
 
 
 def _mixed_feed():
-    s = schema(spec("n", feed_pb2.FLOAT32), spec("v", feed_pb2.INT32, feed_pb2.FIXED_ARRAY, 2),
-               spec("r", feed_pb2.INT64, feed_pb2.VAR_ARRAY), spec("s", feed_pb2.STRING),
-               spec("b", feed_pb2.BOOL))
+    s = schema(
+        spec("n", feed_pb2.FLOAT32),
+        spec("v", feed_pb2.INT32, feed_pb2.FIXED_ARRAY, 2),
+        spec("r", feed_pb2.INT64, feed_pb2.VAR_ARRAY),
+        spec("s", feed_pb2.STRING),
+        spec("b", feed_pb2.BOOL),
+    )
     queue, feed = _feed()
     queue.open_feed("f1", s)
     for rows in ([0, 1, 2], [3, 4]):
-        data = {"n": np.array(rows), "v": np.array([[r, -r] for r in rows]),
-                "r": [list(range(r)) for r in rows], "s": [f"row{r}" for r in rows],
-                "b": np.array(rows) % 2}
+        data = {
+            "n": np.array(rows),
+            "v": np.array([[r, -r] for r in rows]),
+            "r": [list(range(r)) for r in rows],
+            "s": [f"row{r}" for r in rows],
+            "b": np.array(rows) % 2,
+        }
         queue.put(FeedChunk("f1", len(rows), decode_batch(s, batch(s, data))), 1.0)
     queue.end_feed("f1")
     return feed
@@ -162,8 +170,10 @@ def test_dataset_has_the_schema_element_spec_and_the_rows():
     assert spec_["s"] == tf.TensorSpec([None], tf.string)
     assert spec_["b"] == tf.TensorSpec([None], tf.bool)
     assert isinstance(spec_["r"], tf.RaggedTensorSpec) and spec_["r"].dtype == tf.int64
-    assert (ds.options().experimental_distribute.auto_shard_policy
-            == tf.data.experimental.AutoShardPolicy.OFF)
+    assert (
+        ds.options().experimental_distribute.auto_shard_policy
+        == tf.data.experimental.AutoShardPolicy.OFF
+    )
     batches = list(ds)
     assert [int(b["n"].shape[0]) for b in batches] == [4, 1]
     first = batches[0]
@@ -181,7 +191,7 @@ def test_dataset_with_features_and_label_yields_pairs():
     ds = feed.dataset(5, features=["v"], label="n")
     x_spec, y_spec = ds.element_spec
     assert x_spec == tf.TensorSpec([None, 2], tf.int32) and y_spec == tf.TensorSpec([None])
-    (x, y), = list(ds)
+    ((x, y),) = list(ds)
     assert x.shape == (5, 2) and y.numpy().tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="column 'nope' is not in the feed"):
         feed.dataset(5, features=["nope"])
@@ -195,12 +205,15 @@ def _planned(node_rows: int, min_rows: int) -> feed_pb2.FeedSchema:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("node_rows,min_rows,expected", [
-    (25, 24, [8, 8, 9]),       # one row more than the smallest share goes to the last batch
-    (24, 24, [8, 8, 8]),
-    (5, 5, [5]),               # less than a batch: one batch, as on every other node
-    (5005, 5005, [8] * 624 + [13]),
-])
+@pytest.mark.parametrize(
+    "node_rows,min_rows,expected",
+    [
+        (25, 24, [8, 8, 9]),  # one row more than the smallest share goes to the last batch
+        (24, 24, [8, 8, 8]),
+        (5, 5, [5]),  # less than a batch: one batch, as on every other node
+        (5005, 5005, [8] * 624 + [13]),
+    ],
+)
 def test_balanced_batches_give_every_node_the_same_step_count(node_rows, min_rows, expected):
     queue, feed = _feed(capacity=1024)
     planned = _planned(node_rows, min_rows)

@@ -9,17 +9,28 @@ import time
 
 import numpy as np
 import pytest
-
 from fake_chief import FakeChief
-from sparktf.program.evaluation import checkpoint_number, evaluate_checkpoints
+
 from sparktf.node.context import NodeContext
+from sparktf.program.evaluation import checkpoint_number, evaluate_checkpoints
 
 
 def ctx_for(chief: FakeChief, model_dir: str) -> NodeContext:
-    return NodeContext(job_name="evaluator", task_index=0, worker_num=1, num_workers=1,
-                       cluster_spec={"chief": [chief.address]}, cluster_id="c", executor_id="1",
-                       model_dir=model_dir, export_dir=None, checkpoint_dir=None,
-                       working_dir=model_dir, data_feed=None, log_dir=f"{model_dir}/tensorboard")
+    return NodeContext(
+        job_name="evaluator",
+        task_index=0,
+        worker_num=1,
+        num_workers=1,
+        cluster_spec={"chief": [chief.address]},
+        cluster_id="c",
+        executor_id="1",
+        model_dir=model_dir,
+        export_dir=None,
+        checkpoint_dir=None,
+        working_dir=model_dir,
+        data_feed=None,
+        log_dir=f"{model_dir}/tensorboard",
+    )
 
 
 def model_and_data():
@@ -43,8 +54,9 @@ def test_scores_each_checkpoint_and_the_last_one_after_the_chief_ends(tmp_path):
 
     chief = FakeChief()
     trainer, data = model_and_data()
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=trainer),
-                                         str(tmp_path / "ckpt"), max_to_keep=None)
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=trainer), str(tmp_path / "ckpt"), max_to_keep=None
+    )
     written: list[str] = []
 
     def train() -> None:
@@ -58,8 +70,13 @@ def test_scores_each_checkpoint_and_the_last_one_after_the_chief_ends(tmp_path):
     evaluator, _ = model_and_data()
     thread = threading.Thread(target=train, daemon=True)
     thread.start()
-    results = evaluate_checkpoints(ctx_for(chief, str(tmp_path)), evaluator, data,
-                                   checkpoint_dir=str(tmp_path / "ckpt"), poll_seconds=0.2)
+    results = evaluate_checkpoints(
+        ctx_for(chief, str(tmp_path)),
+        evaluator,
+        data,
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        poll_seconds=0.2,
+    )
     thread.join(10)
     assert [r["checkpoint"] for r in results][-1] == written[-1]
     assert [r["step"] for r in results] == sorted({r["step"] for r in results})
@@ -80,8 +97,9 @@ def test_a_checkpoint_without_the_model_is_refused(tmp_path):
     model, data = model_and_data()
     try:
         with pytest.raises(ValueError, match="holds no variables under 'model'"):
-            evaluate_checkpoints(ctx_for(chief, str(tmp_path)), model, data,
-                                 checkpoint_dir=str(tmp_path / "ckpt"))
+            evaluate_checkpoints(
+                ctx_for(chief, str(tmp_path)), model, data, checkpoint_dir=str(tmp_path / "ckpt")
+            )
     finally:
         chief.close()
 

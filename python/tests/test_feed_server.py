@@ -6,17 +6,24 @@ import time
 import grpc
 import numpy as np
 import pytest
+from column_batches import (
+    batch,
+    batch_message,
+    feed_stream,
+    numeric_batch,
+    schema,
+    spec,
+    start_message,
+)
 
-from column_batches import (batch, batch_message, feed_stream, numeric_batch, schema, spec,
-                            start_message)
 from sparktf.node.control_server import NodeControlServicer
 from sparktf.node.data_feed import DataFeed
 from sparktf.node.feed_queue import FeedQueue
 from sparktf.node.feed_server import DataFeedServicer
 from sparktf.node.node_server import start_node_server
 from sparktf.node.program_state import ProgramState
-from sparktf.wire.shared_batches import SharedBatchDir
 from sparktf.v1 import feed_pb2, feed_pb2_grpc, node_control_pb2, node_control_pb2_grpc
+from sparktf.wire.shared_batches import SharedBatchDir
 
 SECRET = "s3cr3t-value-for-tests"
 CLUSTER = "cluster-a"
@@ -27,15 +34,24 @@ AUTH = [("sparktf-secret", SECRET)]
 class Node:
     """A node's services without a program: the test plays the program."""
 
-    def __init__(self, capacity: int = 8, put_timeout: float = 10.0,
-                 shared_dir: str | None = None) -> None:
+    def __init__(
+        self, capacity: int = 8, put_timeout: float = 10.0, shared_dir: str | None = None
+    ) -> None:
         self.program = ProgramState("worker", 1)
         self.queue = FeedQueue(capacity)
         self.feed = DataFeed(self.queue, timeout=5.0)
         self.server, port = start_node_server(
-            "127.0.0.1", SECRET, NodeControlServicer(self.program, self.queue),
-            DataFeedServicer(CLUSTER, self.queue, self.program, put_timeout,
-                             shared=SharedBatchDir(shared_dir) if shared_dir else None))
+            "127.0.0.1",
+            SECRET,
+            NodeControlServicer(self.program, self.queue),
+            DataFeedServicer(
+                CLUSTER,
+                self.queue,
+                self.program,
+                put_timeout,
+                shared=SharedBatchDir(shared_dir) if shared_dir else None,
+            ),
+        )
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.data = feed_pb2_grpc.DataFeedStub(self.channel)
         self.control = node_control_pb2_grpc.NodeControlStub(self.channel)
@@ -68,8 +84,8 @@ def test_feed_stream_is_acknowledged_counted_and_readable(node):
     ack = node.send(_stream(starts=(12,), rows=(2,), partition=1))
     assert ack.rows_received == 2
     reply = node.control.EndFeed(
-        node_control_pb2.EndFeedRequest(feed_id="f1", expected_rows=14), metadata=AUTH,
-        timeout=5)
+        node_control_pb2.EndFeedRequest(feed_id="f1", expected_rows=14), metadata=AUTH, timeout=5
+    )
     assert reply.rows_received == 14
     xs = []
     while not node.feed.should_stop():
@@ -81,8 +97,7 @@ def test_feed_stream_is_acknowledged_counted_and_readable(node):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("metadata", [None, [("sparktf-secret", "wrong")],
-                                      [("other", SECRET)]])
+@pytest.mark.parametrize("metadata", [None, [("sparktf-secret", "wrong")], [("other", SECRET)]])
 def test_calls_without_the_secret_are_refused(node, metadata):
     with pytest.raises(grpc.RpcError) as err:
         node.send(_stream(), metadata=metadata)
@@ -141,8 +156,11 @@ def test_a_full_queue_grants_nothing_and_terminate_answers_terminated():
 def test_end_feed_with_wrong_count_is_data_loss_and_late_streams_are_refused(node):
     node.send(_stream())
     with pytest.raises(grpc.RpcError) as err:
-        node.control.EndFeed(node_control_pb2.EndFeedRequest(feed_id="f1", expected_rows=13),
-                             metadata=AUTH, timeout=5)
+        node.control.EndFeed(
+            node_control_pb2.EndFeedRequest(feed_id="f1", expected_rows=13),
+            metadata=AUTH,
+            timeout=5,
+        )
     assert err.value.code() == grpc.StatusCode.DATA_LOSS
     assert "received 12 rows" in err.value.details() and "saw 13" in err.value.details()
     with pytest.raises(grpc.RpcError) as err:
@@ -153,8 +171,9 @@ def test_end_feed_with_wrong_count_is_data_loss_and_late_streams_are_refused(nod
 
 @pytest.mark.timeout(60)
 def test_failed_program_refuses_feeds_with_its_traceback(node):
-    node.program.mark_failed("Traceback (most recent call last):\n" + "x" * 9000
-                             + "\nValueError: bad model\n")
+    node.program.mark_failed(
+        "Traceback (most recent call last):\n" + "x" * 9000 + "\nValueError: bad model\n"
+    )
     node.queue.close()
     with pytest.raises(grpc.RpcError) as err:
         node.send(_stream())
@@ -174,8 +193,11 @@ def test_stop_is_recorded_and_answered_at_once(node):
 
 @pytest.mark.timeout(60)
 def test_streams_of_mixed_columns_survive_the_wire(node):
-    s = schema(spec("img", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, 4),
-               spec("tok", feed_pb2.INT32, feed_pb2.VAR_ARRAY), spec("txt", feed_pb2.STRING))
+    s = schema(
+        spec("img", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, 4),
+        spec("tok", feed_pb2.INT32, feed_pb2.VAR_ARRAY),
+        spec("txt", feed_pb2.STRING),
+    )
     data = {"img": np.ones((2, 4)), "tok": [[1, 2], [3]], "txt": ["a", "bc"]}
     ack = node.send([start_message(CLUSTER, "f2", s), batch_message(batch(s, data))])
     assert ack.rows_received == 2
@@ -185,19 +207,27 @@ def test_streams_of_mixed_columns_survive_the_wire(node):
 
 
 def _key(partition, attempt=0, feed_id="f1"):
-    return feed_pb2.PartitionKey(cluster_id=CLUSTER, feed_id=feed_id, partition=partition,
-                                 attempt=attempt)
+    return feed_pb2.PartitionKey(
+        cluster_id=CLUSTER, feed_id=feed_id, partition=partition, attempt=attempt
+    )
 
 
 def _reserve(node, partition, start, rows, attempt=0, node_rows=1_000_000):
-    return node.data.Reserve(feed_pb2.ReserveRequest(
-        key=_key(partition, attempt), start=start, rows=rows, node_rows=node_rows),
-        metadata=AUTH, timeout=5)
+    return node.data.Reserve(
+        feed_pb2.ReserveRequest(
+            key=_key(partition, attempt), start=start, rows=rows, node_rows=node_rows
+        ),
+        metadata=AUTH,
+        timeout=5,
+    )
 
 
 def _attempt_stream(partition, attempt, starts, rows):
-    yield feed_pb2.FeedMessage(start=feed_pb2.FeedStart(
-        cluster_id=CLUSTER, feed_id="f1", partition=partition, attempt=attempt, schema=SCHEMA))
+    yield feed_pb2.FeedMessage(
+        start=feed_pb2.FeedStart(
+            cluster_id=CLUSTER, feed_id="f1", partition=partition, attempt=attempt, schema=SCHEMA
+        )
+    )
     for s, r in zip(starts, rows):
         yield batch_message(numeric_batch(SCHEMA, s, r))
 
@@ -224,7 +254,9 @@ def test_a_retry_learns_the_ranges_taken_and_the_old_attempt_is_refused(node):
     # A stream that just stops (a cancelled task can look like that) keeps what it sent.
     ack = node.data.Feed(_attempt_stream(0, 0, (0, 3), (3, 4)), metadata=AUTH, timeout=10)
     assert ack.rows_received == 7
-    assert _reserve(node, 0, start=20, rows=4, node_rows=30).granted == 4  # a later range, not sent yet
+    assert (
+        _reserve(node, 0, start=20, rows=4, node_rows=30).granted == 4
+    )  # a later range, not sent yet
     progress = node.data.BeginPartition(_key(0, attempt=1), metadata=AUTH, timeout=5)
     assert progress.rows_taken == 7
     assert [(r.start, r.rows) for r in progress.taken] == [(0, 7)]
@@ -249,9 +281,16 @@ def test_rows_beyond_the_reservation_and_a_wrong_finish_are_refused(node):
     assert "reserved only 2 more" in err.value.details()
     assert _reserve(node, 1, start=0, rows=3).granted == 3
     with pytest.raises(grpc.RpcError) as err:
-        node.data.Feed(iter([*_attempt_stream(1, 0, (0,), (3,)),
-                             feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=4))]),
-                       metadata=AUTH, timeout=10)
+        node.data.Feed(
+            iter(
+                [
+                    *_attempt_stream(1, 0, (0,), (3,)),
+                    feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=4)),
+                ]
+            ),
+            metadata=AUTH,
+            timeout=10,
+        )
     assert err.value.code() == grpc.StatusCode.DATA_LOSS
     with pytest.raises(grpc.RpcError) as err:
         node.data.Feed(_attempt_stream(2, 0, (0,), (3,)), metadata=AUTH, timeout=10)
@@ -274,8 +313,7 @@ def test_more_streams_than_server_threads_wait_instead_of_being_refused():
         def send(p):
             try:
                 assert _reserve(node, p, start=p, rows=1).granted == 1
-                acks.append(node.data.Feed(held_open(p), metadata=AUTH,
-                                           timeout=60).rows_received)
+                acks.append(node.data.Feed(held_open(p), metadata=AUTH, timeout=60).rows_received)
             except grpc.RpcError as e:
                 errors.append(e)
 

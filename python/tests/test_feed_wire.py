@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-
 from column_batches import batch, batch_message, schema, spec, start_message
+
+from sparktf.v1 import feed_pb2, inference_pb2
 from sparktf.wire.column_batch import decode_batch
 from sparktf.wire.feed_wire import ColumnBatchView, kind_of, parse_feed_message, parse_infer_request
-from sparktf.v1 import feed_pb2, inference_pb2
 
 SCHEMA = schema(
     spec("x", feed_pb2.FLOAT32, feed_pb2.FIXED_ARRAY, width=3),
@@ -28,8 +28,9 @@ def test_batch_reads_like_the_generated_parser_and_shares_the_received_bytes():
     assert isinstance(view, ColumnBatchView)
     reference = feed_pb2.FeedMessage.FromString(data).batch
     assert view.num_rows == reference.num_rows == 4
-    assert [(bytes(c.values), bytes(c.offsets)) for c in view.columns] == \
-        [(c.values, c.offsets) for c in reference.columns]
+    assert [(bytes(c.values), bytes(c.offsets)) for c in view.columns] == [
+        (c.values, c.offsets) for c in reference.columns
+    ]
     decoded = decode_batch(SCHEMA, view)
     np.testing.assert_array_equal(decoded["x"], COLUMNS["x"])
     np.testing.assert_array_equal(decoded["label"], COLUMNS["label"])
@@ -67,12 +68,15 @@ def test_negative_num_rows_reads_as_proto_int32():
         decode_batch(schema(), view)
 
 
-@pytest.mark.parametrize("data,error", [
-    (b"\x12\x05ab", "claims 5 bytes, 2 are left"),
-    (b"\x12\x03\x12\x09a", "claims 9 bytes"),
-    (b"\x12\x01\x80", "varint runs past the end"),
-    (b"\x12\x02\x0b\x00", "wire type 3"),
-])
+@pytest.mark.parametrize(
+    "data,error",
+    [
+        (b"\x12\x05ab", "claims 5 bytes, 2 are left"),
+        (b"\x12\x03\x12\x09a", "claims 9 bytes"),
+        (b"\x12\x01\x80", "varint runs past the end"),
+        (b"\x12\x02\x0b\x00", "wire type 3"),
+    ],
+)
 def test_malformed_batches_are_refused(data, error):
     with pytest.raises(ValueError, match=error):
         parse_feed_message(data)

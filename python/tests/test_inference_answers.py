@@ -3,14 +3,14 @@ batch_results answers them in order, and bad answers are errors that name the re
 
 import numpy as np
 import pytest
-
 from column_batches import numeric_batch, schema, spec
+
 from sparktf.node.answer_sink import AnswerSink
-from sparktf.wire.column_batch import decode_batch, decode_column
 from sparktf.node.data_feed import DataFeed
 from sparktf.node.feed_queue import FeedChunk, FeedQueue
-from sparktf.wire.result_batch import check_rows, encode_answers
 from sparktf.v1 import feed_pb2
+from sparktf.wire.column_batch import decode_batch, decode_column
+from sparktf.wire.result_batch import check_rows, encode_answers
 
 INPUTS = schema(spec("x", feed_pb2.INT64))
 
@@ -40,8 +40,9 @@ def test_rows_are_handed_out_without_waiting_and_answered_in_order():
     sink.input_done()
     answers = []
     while (a := sink.next_answer(1.0, lambda: None)) is not None:
-        answers += decode_column(out("double", feed_pb2.INT64), a.num_rows,
-                                 a.columns[0].values, b"").tolist()
+        answers += decode_column(
+            out("double", feed_pb2.INT64), a.num_rows, a.columns[0].values, b""
+        ).tolist()
     assert answers == [0, 2, 4, 6, 8]
 
 
@@ -65,15 +66,28 @@ def test_batch_results_without_a_batch_is_an_error():
 
 
 def test_answers_encode_every_kind():
-    outputs = [out("f", feed_pb2.FLOAT64), out("s", feed_pb2.STRING),
-               out("a", feed_pb2.FLOAT32, feed_pb2.VAR_ARRAY),
-               out("r", feed_pb2.INT32, feed_pb2.VAR_ARRAY), out("b", feed_pb2.BOOL)]
-    cols = check_rows(outputs, {"f": np.array([[1.5], [2.5]]), "s": ["x", b"yz"],
-                                "a": np.ones((2, 3)), "r": [np.arange(1), np.arange(3)],
-                                "b": [True, False]}, 2)
+    outputs = [
+        out("f", feed_pb2.FLOAT64),
+        out("s", feed_pb2.STRING),
+        out("a", feed_pb2.FLOAT32, feed_pb2.VAR_ARRAY),
+        out("r", feed_pb2.INT32, feed_pb2.VAR_ARRAY),
+        out("b", feed_pb2.BOOL),
+    ]
+    cols = check_rows(
+        outputs,
+        {
+            "f": np.array([[1.5], [2.5]]),
+            "s": ["x", b"yz"],
+            "a": np.ones((2, 3)),
+            "r": [np.arange(1), np.arange(3)],
+            "b": [True, False],
+        },
+        2,
+    )
     batch = encode_answers(outputs, cols, 0, 2)
-    decoded = {o.name: decode_column(o, 2, c.values, c.offsets)
-               for o, c in zip(outputs, batch.columns)}
+    decoded = {
+        o.name: decode_column(o, 2, c.values, c.offsets) for o, c in zip(outputs, batch.columns)
+    }
     assert decoded["f"].tolist() == [1.5, 2.5]
     assert decoded["s"].tolist() == [b"x", b"yz"]
     assert decoded["a"].values.tolist() == [1.0] * 6

@@ -12,8 +12,8 @@ from pathlib import Path
 import cloudpickle
 import grpc
 import pytest
-
 from column_batches import batch_message, feed_stream, numeric_batch, schema, spec, start_message
+
 from sparktf.v1 import feed_pb2, feed_pb2_grpc, node_control_pb2, node_control_pb2_grpc
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
@@ -25,14 +25,30 @@ SCHEMA = schema(spec("x", feed_pb2.INT64))
 
 def _bootstrap(tmp: Path, program: dict, linger: bool = True) -> Path:
     boot = {
-        "cluster_id": CLUSTER, "job_name": "chief", "task_index": 0, "worker_num": 0,
-        "num_workers": 1, "cluster_spec": {"chief": ["127.0.0.1:1"]},
-        "tf_config": json.dumps({"cluster": {"chief": ["127.0.0.1:1"]},
-                                 "task": {"type": "chief", "index": 0}}),
-        "host": "127.0.0.1", "secret": SECRET, "ready_file": str(tmp / "ready.json"),
-        "working_dir": str(tmp), "program": program, "model_dir": str(tmp / "model"),
-        "export_dir": None, "queue_capacity": 4, "feed_timeout_seconds": 20,
-        "linger": linger, "linger_timeout_seconds": 30, "env": {"SPARKTF_TEST_VAR": "on"},
+        "cluster_id": CLUSTER,
+        "job_name": "chief",
+        "task_index": 0,
+        "worker_num": 0,
+        "num_workers": 1,
+        "cluster_spec": {"chief": {"addresses": ["127.0.0.1:1"]}},
+        "tf_config": json.dumps(
+            {"cluster": {"chief": ["127.0.0.1:1"]}, "task": {"type": "chief", "index": 0}}
+        ),
+        "host": "127.0.0.1",
+        "secret": SECRET,
+        "ready_file": str(tmp / "ready.json"),
+        "working_dir": str(tmp),
+        "program": program,
+        "model_dir": str(tmp / "model"),
+        "export_dir": None,
+        "queue_capacity": 4,
+        "feed_timeout_seconds": 20,
+        "linger": linger,
+        "linger_timeout_seconds": 30,
+        "env": {"SPARKTF_TEST_VAR": "on"},
+        "input_mode": "SPARK",
+        "executor_id": "1",
+        "tensorboard": False,
     }
     path = tmp / "bootstrap.json"
     path.write_text(json.dumps(boot))
@@ -47,7 +63,10 @@ class NodeProcess:
         self.log = open(tmp / "node.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sparktf.node", str(_bootstrap(tmp, program, linger))],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.channel: grpc.Channel | None = None
 
     def output(self) -> str:
@@ -78,8 +97,9 @@ class NodeProcess:
             time.sleep(0.1)
 
     def stop(self, grace: float = 5.0) -> None:
-        self.control.Stop(node_control_pb2.StopRequest(grace_seconds=grace), metadata=AUTH,
-                          timeout=5)
+        self.control.Stop(
+            node_control_pb2.StopRequest(grace_seconds=grace), metadata=AUTH, timeout=5
+        )
 
     def wait_exit(self, timeout: float = 10.0) -> int:
         try:
@@ -106,7 +126,7 @@ def _pickled(tmp: Path, main_fun, args) -> dict:
             cloudpickle.dump((main_fun, args), fh)
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-    return {"kind": "pickled", "path": str(path)}
+    return {"pickled": {"path": str(path)}}
 
 
 def _reading_program(args, ctx):
@@ -118,10 +138,18 @@ def _reading_program(args, ctx):
             sizes.append(len(b["x"]))
             xs.extend(b["x"].tolist())
     with open(args["out"], "w") as fh:
-        json.dump({"sizes": sizes, "xs": xs, "role": f"{ctx.job_name}:{ctx.task_index}",
-                   "cwd": os.getcwd(), "tf_config": os.environ.get("TF_CONFIG"),
-                   "env": os.environ.get("SPARKTF_TEST_VAR"),
-                   "export": ctx.absolute_path("export")}, fh)
+        json.dump(
+            {
+                "sizes": sizes,
+                "xs": xs,
+                "role": f"{ctx.job_name}:{ctx.task_index}",
+                "cwd": os.getcwd(),
+                "tf_config": os.environ.get("TF_CONFIG"),
+                "env": os.environ.get("SPARKTF_TEST_VAR"),
+                "export": ctx.absolute_path("export"),
+            },
+            fh,
+        )
 
 
 @pytest.mark.timeout(60)
@@ -131,12 +159,15 @@ def test_node_runs_a_pickled_program_on_fed_data_and_exits_on_stop(tmp_path):
     try:
         node.connect()
         messages = [start_message(CLUSTER, "feed-1", SCHEMA)] + [
-            batch_message(numeric_batch(SCHEMA, s, 3)) for s in (0, 3, 6)]
+            batch_message(numeric_batch(SCHEMA, s, 3)) for s in (0, 3, 6)
+        ]
         ack = feed_stream(node.data, messages, AUTH)
         assert ack.rows_received == 9 and not ack.terminated
         reply = node.control.EndFeed(
-            node_control_pb2.EndFeedRequest(feed_id="feed-1", expected_rows=9), metadata=AUTH,
-            timeout=5)
+            node_control_pb2.EndFeedRequest(feed_id="feed-1", expected_rows=9),
+            metadata=AUTH,
+            timeout=5,
+        )
         assert reply.rows_received == 9
         status = node.wait_state(node_control_pb2.FINISHED)
         assert status.state == node_control_pb2.FINISHED, node.output()
@@ -159,10 +190,10 @@ def test_node_runs_a_pickled_program_on_fed_data_and_exits_on_stop(tmp_path):
 @pytest.mark.timeout(60)
 def test_failing_script_reports_failed_with_traceback(tmp_path):
     script = tmp_path / "train_job.py"
-    script.write_text("def main(args, ctx):\n"
-                      "    raise ValueError('model exploded: ' + args['why'])\n")
-    program = {"kind": "script", "path": str(script), "function": "main",
-               "args": {"why": "bad lr"}}
+    script.write_text(
+        "def main(args, ctx):\n    raise ValueError('model exploded: ' + args['why'])\n"
+    )
+    program = {"script": {"path": str(script), "function": "main", "args": {"why": "bad lr"}}}
     node = NodeProcess(tmp_path, program)
     try:
         node.connect()
@@ -171,8 +202,7 @@ def test_failing_script_reports_failed_with_traceback(tmp_path):
         assert "ValueError: model exploded: bad lr" in status.error
         assert "train_job.py" in status.error
         with pytest.raises(grpc.RpcError) as err:
-            node.data.Feed(iter([start_message(CLUSTER, "f", SCHEMA)]), metadata=AUTH,
-                           timeout=5)
+            node.data.Feed(iter([start_message(CLUSTER, "f", SCHEMA)]), metadata=AUTH, timeout=5)
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "node chief:0 failed" in err.value.details()
         node.stop()
@@ -219,8 +249,12 @@ def test_without_linger_the_node_exits_when_the_program_returns(tmp_path):
 def test_bad_bootstrap_names_the_field(tmp_path):
     path = tmp_path / "bootstrap.json"
     path.write_text(json.dumps({"cluster_id": "c", "job_name": "boss"}))
-    proc = subprocess.run([sys.executable, "-m", "sparktf.node", str(path)],
-                          env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR)),
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sparktf.node", str(path)],
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 4
     assert "field 'job_name' must be one of chief, worker, ps, evaluator" in proc.stderr

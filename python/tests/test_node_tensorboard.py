@@ -4,22 +4,25 @@ import json
 import urllib.request
 
 import pytest
-
-from sparktf.node.bootstrap import NodeBootstrap
-from sparktf.node.runtime import write_ready_file
-from sparktf.node.tensorboard import default_log_dir, start_tensorboard
 from test_bootstrap import BASE
 
+from sparktf.node.bootstrap import NodeBootstrap
+from sparktf.node.tensorboard import default_log_dir, start_tensorboard
+from sparktf.wire.ready_file import write_ready_file
 
-@pytest.mark.parametrize("log_dir,model_dir,expected", [
-    (None, None, "/w/tensorboard"),
-    (None, "/m", "/m/tensorboard"),
-    (None, "hdfs://nn/m/", "hdfs://nn/m/tensorboard"),
-    ("runs", "/m", "/m/runs"),
-    ("runs", None, "/w/runs"),
-    ("/logs", "/m", "/logs"),
-    ("gs://b/logs", "/m", "gs://b/logs"),
-])
+
+@pytest.mark.parametrize(
+    "log_dir,model_dir,expected",
+    [
+        (None, None, "/w/tensorboard"),
+        (None, "/m", "/m/tensorboard"),
+        (None, "hdfs://nn/m/", "hdfs://nn/m/tensorboard"),
+        ("runs", "/m", "/m/runs"),
+        ("runs", None, "/w/runs"),
+        ("/logs", "/m", "/logs"),
+        ("gs://b/logs", "/m", "gs://b/logs"),
+    ],
+)
 def test_log_dir_resolves_like_absolute_path(log_dir, model_dir, expected):
     assert default_log_dir(log_dir, model_dir, "/w") == expected
 

@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-
 from fake_chief import FakeChief
+
 from sparktf.node.context import NodeContext
 from sparktf.program.parameter_server import ServerStartError, serve
 
@@ -24,15 +24,26 @@ def free_port() -> int:
 
 
 def ctx_for(job: str, spec: dict[str, list[str]], fed: bool = False) -> NodeContext:
-    return NodeContext(job_name=job, task_index=0, worker_num=0, num_workers=2, cluster_spec=spec,
-                       cluster_id="c", executor_id="1", model_dir=None, export_dir=None,
-                       checkpoint_dir=None, working_dir="/tmp",
-                       data_feed=object() if fed else None)  # type: ignore[arg-type]
+    return NodeContext(
+        job_name=job,
+        task_index=0,
+        worker_num=0,
+        num_workers=2,
+        cluster_spec=spec,
+        cluster_id="c",
+        executor_id="1",
+        model_dir=None,
+        export_dir=None,
+        checkpoint_dir=None,
+        working_dir="/tmp",
+        data_feed=object() if fed else None,
+    )  # type: ignore[arg-type]
 
 
 def use_tf_config(monkeypatch, spec: dict[str, list[str]], job: str) -> None:
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": spec,
-                                                "task": {"type": job, "index": 0}}))
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": spec, "task": {"type": job, "index": 0}})
+    )
 
 
 SPEC = {"chief": ["127.0.0.1:1"], "ps": ["127.0.0.1:2"], "worker": ["127.0.0.1:3"]}
@@ -59,11 +70,16 @@ def test_a_taken_port_is_a_clear_error(monkeypatch):
     taken.bind(("0.0.0.0", 0))
     taken.listen(1)
     try:
-        spec = {"chief": [f"127.0.0.1:{free_port()}"],
-                "ps": [f"127.0.0.1:{taken.getsockname()[1]}"]}
+        spec = {
+            "chief": [f"127.0.0.1:{free_port()}"],
+            "ps": [f"127.0.0.1:{taken.getsockname()[1]}"],
+        }
         use_tf_config(monkeypatch, spec, "ps")
-        with pytest.raises(ServerStartError, match=r"node ps:0 could not start TensorFlow's "
-                           rf"server on {spec['ps'][0]} \(its TF_CONFIG address\)"):
+        with pytest.raises(
+            ServerStartError,
+            match=r"node ps:0 could not start TensorFlow's "
+            rf"server on {spec['ps'][0]} \(its TF_CONFIG address\)",
+        ):
             serve(ctx_for("ps", spec), chief_start_timeout=30)
     finally:
         taken.close()

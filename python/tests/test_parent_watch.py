@@ -41,11 +41,18 @@ def test_orphaned_child_exits_within_seconds_and_removes_its_leftovers(tmp_path)
     # is a pipe only the middle process read, as a node's is the executor JVM's: writing to it
     # after the parent is gone fails, which must not keep the child from cleaning up.
     middle = subprocess.run(
-        [sys.executable, "-c",
-         "import subprocess, sys; subprocess.Popen([sys.executable, '-c', sys.argv[1], "
-         "sys.argv[2], sys.argv[3]], stderr=subprocess.PIPE); import time; time.sleep(1.5)",
-         CHILD, str(pid_file), str(leftover)],
-        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR)), timeout=30)
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys; subprocess.Popen([sys.executable, '-c', sys.argv[1], "
+            "sys.argv[2], sys.argv[3]], stderr=subprocess.PIPE); import time; time.sleep(1.5)",
+            CHILD,
+            str(pid_file),
+            str(leftover),
+        ],
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR)),
+        timeout=30,
+    )
     assert middle.returncode == 0
     deadline = time.monotonic() + 10
     while not pid_file.exists() or not pid_file.read_text():

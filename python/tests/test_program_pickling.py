@@ -18,17 +18,21 @@ def test_a_function_from_a_user_module_travels_by_value(tmp_path, monkeypatch):
     assert _is_user_module(my_training)
     blob = _pickle_program(my_training.main_fun, {"x": 5})
     # A fresh interpreter without tmp_path on its path, as a node has.
-    code = ("import sys, cloudpickle; f, a = cloudpickle.loads(sys.stdin.buffer.read()); "
-            "print(f(a, None))")
-    done = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True,
-                          timeout=60, cwd="/")
+    code = (
+        "import sys, cloudpickle; f, a = cloudpickle.loads(sys.stdin.buffer.read()); "
+        "print(f(a, None))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=blob, capture_output=True, timeout=60, cwd="/"
+    )
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().strip() == "15"
     # Registration is undone: a plain pickle of the module's function is by reference again,
     # so the fresh interpreter cannot load it.
     plain = cloudpickle.dumps((my_training.main_fun, {"x": 5}))
-    again = subprocess.run([sys.executable, "-c", code], input=plain, capture_output=True,
-                           timeout=60, cwd="/")
+    again = subprocess.run(
+        [sys.executable, "-c", code], input=plain, capture_output=True, timeout=60, cwd="/"
+    )
     assert again.returncode != 0 and b"my_training" in again.stderr
 
 

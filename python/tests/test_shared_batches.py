@@ -5,21 +5,23 @@ import os
 
 import grpc
 import pytest
-
 from column_batches import numeric_batch, schema, spec, start_message
-from sparktf.wire.column_batch import decode_batch
-from sparktf.wire.shared_batches import SharedBatchDir, carried_batch
-from sparktf.v1 import feed_pb2, inference_pb2
 from test_feed_server import CLUSTER, SCHEMA, Node
 
+from sparktf.v1 import feed_pb2, inference_pb2
+from sparktf.wire.column_batch import decode_batch
+from sparktf.wire.shared_batches import SharedBatchDir, carried_batch
 
-def _leave(directory, name: str, column_batch: feed_pb2.ColumnBatch,
-           reuse: bool = False) -> feed_pb2.SharedBatch:
+
+def _leave(
+    directory, name: str, column_batch: feed_pb2.ColumnBatch, reuse: bool = False
+) -> feed_pb2.SharedBatch:
     """What the JVM's SharedBatchFiles does: the serialized batch in a file, and its message."""
     data = column_batch.SerializeToString()
     (directory / name).write_bytes(data)
-    return feed_pb2.SharedBatch(file=name, size=len(data), num_rows=column_batch.num_rows,
-                                reuse=reuse)
+    return feed_pb2.SharedBatch(
+        file=name, size=len(data), num_rows=column_batch.num_rows, reuse=reuse
+    )
 
 
 def test_take_reads_the_columns_in_place_and_deletes_the_file(tmp_path):
@@ -93,13 +95,17 @@ def test_missing_file_wrong_size_and_wrong_rows_are_named(tmp_path):
 def test_a_stream_mixes_shared_and_in_band_batches(tmp_path):
     node = Node(shared_dir=str(tmp_path))
     try:
-        messages = [start_message(CLUSTER, "f1", SCHEMA),
-                    feed_pb2.FeedMessage(shared_batch=_leave(
-                        tmp_path, "f1-e0-p0-a0-0", numeric_batch(SCHEMA, 0, 4))),
-                    feed_pb2.FeedMessage(batch=numeric_batch(SCHEMA, 4, 2)),
-                    feed_pb2.FeedMessage(shared_batch=_leave(
-                        tmp_path, "f1-e0-p0-a0-1", numeric_batch(SCHEMA, 6, 3))),
-                    feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=9))]
+        messages = [
+            start_message(CLUSTER, "f1", SCHEMA),
+            feed_pb2.FeedMessage(
+                shared_batch=_leave(tmp_path, "f1-e0-p0-a0-0", numeric_batch(SCHEMA, 0, 4))
+            ),
+            feed_pb2.FeedMessage(batch=numeric_batch(SCHEMA, 4, 2)),
+            feed_pb2.FeedMessage(
+                shared_batch=_leave(tmp_path, "f1-e0-p0-a0-1", numeric_batch(SCHEMA, 6, 3))
+            ),
+            feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=9)),
+        ]
         ack = node.send(messages)
         assert (ack.rows_received, ack.terminated) == (9, False)
         assert os.listdir(tmp_path) == []
@@ -112,8 +118,7 @@ def test_a_stream_mixes_shared_and_in_band_batches(tmp_path):
 def test_a_shared_batch_to_a_node_without_a_shared_dir_is_refused(node, tmp_path):
     ref = _leave(tmp_path, "f1-0", numeric_batch(SCHEMA, 0, 2))
     with pytest.raises(grpc.RpcError) as err:
-        node.send([start_message(CLUSTER, "f1", SCHEMA),
-                   feed_pb2.FeedMessage(shared_batch=ref)])
+        node.send([start_message(CLUSTER, "f1", SCHEMA), feed_pb2.FeedMessage(shared_batch=ref)])
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "has no shared-memory directory" in err.value.details()
     assert node.queue.total_rows == 0
@@ -124,4 +129,3 @@ def node():
     n = Node()
     yield n
     n.close()
-

@@ -11,17 +11,31 @@ import tensorflow as tf
 
 from sparktf.program.tfrecord_input import feature_spec, tfrecord_files
 
-SCHEMA = {"type": "struct", "fields": [
-    {"name": "label", "type": "integer", "nullable": True, "metadata": {}},
-    {"name": "score", "type": "double", "nullable": True, "metadata": {}},
-    {"name": "name", "type": "string", "nullable": True, "metadata": {}},
-    {"name": "pixels", "type": {"type": "array", "elementType": "float", "containsNull": True},
-     "nullable": True, "metadata": {}},
-    {"name": "vec", "type": {"type": "udt", "class": "org.apache.spark.ml.linalg.VectorUDT",
-                             "pyClass": "pyspark.ml.linalg.VectorUDT",
-                             "sqlType": {"type": "struct", "fields": []}},
-     "nullable": True, "metadata": {}},
-]}
+SCHEMA = {
+    "type": "struct",
+    "fields": [
+        {"name": "label", "type": "integer", "nullable": True, "metadata": {}},
+        {"name": "score", "type": "double", "nullable": True, "metadata": {}},
+        {"name": "name", "type": "string", "nullable": True, "metadata": {}},
+        {
+            "name": "pixels",
+            "type": {"type": "array", "elementType": "float", "containsNull": True},
+            "nullable": True,
+            "metadata": {},
+        },
+        {
+            "name": "vec",
+            "type": {
+                "type": "udt",
+                "class": "org.apache.spark.ml.linalg.VectorUDT",
+                "pyClass": "pyspark.ml.linalg.VectorUDT",
+                "sqlType": {"type": "struct", "fields": []},
+            },
+            "nullable": True,
+            "metadata": {},
+        },
+    ],
+}
 
 
 def _folder(tmp_path, parts: int) -> str:

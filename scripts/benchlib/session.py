@@ -58,8 +58,9 @@ def start_spark(
     timeout: float = 120,
 ) -> Any:
     """A session with ``executors`` executors registered (waits up to ``timeout`` s)."""
-    import sparktf
     from pyspark.sql import SparkSession
+
+    import sparktf
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ["PYSPARK_PYTHON"] = sys.executable

@@ -48,8 +48,10 @@ def executor_pid(worker_pids, executor_id):
                 cmd = child.cmdline()
             except psutil.NoSuchProcess:  # also a zombie: an executor that already ended
                 continue
-            if ("org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmd
-                    and cmd[cmd.index("--executor-id") + 1] == executor_id):
+            if (
+                "org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmd
+                and cmd[cmd.index("--executor-id") + 1] == executor_id
+            ):
                 return child.pid
     raise RuntimeError(f"no executor JVM with id {executor_id} under workers {worker_pids}")
 
@@ -85,9 +87,17 @@ def main(master, worker_pids):
         result["too_many_seconds"] = time.monotonic() - started
 
         marker = os.path.join(scratch, "fed")
-        cluster = TFCluster.run(spark, read_until_stopped, {"fed_marker": marker},
-                                num_executors=2, input_mode=InputMode.SPARK, master_node="chief",
-                                reservation_timeout=120, feed_timeout=60, shutdown_timeout=30)
+        cluster = TFCluster.run(
+            spark,
+            read_until_stopped,
+            {"fed_marker": marker},
+            num_executors=2,
+            input_mode=InputMode.SPARK,
+            master_node="chief",
+            reservation_timeout=120,
+            feed_timeout=60,
+            shutdown_timeout=30,
+        )
         seq = cluster._java_obj.nodes()
         nodes = [seq.apply(i) for i in range(seq.size())]
         result["node_pids"] = [n.pid() for n in nodes]

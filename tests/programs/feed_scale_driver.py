@@ -64,11 +64,13 @@ def main(executors, memory_mb, partitions, rows, sleep):
                 time.sleep(0.5)
             out = os.path.join(scratch, "out")
             os.mkdir(out)
-            cluster = TFCluster.run(spark, count_rows, {"out": out, "sleep": sleep},
-                                    num_executors=2, feed_timeout=120)
+            cluster = TFCluster.run(
+                spark, count_rows, {"out": out, "sleep": sleep}, num_executors=2, feed_timeout=120
+            )
             try:
                 df = spark.range(0, rows, 1, partitions).select(
-                    "id", F.array_repeat(F.col("id").cast("float"), 64).alias("x"))
+                    "id", F.array_repeat(F.col("id").cast("float"), 64).alias("x")
+                )
                 began = time.monotonic()
                 report = cluster.train(df)
                 seconds = time.monotonic() - began
@@ -77,9 +79,10 @@ def main(executors, memory_mb, partitions, rows, sleep):
             programs = {}
             for name in os.listdir(out):
                 with open(os.path.join(out, name)) as f:
-                    programs[name[:-len(".json")]] = json.load(f)
-            print("RESULT " + json.dumps({"report": report, "programs": programs,
-                                         "seconds": seconds}))
+                    programs[name[: -len(".json")]] = json.load(f)
+            print(
+                "RESULT " + json.dumps({"report": report, "programs": programs, "seconds": seconds})
+            )
         finally:
             spark.stop()
     finally:
@@ -87,5 +90,4 @@ def main(executors, memory_mb, partitions, rows, sleep):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
-         float(sys.argv[5]))
+    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))

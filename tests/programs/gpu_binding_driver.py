@@ -29,8 +29,13 @@ def record_gpus(args, ctx):
 
     path = os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}.json")
     with open(path, "w") as fh:
-        json.dump({"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                   "executor_pid": os.getppid()}, fh)
+        json.dump(
+            {
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                "executor_pid": os.getppid(),
+            },
+            fh,
+        )
 
 
 def executor_pid():
@@ -50,9 +55,17 @@ def task_gpus(_):
 def run_cluster(spark, out_root, name, **kwargs):
     out = os.path.join(out_root, name)
     os.makedirs(out)
-    cluster = TFCluster.run(spark, record_gpus, {"out": out}, num_executors=2,
-                            input_mode=InputMode.SPARK, master_node="chief",
-                            reservation_timeout=120, shutdown_timeout=60, **kwargs)
+    cluster = TFCluster.run(
+        spark,
+        record_gpus,
+        {"out": out},
+        num_executors=2,
+        input_mode=InputMode.SPARK,
+        master_node="chief",
+        reservation_timeout=120,
+        shutdown_timeout=60,
+        **kwargs,
+    )
     nodes = cluster.nodes
     cluster.shutdown()  # waits for the programs: every file is written
     for n in nodes:
@@ -90,8 +103,9 @@ def main(discovery_script, out_root):
             time.sleep(0.5)
         # What Spark gives any task on each executor: each owns one GPU, so its tasks get that one.
         owned = {}
-        for pid, addresses in spark.sparkContext.parallelize(range(8), 8).flatMap(
-                task_gpus).collect():
+        for pid, addresses in (
+            spark.sparkContext.parallelize(range(8), 8).flatMap(task_gpus).collect()
+        ):
             owned.setdefault(str(pid), set()).add(tuple(addresses))
         result = {
             "executor_visible_devices": EXECUTOR_VISIBLE_DEVICES,

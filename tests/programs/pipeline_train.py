@@ -10,9 +10,13 @@ def main_fun(args, ctx):
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     with strategy.scope():
-        model = keras.Sequential([keras.Input(shape=(4,), name="x"),
-                                  keras.layers.Dense(8, activation="relu"),
-                                  keras.layers.Dense(1, name="score")])
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(4,), name="x"),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(1, name="score"),
+            ]
+        )
         model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     model.fit(ctx.get_data_feed().dataset(32, features=["x"], label="y"), epochs=1, verbose=0)
     export_saved_model(model, ctx)

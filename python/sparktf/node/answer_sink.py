@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from sparktf.v1 import feed_pb2
 
@@ -55,8 +55,9 @@ class AnswerSink:
     def pending_rows(self) -> int:
         return self._rows_in - self._rows_answered
 
-    def next_answer(self, idle_timeout: float,
-                    interrupted: Callable[[], str | None]) -> feed_pb2.ColumnBatch | None:
+    def next_answer(
+        self, idle_timeout: float, interrupted: Callable[[], str | None]
+    ) -> feed_pb2.ColumnBatch | None:
         """The next answers in row order; None once every row is answered and the input ended.
 
         Raises RuntimeError with the failure, when ``fail`` was called or ``interrupted()``
@@ -82,5 +83,6 @@ class AnswerSink:
                     raise TimeoutError(
                         f"{self.where}: the program answered none of {self.pending_rows} waiting "
                         f"rows for {idle_timeout:g} s; does it call feed.batch_results() for "
-                        "every next_batch()?")
+                        "every next_batch()?"
+                    )
                 self._cond.wait(min(POLL_SECONDS, remaining))

@@ -7,6 +7,7 @@ import re
 import threading
 
 from sparktf.node.data_feed import DataFeed
+from sparktf.wire.roles import acts_as_chief
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -38,7 +39,8 @@ class NodeContext:
 
           keras.callbacks.BackupAndRestore(backup_dir=ctx.checkpoint_dir)   # in model.fit
           # or, with tf.train.CheckpointManager under MultiWorkerMirroredStrategy, where every
-          # worker saves and only the chief's copy counts:
+          # worker saves and only the chief's copy counts (ctx.is_chief: the chief, or worker:0
+          # in a cluster without one):
           ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
           ckpt.restore(tf.train.latest_checkpoint(ctx.checkpoint_dir))   # None at first: no-op
           where = (ctx.checkpoint_dir if ctx.is_chief
@@ -49,12 +51,24 @@ class NodeContext:
     * ``log_dir``: TensorBoard's log directory.
     """
 
-    def __init__(self, *, job_name: str, task_index: int, worker_num: int, num_workers: int,
-                 cluster_spec: dict[str, list[str]], cluster_id: str, executor_id: str | None,
-                 model_dir: str | None, export_dir: str | None, checkpoint_dir: str | None,
-                 working_dir: str, data_feed: DataFeed | None,
-                 log_dir: str | None = None,
-                 stop_requested: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        task_index: int,
+        worker_num: int,
+        num_workers: int,
+        cluster_spec: dict[str, list[str]],
+        cluster_id: str,
+        executor_id: str | None,
+        model_dir: str | None,
+        export_dir: str | None,
+        checkpoint_dir: str | None,
+        working_dir: str,
+        data_feed: DataFeed | None,
+        log_dir: str | None = None,
+        stop_requested: threading.Event | None = None,
+    ) -> None:
         self.job_name = job_name
         self.task_index = task_index
         self.worker_num = worker_num  # global index over all nodes (TFoS name)
@@ -73,13 +87,16 @@ class NodeContext:
         self.stop_requested = stop_requested if stop_requested is not None else threading.Event()
 
     def __repr__(self) -> str:
-        return (f"NodeContext({self.job_name}:{self.task_index}, worker_num={self.worker_num}, "
-                f"num_workers={self.num_workers}, cluster_id={self.cluster_id!r})")
+        return (
+            f"NodeContext({self.job_name}:{self.task_index}, worker_num={self.worker_num}, "
+            f"num_workers={self.num_workers}, cluster_id={self.cluster_id!r})"
+        )
 
     @property
     def is_chief(self) -> bool:
-        """True on the node that should save models and write summaries."""
-        return self.job_name == "chief"
+        """True on the node that saves models and checkpoints and writes summaries: the chief,
+        or worker:0 in a cluster without one (as TensorFlow's ``multi_worker_util.is_chief``)."""
+        return acts_as_chief(self.job_name, self.task_index, self.cluster_spec)
 
     @property
     def takes_data(self) -> bool:
@@ -96,7 +113,8 @@ class NodeContext:
             raise RuntimeError(
                 f"node {self.job_name}:{self.task_index} takes no data: Spark feeds only chief "
                 "and worker nodes, and only in InputMode.SPARK; ps and evaluator nodes, and every "
-                "node in InputMode.TENSORFLOW, read their data themselves")
+                "node in InputMode.TENSORFLOW, read their data themselves"
+            )
         return self._data_feed
 
     def absolute_path(self, path: str) -> str:

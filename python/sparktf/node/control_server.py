@@ -20,14 +20,16 @@ MAX_STATUS_ERROR_CHARS = 64 * 1024
 class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
     """Served by every node; ``queue`` is None on nodes that take no data (ps, evaluator)."""
 
-    def __init__(self, program: ProgramState, queue: FeedQueue | None,
-                 ledger: PartitionLedger | None = None) -> None:
+    def __init__(
+        self, program: ProgramState, queue: FeedQueue | None, ledger: PartitionLedger | None = None
+    ) -> None:
         self._program = program
         self._queue = queue
         self._ledger = ledger  # the feed server's: a feed that ended needs no retry records
 
-    def GetStatus(self, request: node_control_pb2.StatusRequest,
-                  context: grpc.ServicerContext) -> node_control_pb2.NodeStatus:
+    def GetStatus(
+        self, request: node_control_pb2.StatusRequest, context: grpc.ServicerContext
+    ) -> node_control_pb2.NodeStatus:
         return node_control_pb2.NodeStatus(
             state=self._program.state,
             error=self._program.error[-MAX_STATUS_ERROR_CHARS:],
@@ -37,12 +39,15 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
             task_index=self._program.task_index,
         )
 
-    def EndFeed(self, request: node_control_pb2.EndFeedRequest,
-                context: grpc.ServicerContext) -> node_control_pb2.EndFeedReply:
+    def EndFeed(
+        self, request: node_control_pb2.EndFeedRequest, context: grpc.ServicerContext
+    ) -> node_control_pb2.EndFeedReply:
         if self._queue is None:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                          f"node {self._program.role} takes no data; send EndFeed to chief and "
-                          "worker nodes only")
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"node {self._program.role} takes no data; send EndFeed to chief and "
+                "worker nodes only",
+            )
         if not request.feed_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "EndFeed needs a feed_id")
         if self._program.failed:
@@ -55,10 +60,12 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
         if self._ledger is not None:
             self._ledger.forget_feed(request.feed_id)
         if request.expected_rows >= 0 and rows != request.expected_rows:
-            context.abort(grpc.StatusCode.DATA_LOSS,
-                          f"feed '{request.feed_id}': node {self._program.role} received {rows} "
-                          f"rows, the feed tasks saw {request.expected_rows} acknowledged; rows "
-                          "were lost or duplicated between Spark and the node")
+            context.abort(
+                grpc.StatusCode.DATA_LOSS,
+                f"feed '{request.feed_id}': node {self._program.role} received {rows} "
+                f"rows, the feed tasks saw {request.expected_rows} acknowledged; rows "
+                "were lost or duplicated between Spark and the node",
+            )
         # The state before the count: a program seen ended takes no more, so its count is
         # final; one seen running may take more meanwhile, and the driver asks nothing of it.
         state = self._program.state
@@ -66,16 +73,27 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
         taken = self._queue.rows_taken(request.feed_id)
         if state == node_control_pb2.FAILED:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, self._program.failure_message())
-        log.info("feed '%s' ended on node %s after %d rows (%d taken by the program%s)",
-                 request.feed_id, self._program.role, rows, taken,
-                 ", which called terminate()" if terminated
-                 else "" if state == node_control_pb2.RUNNING else ", which has ended")
-        return node_control_pb2.EndFeedReply(rows_received=rows, rows_taken=taken,
-                                             program_state=state, terminated=terminated)
+        log.info(
+            "feed '%s' ended on node %s after %d rows (%d taken by the program%s)",
+            request.feed_id,
+            self._program.role,
+            rows,
+            taken,
+            ", which called terminate()"
+            if terminated
+            else ""
+            if state == node_control_pb2.RUNNING
+            else ", which has ended",
+        )
+        return node_control_pb2.EndFeedReply(
+            rows_received=rows, rows_taken=taken, program_state=state, terminated=terminated
+        )
 
-    def Stop(self, request: node_control_pb2.StopRequest,
-             context: grpc.ServicerContext) -> node_control_pb2.StopReply:
-        log.info("stop requested for node %s (grace %.1f s)", self._program.role,
-                 request.grace_seconds)
+    def Stop(
+        self, request: node_control_pb2.StopRequest, context: grpc.ServicerContext
+    ) -> node_control_pb2.StopReply:
+        log.info(
+            "stop requested for node %s (grace %.1f s)", self._program.role, request.grace_seconds
+        )
         self._program.request_stop(request.grace_seconds)
         return node_control_pb2.StopReply()

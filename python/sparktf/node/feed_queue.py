@@ -17,11 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING
 
-from sparktf.wire.column_batch import Column
 from sparktf.v1 import feed_pb2
+from sparktf.wire.column_batch import Column
 
 if TYPE_CHECKING:
     from sparktf.node.answer_sink import AnswerSink
@@ -47,7 +48,7 @@ class FeedEnd:
     feed_id: str
 
 
-QueueItem = Union[FeedChunk, FeedEnd]
+QueueItem = FeedChunk | FeedEnd
 
 
 class FeedEndedError(RuntimeError):
@@ -106,17 +107,17 @@ class FeedQueue:
         with self._cond:
             return self._rows.get(feed_id, 0)
 
+    def rows_taken(self, feed_id: str) -> int:
+        """Rows of ``feed_id`` the consumer took out of the queue (``get``)."""
+        with self._cond:
+            return self._taken.get(feed_id, 0)
+
     def room(self, feed_id: str) -> int:
         """Chunks the lane of ``feed_id`` can take now (the capacity before its first stream):
         what a feed task weighs when it picks the node for its next rows."""
         with self._cond:
             lane = self._lanes.get(feed_id)
             return self.capacity if lane is None else max(0, self.capacity - len(lane.chunks))
-
-    def rows_taken(self, feed_id: str) -> int:
-        """Rows of ``feed_id`` the consumer took out of the queue (``get``)."""
-        with self._cond:
-            return self._taken.get(feed_id, 0)
 
     def open_feed(self, feed_id: str, schema: feed_pb2.FeedSchema | None) -> None:
         """Register a stream of ``feed_id``; every stream of a feed must carry the same schema
@@ -127,7 +128,8 @@ class FeedQueue:
             if feed_id in self._ended:
                 raise FeedEndedError(
                     f"feed '{feed_id}' already ended (EndFeed was called); a stream for it came "
-                    "late: is a retried feed task still running after its stage finished?")
+                    "late: is a retried feed task still running after its stage finished?"
+                )
             known = self._schemas.get(feed_id)
             if schema is None:
                 pass
@@ -136,15 +138,21 @@ class FeedQueue:
             elif known != schema:
                 raise ValueError(
                     f"feed '{feed_id}': this stream's schema {_names(schema)} differs from the "
-                    f"feed's first stream {_names(known)}; all partitions must share one schema")
+                    f"feed's first stream {_names(known)}; all partitions must share one schema"
+                )
             if feed_id not in self._lanes:
                 self._lanes[feed_id] = _Lane(schema)
                 self._rows.setdefault(feed_id, 0)
                 self._cond.notify_all()  # wakes schema waiters
 
-    def put(self, chunk: FeedChunk, timeout: float,
-            interrupted: Callable[[], bool] | None = None,
-            admit: Callable[[], None] | None = None, reserved: bool = False) -> bool:
+    def put(
+        self,
+        chunk: FeedChunk,
+        timeout: float,
+        interrupted: Callable[[], bool] | None = None,
+        admit: Callable[[], None] | None = None,
+        reserved: bool = False,
+    ) -> bool:
         """Queue ``chunk`` (its feed must be open); False when closed or ``interrupted()``.
 
         ``admit`` runs under the queue's lock just before the chunk is queued; an exception
@@ -158,8 +166,10 @@ class FeedQueue:
                 if self._closed:
                     return False
                 if chunk.feed_id in self._ended:
-                    raise FeedEndedError(f"feed '{chunk.feed_id}' ended while this stream was "
-                                         "still sending rows; EndFeed came too early")
+                    raise FeedEndedError(
+                        f"feed '{chunk.feed_id}' ended while this stream was "
+                        "still sending rows; EndFeed came too early"
+                    )
                 lane = self._lanes[chunk.feed_id]
                 if reserved or len(lane.chunks) < self.capacity:
                     if admit is not None:
@@ -178,7 +188,8 @@ class FeedQueue:
                         f"the program took no data for {timeout:g} s: feed '{chunk.feed_id}' "
                         f"holds {len(lane.chunks)} chunks (the queue capacity); is the program "
                         "reading ctx.get_data_feed()? Raise feed_timeout_seconds if a step can "
-                        "take that long")
+                        "take that long"
+                    )
                 self._cond.wait(min(POLL_SECONDS, remaining))
 
     def end_feed(self, feed_id: str) -> int:
@@ -253,6 +264,11 @@ class FeedQueue:
 
 
 def _names(schema: feed_pb2.FeedSchema) -> str:
-    return "[" + ", ".join(
-        f"{c.name}:{feed_pb2.DType.Name(c.dtype)}/{feed_pb2.Shape.Name(c.shape)}"
-        for c in schema.columns) + "]"
+    return (
+        "["
+        + ", ".join(
+            f"{c.name}:{feed_pb2.DType.Name(c.dtype)}/{feed_pb2.Shape.Name(c.shape)}"
+            for c in schema.columns
+        )
+        + "]"
+    )

@@ -4,40 +4,45 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Iterator, NoReturn
+from collections.abc import Iterator
+from typing import NoReturn
 
 import grpc
 
-from sparktf.wire.column_batch import decode_batch, validate_schema
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
-from sparktf.wire.feed_wire import FeedItem, kind_of, parse_feed_message
 from sparktf.node.partition_ledger import PartitionLedger, ReservationError, SupersededError
 from sparktf.node.program_state import ProgramState
-from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
+from sparktf.wire.column_batch import decode_batch, validate_schema
+from sparktf.wire.feed_wire import FeedItem, kind_of, parse_feed_message
+from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
 
 log = logging.getLogger(__name__)
 
 
-def add_data_feed_to_server(servicer: "DataFeedServicer", server: grpc.Server) -> None:
+def add_data_feed_to_server(servicer: DataFeedServicer, server: grpc.Server) -> None:
     """Serve ``servicer`` as ``sparktf.v1.DataFeed``, Feed messages read by
     ``parse_feed_message`` (batch buffers stay views of the received bytes)."""
     handlers = {
         "BeginPartition": grpc.unary_unary_rpc_method_handler(
             servicer.BeginPartition,
             request_deserializer=feed_pb2.PartitionKey.FromString,
-            response_serializer=feed_pb2.PartitionProgress.SerializeToString),
+            response_serializer=feed_pb2.PartitionProgress.SerializeToString,
+        ),
         "Reserve": grpc.unary_unary_rpc_method_handler(
             servicer.Reserve,
             request_deserializer=feed_pb2.ReserveRequest.FromString,
-            response_serializer=feed_pb2.ReserveReply.SerializeToString),
+            response_serializer=feed_pb2.ReserveReply.SerializeToString,
+        ),
         "Feed": grpc.stream_unary_rpc_method_handler(
             servicer.Feed,
             request_deserializer=parse_feed_message,
-            response_serializer=feed_pb2.FeedAck.SerializeToString),
+            response_serializer=feed_pb2.FeedAck.SerializeToString,
+        ),
     }
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("sparktf.v1.DataFeed", handlers),))
+        (grpc.method_handlers_generic_handler("sparktf.v1.DataFeed", handlers),)
+    )
 
 
 class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
@@ -53,8 +58,14 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
     number of streams may come at once; none is refused.
     """
 
-    def __init__(self, cluster_id: str, queue: FeedQueue, program: ProgramState,
-                 put_timeout: float, shared: SharedBatchDir | None = None) -> None:
+    def __init__(
+        self,
+        cluster_id: str,
+        queue: FeedQueue,
+        program: ProgramState,
+        put_timeout: float,
+        shared: SharedBatchDir | None = None,
+    ) -> None:
         self._cluster_id = cluster_id
         self._shared = shared
         self._queue = queue
@@ -64,12 +75,15 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         # Serialized so two tasks never both take the last room of the queue.
         self._reserving = threading.Lock()
 
-    def BeginPartition(self, request: feed_pb2.PartitionKey,
-                       context: grpc.ServicerContext) -> feed_pb2.PartitionProgress:
+    def BeginPartition(
+        self, request: feed_pb2.PartitionKey, context: grpc.ServicerContext
+    ) -> feed_pb2.PartitionProgress:
         if request.cluster_id != self._cluster_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"this node serves cluster '{self._cluster_id}', the task feeds "
-                          f"cluster '{request.cluster_id}'")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"this node serves cluster '{self._cluster_id}', the task feeds "
+                f"cluster '{request.cluster_id}'",
+            )
         if self._program.failed:
             self._abort_failed(context)
         key = (request.feed_id, request.epoch, request.partition)
@@ -78,20 +92,29 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         except SupersededError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
         rows = sum(n for _, n in taken)
-        log.info("feed '%s' epoch %d partition %d: retry attempt %d begins with %d rows already "
-                 "taken here", request.feed_id, request.epoch, request.partition,
-                 request.attempt, rows)
+        log.info(
+            "feed '%s' epoch %d partition %d: retry attempt %d begins with %d rows already "
+            "taken here",
+            request.feed_id,
+            request.epoch,
+            request.partition,
+            request.attempt,
+            rows,
+        )
         return feed_pb2.PartitionProgress(
-            rows_taken=rows,
-            taken=[feed_pb2.RowRange(start=s, rows=n) for s, n in taken if n > 0])
+            rows_taken=rows, taken=[feed_pb2.RowRange(start=s, rows=n) for s, n in taken if n > 0]
+        )
 
-    def Reserve(self, request: feed_pb2.ReserveRequest,
-                context: grpc.ServicerContext) -> feed_pb2.ReserveReply:
+    def Reserve(
+        self, request: feed_pb2.ReserveRequest, context: grpc.ServicerContext
+    ) -> feed_pb2.ReserveReply:
         k = request.key
         if k.cluster_id != self._cluster_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"this node serves cluster '{self._cluster_id}', the task feeds "
-                          f"cluster '{k.cluster_id}'")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"this node serves cluster '{self._cluster_id}', the task feeds "
+                f"cluster '{k.cluster_id}'",
+            )
         if self._program.failed:
             self._abort_failed(context)
         if self._queue.closed:
@@ -101,35 +124,43 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             with self._reserving:
                 room = self._queue.room(k.feed_id) - self.ledger.open_ranges(k.feed_id)
                 rows = request.rows if room > 0 else 0
-                grant = self.ledger.reserve(key, k.attempt, request.start, rows,
-                                            request.node_rows)
+                grant = self.ledger.reserve(key, k.attempt, request.start, rows, request.node_rows)
                 room -= 1 if grant.granted else 0
         except SupersededError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
         except ReservationError as e:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         return feed_pb2.ReserveReply(
-            granted=grant.granted, quota_left=grant.quota_left, outstanding=grant.outstanding,
-            queue_free=max(0, room), queue_capacity=self._queue.capacity)
+            granted=grant.granted,
+            quota_left=grant.quota_left,
+            outstanding=grant.outstanding,
+            queue_free=max(0, room),
+            queue_capacity=self._queue.capacity,
+        )
 
-    def Feed(self, messages: Iterator[FeedItem],
-             context: grpc.ServicerContext) -> feed_pb2.FeedAck:
+    def Feed(self, messages: Iterator[FeedItem], context: grpc.ServicerContext) -> feed_pb2.FeedAck:
         if self._program.failed:
             self._abort_failed(context)
         first = next(messages, None)
         if first is None or kind_of(first) != "start":
             found = "an empty stream" if first is None else f"a {kind_of(first)}"
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"a Feed stream must begin with FeedStart, found {found}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"a Feed stream must begin with FeedStart, found {found}",
+            )
         assert isinstance(first, feed_pb2.FeedMessage)
         start = first.start
         if start.cluster_id != self._cluster_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"this node serves cluster '{self._cluster_id}', the stream is for "
-                          f"cluster '{start.cluster_id}'; a feed task of another or an earlier "
-                          "cluster reached this node")
-        where = (f"feed '{start.feed_id}' partition {start.partition} attempt {start.attempt} "
-                 f"on node {self._program.role}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"this node serves cluster '{self._cluster_id}', the stream is for "
+                f"cluster '{start.cluster_id}'; a feed task of another or an earlier "
+                "cluster reached this node",
+            )
+        where = (
+            f"feed '{start.feed_id}' partition {start.partition} attempt {start.attempt} "
+            f"on node {self._program.role}"
+        )
         if not start.feed_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: FeedStart has no feed_id")
         try:
@@ -158,9 +189,14 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             # quota, for another task (or this one's retry) to reserve.
             self.ledger.release(key, start.attempt)
 
-    def _take(self, messages: Iterator[FeedItem], context: grpc.ServicerContext,
-              start: feed_pb2.FeedStart, key: tuple[str, int, int],
-              where: str) -> feed_pb2.FeedAck:
+    def _take(
+        self,
+        messages: Iterator[FeedItem],
+        context: grpc.ServicerContext,
+        start: feed_pb2.FeedStart,
+        key: tuple[str, int, int],
+        where: str,
+    ) -> feed_pb2.FeedAck:
         rows = 0
         finished = False
         for message in messages:
@@ -168,15 +204,18 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             if kind == "finish":
                 assert isinstance(message, feed_pb2.FeedMessage)
                 if message.finish.rows != rows:
-                    context.abort(grpc.StatusCode.DATA_LOSS,
-                                  f"{where}: the task sent {message.finish.rows} rows, the node "
-                                  f"took {rows}")
+                    context.abort(
+                        grpc.StatusCode.DATA_LOSS,
+                        f"{where}: the task sent {message.finish.rows} rows, the node took {rows}",
+                    )
                 finished = True
                 break
             if not carries_batch(message):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              f"{where}: after FeedStart only ColumnBatch or SharedBatch messages "
-                              f"may follow, found a {kind or 'message with no kind'}")
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where}: after FeedStart only ColumnBatch or SharedBatch messages "
+                    f"may follow, found a {kind or 'message with no kind'}",
+                )
             try:
                 batch = carried_batch(message, self._shared)
                 columns = decode_batch(start.schema, batch)
@@ -185,9 +224,12 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             chunk = FeedChunk(start.feed_id, batch.num_rows, columns)
             try:
                 taken = self._queue.put(
-                    chunk, self._put_timeout, interrupted=lambda: not context.is_active(),
+                    chunk,
+                    self._put_timeout,
+                    interrupted=lambda: not context.is_active(),
                     admit=lambda n=batch.num_rows: self.ledger.admit(key, start.attempt, n),
-                    reserved=True)
+                    reserved=True,
+                )
             except SupersededError as e:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
             except ReservationError as e:

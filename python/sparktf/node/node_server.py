@@ -6,14 +6,14 @@ from concurrent import futures
 
 import grpc
 
-from sparktf.wire.auth import SecretInterceptor
 from sparktf.node.control_server import NodeControlServicer
 from sparktf.node.feed_server import DataFeedServicer, add_data_feed_to_server
-from sparktf.node.inference_server import NodeInferenceServicer, add_inference_to_server
+from sparktf.node.inference_server import NodeInferenceServicer
 from sparktf.v1 import node_control_pb2_grpc
+from sparktf.wire.auth import SecretInterceptor
+from sparktf.wire.infer_stream import add_inference_to_server
+from sparktf.wire.server_options import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 
-MAX_RECEIVE_BYTES = 256 * 1024 * 1024
-MAX_SEND_BYTES = 64 * 1024 * 1024
 # A feed or inference stream holds a thread while it waits for room in the queue; streams
 # beyond the threads wait for one (their tasks held back by gRPC flow control), never refused.
 # Idle threads cost little, so there are enough for the streams of many feed tasks at once
@@ -21,16 +21,13 @@ MAX_SEND_BYTES = 64 * 1024 * 1024
 SERVER_THREADS = 64
 
 
-def bind_address(host: str, port: int) -> str:
-    """``host:port`` with IPv6 literals bracketed."""
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"{host}:{port}"
-
-
-def start_node_server(host: str, secret: str, control: NodeControlServicer,
-                      feed: DataFeedServicer | None,
-                      inference: NodeInferenceServicer | None = None) -> tuple[grpc.Server, int]:
+def start_node_server(
+    host: str,
+    secret: str,
+    control: NodeControlServicer,
+    feed: DataFeedServicer | None,
+    inference: NodeInferenceServicer | None = None,
+) -> tuple[grpc.Server, int]:
     """Start serving on ``host`` at a free port; returns the server and that port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=SERVER_THREADS, thread_name_prefix="sparktf-rpc"),
@@ -51,10 +48,14 @@ def start_node_server(host: str, secret: str, control: NodeControlServicer,
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as e:  # grpcio raises instead of returning 0 on some failures
-        raise OSError(f"cannot bind the node's gRPC server to {address}: {e}; is the host "
-                      "address one of this machine's?") from e
+        raise OSError(
+            f"cannot bind the node's gRPC server to {address}: {e}; is the host "
+            "address one of this machine's?"
+        ) from e
     if port == 0:
-        raise OSError(f"cannot bind the node's gRPC server to {address}; is the host address "
-                      "one of this machine's?")
+        raise OSError(
+            f"cannot bind the node's gRPC server to {address}; is the host address "
+            "one of this machine's?"
+        )
     server.start()
     return server, port

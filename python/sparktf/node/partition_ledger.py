@@ -86,8 +86,9 @@ class PartitionLedger:
             self._trim(key, entry, lambda r: r.attempt < attempt)
             return [(r.start, r.taken) for r in sorted(entry.ranges, key=lambda r: r.start)]
 
-    def reserve(self, key: PartitionId, attempt: int, start: int, rows: int,
-                node_rows: int) -> Grant:
+    def reserve(
+        self, key: PartitionId, attempt: int, start: int, rows: int, node_rows: int
+    ) -> Grant:
         """Grants rows [start, start + granted) to ``attempt``, up to the epoch's quota left;
         ``rows`` 0 only reads the quota."""
         with self._lock:
@@ -95,7 +96,8 @@ class PartitionLedger:
             if quota.rows != node_rows:
                 raise ReservationError(
                     f"feed '{key[0]}' epoch {key[1]}: a task asks with a quota of {node_rows} "
-                    f"rows, an earlier one with {quota.rows}; all tasks of a feed share one plan")
+                    f"rows, an earlier one with {quota.rows}; all tasks of a feed share one plan"
+                )
             granted = min(rows, quota.rows - quota.granted) if rows > 0 else 0
             if granted > 0:
                 entry = self._entries.setdefault(key, _Entry(attempt))
@@ -113,8 +115,10 @@ class PartitionLedger:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                raise SupersededError(f"feed '{key[0]}' epoch {key[1]} partition {key[2]}: "
-                                      "the stream came before any Reserve")
+                raise SupersededError(
+                    f"feed '{key[0]}' epoch {key[1]} partition {key[2]}: "
+                    "the stream came before any Reserve"
+                )
             if entry.attempt != attempt:
                 raise SupersededError(self._refusal(key, attempt, entry))
 
@@ -130,7 +134,8 @@ class PartitionLedger:
             if rows > room:
                 raise ReservationError(
                     f"feed '{key[0]}' epoch {key[1]} partition {key[2]} attempt {attempt}: "
-                    f"{rows} rows came, the task reserved only {room} more here")
+                    f"{rows} rows came, the task reserved only {room} more here"
+                )
             left = rows
             for r in sorted(open_ranges, key=lambda r: r.start):
                 n = min(left, r.granted - r.taken)
@@ -149,8 +154,13 @@ class PartitionLedger:
     def open_ranges(self, feed_id: str) -> int:
         """Ranges of ``feed_id`` granted and not sent whole yet: queue room they hold."""
         with self._lock:
-            return sum(1 for k, e in self._entries.items() if k[0] == feed_id
-                       for r in e.ranges if r.taken < r.granted)
+            return sum(
+                1
+                for k, e in self._entries.items()
+                if k[0] == feed_id
+                for r in e.ranges
+                if r.taken < r.granted
+            )
 
     def rows_taken(self, feed_id: str, epoch: int) -> int:
         """Rows of the epoch this node took, over all partitions."""
@@ -166,15 +176,17 @@ class PartitionLedger:
             for epoch in [e for e in self._quotas if e[0] == feed_id]:
                 del self._quotas[epoch]
 
-    def _add_range(self, key: PartitionId, entry: _Entry, attempt: int, start: int,
-                   rows: int) -> None:
+    def _add_range(
+        self, key: PartitionId, entry: _Entry, attempt: int, start: int, rows: int
+    ) -> None:
         end = start + rows
         for r in entry.ranges:
             if start < r.start + max(r.granted, r.taken) and r.start < end:
                 raise ReservationError(
                     f"feed '{key[0]}' epoch {key[1]} partition {key[2]}: rows "
                     f"[{start}, {end}) overlap rows [{r.start}, {r.start + r.granted}) reserved "
-                    f"by attempt {r.attempt}; a task must skip the rows the node already took")
+                    f"by attempt {r.attempt}; a task must skip the rows the node already took"
+                )
         last = entry.ranges[-1] if entry.ranges else None
         if last is not None and last.attempt == attempt and last.start + last.granted == start:
             last.granted += rows  # contiguous: one range, so a batch may straddle reservations
@@ -193,5 +205,7 @@ class PartitionLedger:
     @staticmethod
     def _refusal(key: PartitionId, attempt: int, entry: _Entry | None) -> str:
         what = "has no reservation" if entry is None else f"belongs to attempt {entry.attempt} now"
-        return (f"feed '{key[0]}' epoch {key[1]} partition {key[2]} {what}; the rows of "
-                f"attempt {attempt} are refused so no row is taken twice")
+        return (
+            f"feed '{key[0]}' epoch {key[1]} partition {key[2]} {what}; the rows of "
+            f"attempt {attempt} are refused so no row is taken twice"
+        )

@@ -7,7 +7,6 @@ Exit codes: 0 the program returned; 1 it raised; 2 Stop's grace ran out while it
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 import shutil
@@ -15,10 +14,13 @@ import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, ProgramSpec, load_bootstrap
-from sparktf.wire.parent_watch import set_parent_death_signal, watch_parent
+from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, load_bootstrap
+from sparktf.v1 import node_pb2
+from sparktf.wire.parent_watch import watch_parent
+from sparktf.wire.ready_file import write_ready_file
 
 if TYPE_CHECKING:
     from sparktf.node.context import NodeContext
@@ -65,8 +67,6 @@ def run(bootstrap_path: str) -> int:
         sys.stderr.write(f"sparktf node: {e}\n")
         return EXIT_STARTUP_FAILED
     _configure_logging(f"{boot.job_name}:{boot.task_index}")
-    if boot.parent_death_signal:
-        set_parent_death_signal()
     # What the executor would remove when the node ends, if it is gone: shared memory outlives
     # a process (batch files left there would hold RAM until reboot), and the working directory
     # holds the bootstrap with the cluster secret.
@@ -94,34 +94,22 @@ def apply_environment(boot: NodeBootstrap) -> None:
         os.environ.pop("TF_CONFIG", None)
 
 
-def write_ready_file(path: str, port: int, tensorboard_url: str | None = None) -> None:
-    """Tell the launcher the port (and TensorBoard's URL), atomically: it must never read a
-    half-written file."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    ready: dict[str, Any] = {"port": port, "pid": os.getpid()}
-    if tensorboard_url:
-        ready["tensorboard_url"] = tensorboard_url
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(ready, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def load_program(spec: ProgramSpec) -> tuple[MainFun, Any]:
+def load_program(spec: node_pb2.ProgramSpec) -> tuple[MainFun, Any]:
     """``(main_fun, args)`` from a cloudpickle file or a function of a script."""
-    if spec.kind == "pickled":
+    if spec.WhichOneof("kind") == "pickled":
         import cloudpickle
 
         # Written by this node's own executor task from bytes Spark shipped: never a socket.
-        with open(spec.path, "rb") as fh:
+        with open(spec.pickled.path, "rb") as fh:
             loaded = cloudpickle.load(fh)
         if not (isinstance(loaded, tuple) and len(loaded) == 2 and callable(loaded[0])):
-            raise TypeError(f"{spec.path} must hold a pickled (main_fun, args) pair, found "
-                            f"{type(loaded).__name__}")
+            raise TypeError(
+                f"{spec.pickled.path} must hold a pickled (main_fun, args) pair, "
+                f"found {type(loaded).__name__}"
+            )
         return loaded[0], loaded[1]
-    path = os.path.abspath(spec.path)
+    script = spec.script
+    path = os.path.abspath(script.path)
     directory = os.path.dirname(path)
     if directory not in sys.path:
         sys.path.insert(0, directory)  # so the script imports its neighbours
@@ -133,13 +121,14 @@ def load_program(spec: ProgramSpec) -> tuple[MainFun, Any]:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module  # pickling by reference of its functions needs it there
     module_spec.loader.exec_module(module)
-    main_fun = getattr(module, spec.function or "", None)
+    main_fun = getattr(module, script.function, None)
     if not callable(main_fun):
-        found = sorted(n for n, v in vars(module).items()
-                       if callable(v) and not n.startswith("_"))
-        raise AttributeError(f"{path} has no function '{spec.function}'; its functions are: "
-                             f"{', '.join(found) or 'none'}")
-    return main_fun, spec.args
+        found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise AttributeError(
+            f"{path} has no function '{script.function}'; its functions are: "
+            f"{', '.join(found) or 'none'}"
+        )
+    return main_fun, dict(script.args)
 
 
 def _serve_and_run(boot: NodeBootstrap) -> int:
@@ -152,8 +141,8 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     from sparktf.node.inference_server import NodeInferenceServicer
     from sparktf.node.node_server import start_node_server
     from sparktf.node.program_state import ProgramState  # noqa: F811
-    from sparktf.wire.shared_batches import SharedBatchDir
     from sparktf.node.tensorboard import TensorBoardError, default_log_dir, start_tensorboard
+    from sparktf.wire.shared_batches import SharedBatchDir
 
     log_dir = default_log_dir(boot.log_dir, boot.model_dir, boot.working_dir)
     tensorboard_url = None
@@ -164,38 +153,58 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
         except (TensorBoardError, OSError) as e:
             log.error("node could not start: %s", e)
             return EXIT_STARTUP_FAILED
-        log.info("TensorBoard serves %s at %s (started in %.1f s)", log_dir, tensorboard_url,
-                 time.monotonic() - started)
+        log.info(
+            "TensorBoard serves %s at %s (started in %.1f s)",
+            log_dir,
+            tensorboard_url,
+            time.monotonic() - started,
+        )
     program = ProgramState(boot.job_name, boot.task_index)
     queue = FeedQueue(boot.queue_capacity) if boot.takes_data else None
     shared = SharedBatchDir(boot.shared_dir) if boot.shared_dir else None
-    feed_servicer = None if queue is None else DataFeedServicer(
-        boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared)
-    inference = None if queue is None else NodeInferenceServicer(
-        boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared)
-    control = NodeControlServicer(program, queue,
-                                  feed_servicer.ledger if feed_servicer else None)
+    feed_servicer = (
+        None
+        if queue is None
+        else DataFeedServicer(
+            boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared
+        )
+    )
+    inference = (
+        None
+        if queue is None
+        else NodeInferenceServicer(
+            boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared
+        )
+    )
+    control = NodeControlServicer(program, queue, feed_servicer.ledger if feed_servicer else None)
     try:
-        server, port = start_node_server(boot.host, boot.secret, control, feed_servicer,
-                                         inference)
+        server, port = start_node_server(boot.host, boot.secret, control, feed_servicer, inference)
         write_ready_file(boot.ready_file, port, tensorboard_url)
     except OSError as e:
         log.error("node could not start: %s", e)
         return EXIT_STARTUP_FAILED
-    log.info("serving on %s:%d (pid %d, cluster %s)", boot.host, port, os.getpid(),
-             boot.cluster_id)
+    log.info("serving on %s:%d (pid %d, cluster %s)", boot.host, port, os.getpid(), boot.cluster_id)
 
     def stop_server() -> None:
         server.stop(SERVER_STOP_GRACE_SECONDS).wait(SERVER_STOP_GRACE_SECONDS + 1.0)
 
     _start_stop_watch(program, stop_server)
     ctx = NodeContext(
-        job_name=boot.job_name, task_index=boot.task_index, worker_num=boot.worker_num,
-        num_workers=boot.num_workers, cluster_spec=boot.cluster_spec,
-        cluster_id=boot.cluster_id, executor_id=boot.executor_id, model_dir=boot.model_dir,
-        export_dir=boot.export_dir, checkpoint_dir=boot.checkpoint_dir,
-        working_dir=boot.working_dir, log_dir=log_dir, stop_requested=program.stop_requested,
-        data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds))
+        job_name=boot.job_name,
+        task_index=boot.task_index,
+        worker_num=boot.worker_num,
+        num_workers=boot.num_workers,
+        cluster_spec=boot.cluster_spec,
+        cluster_id=boot.cluster_id,
+        executor_id=boot.executor_id or None,
+        model_dir=boot.model_dir,
+        export_dir=boot.export_dir,
+        checkpoint_dir=boot.checkpoint_dir,
+        working_dir=boot.working_dir,
+        log_dir=log_dir,
+        stop_requested=program.stop_requested,
+        data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds),
+    )
 
     code = _run_program(boot.program, ctx, program)
     if queue is not None:
@@ -203,13 +212,15 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     if boot.linger and not program.stop_requested.is_set():
         log.info("program done; lingering up to %.0f s for Stop", boot.linger_timeout_seconds)
         if not program.stop_requested.wait(boot.linger_timeout_seconds):
-            log.warning("no Stop came within linger_timeout_seconds (%.0f s); exiting",
-                        boot.linger_timeout_seconds)
+            log.warning(
+                "no Stop came within linger_timeout_seconds (%.0f s); exiting",
+                boot.linger_timeout_seconds,
+            )
     stop_server()
     return code
 
 
-def _run_program(spec: ProgramSpec, ctx: NodeContext, program: ProgramState) -> int:
+def _run_program(spec: node_pb2.ProgramSpec, ctx: NodeContext, program: ProgramState) -> int:
     try:
         main_fun, args = load_program(spec)
         main_fun(args, ctx)
@@ -238,8 +249,9 @@ def _start_stop_watch(program: ProgramState, stop_server: Callable[[], None]) ->
                 return  # the main thread handles Stop from here on
         if program.done.wait(program.stop_grace):
             return
-        log.warning("Stop: the program still runs after %.1f s of grace; exiting",
-                    program.stop_grace)
+        log.warning(
+            "Stop: the program still runs after %.1f s of grace; exiting", program.stop_grace
+        )
         stop_server()
         hard_exit(EXIT_STOPPED)
 
@@ -249,8 +261,9 @@ def _start_stop_watch(program: ProgramState, stop_server: Callable[[], None]) ->
 def _configure_logging(role: str) -> None:
     # A handler of our own, so the user's logging setup is neither needed nor disturbed.
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
-        f"%(asctime)s sparktf-node {role} %(levelname)s %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s sparktf-node {role} %(levelname)s %(message)s")
+    )
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False

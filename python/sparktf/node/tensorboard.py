@@ -37,13 +37,15 @@ def start_tensorboard(log_dir: str, host: str) -> str:
     except ImportError as e:
         raise TensorBoardError(
             f"tensorboard=True, but the nodes' Python cannot import tensorboard ({e}): install "
-            "it there (pip install tensorboard) or run without tensorboard") from e
+            "it there (pip install tensorboard) or run without tensorboard"
+        ) from e
     if not is_uri(log_dir):
         os.makedirs(log_dir, exist_ok=True)
     tb = program.TensorBoard()
     # --load_fast=false: no separate data-server process, which could outlive the node.
-    tb.configure(argv=[None, "--logdir", log_dir, "--host", host, "--port", "0",
-                       "--load_fast", "false"])
+    tb.configure(
+        argv=[None, "--logdir", log_dir, "--host", host, "--port", "0", "--load_fast", "false"]
+    )
     try:
         return tb.launch()
     except program.TensorBoardServerException as e:

@@ -15,20 +15,24 @@ import logging
 import socket
 import time
 
+from sparktf.wire.roles import chief_job
+
 log = logging.getLogger("sparktf.node")
 
 
 def chief_address(cluster_spec: dict[str, list[str]]) -> tuple[str, int]:
     """``(host, port)`` of the chief's TensorFlow server (worker:0's in a cluster without one)."""
-    for job in ("chief", "master", "worker"):
-        members = cluster_spec.get(job) or []
-        if members:
-            host, _, port = members[0].rpartition(":")
-            if not host or not port.isdigit():
-                raise ValueError(f"cluster_spec['{job}'][0] is {members[0]!r}: expected host:port")
-            return host.strip("[]"), int(port)
-    raise ValueError(f"the cluster spec {cluster_spec} has no chief and no worker: there is no "
-                     "program to wait for")
+    job = chief_job(cluster_spec)
+    if job is None:
+        raise ValueError(
+            f"the cluster spec {cluster_spec} has no chief and no worker: there is "
+            "no program to wait for"
+        )
+    first = cluster_spec[job][0]
+    host, _, port = first.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"cluster_spec['{job}'][0] is {first!r}: expected host:port")
+    return host.strip("[]"), int(port)
 
 
 class ChiefWatch:
@@ -42,8 +46,13 @@ class ChiefWatch:
             ctx.stop_requested.wait(0.5)
     """
 
-    def __init__(self, cluster_spec: dict[str, list[str]], start_timeout: float = 600.0,
-                 gone_after: int = 3, connect_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        cluster_spec: dict[str, list[str]],
+        start_timeout: float = 600.0,
+        gone_after: int = 3,
+        connect_timeout: float = 2.0,
+    ) -> None:
         if start_timeout <= 0:
             raise ValueError(f"start_timeout is {start_timeout}: use a positive number of seconds")
         self.host, self.port = chief_address(cluster_spec)
@@ -83,5 +92,6 @@ class ChiefWatch:
                 f"the chief's TensorFlow server at {self.host}:{self.port} did not come up within "
                 f"{self.start_timeout:.0f} s; the chief starts it when its program creates its "
                 "strategy (ParameterServerStrategy, MultiWorkerMirroredStrategy): did the chief's "
-                "program fail or train without one? Its executor log says")
+                "program fail or train without one? Its executor log says"
+            )
         return False

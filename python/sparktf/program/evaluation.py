@@ -38,10 +38,17 @@ log = logging.getLogger("sparktf.node")
 RESULTS_FILE = "metrics.jsonl"
 
 
-def evaluate_checkpoints(ctx: Any, model: Any, dataset: Any, *, checkpoint_dir: str | None = None,
-                         steps: int | None = None, output_dir: str | None = None,
-                         poll_seconds: float = 1.0,
-                         chief_start_timeout: float = 600.0) -> list[dict[str, Any]]:
+def evaluate_checkpoints(
+    ctx: Any,
+    model: Any,
+    dataset: Any,
+    *,
+    checkpoint_dir: str | None = None,
+    steps: int | None = None,
+    output_dir: str | None = None,
+    poll_seconds: float = 1.0,
+    chief_start_timeout: float = 600.0,
+) -> list[dict[str, Any]]:
     """Evaluates ``model`` on ``dataset`` for each new checkpoint until training ends.
 
     ``model`` is a compiled tf_keras (or Keras 3) model whose variables the chief's checkpoints
@@ -57,8 +64,10 @@ def evaluate_checkpoints(ctx: Any, model: Any, dataset: Any, *, checkpoint_dir: 
 
     directory = checkpoint_dir or ctx.checkpoint_dir or ctx.model_dir
     if not directory:
-        raise ValueError("no checkpoint directory to watch: pass checkpoint_dir= or start the "
-                         "cluster with model_dir=... (the chief must save checkpoints there)")
+        raise ValueError(
+            "no checkpoint directory to watch: pass checkpoint_dir= or start the "
+            "cluster with model_dir=... (the chief must save checkpoints there)"
+        )
     out = output_dir or ctx.absolute_path("eval")
     tf.io.gfile.makedirs(out)
     results_path = os.path.join(out, RESULTS_FILE)
@@ -76,44 +85,64 @@ def evaluate_checkpoints(ctx: Any, model: Any, dataset: Any, *, checkpoint_dir: 
         if path and path != last:
             if path != earlier:
                 watch.mark_seen()
-            results.append(_evaluate(model, dataset, path, steps, len(results), results_path,
-                                     writer))
+            results.append(
+                _evaluate(model, dataset, path, steps, len(results), results_path, writer)
+            )
             last = path
             continue
         if ended:
             break
         ctx.stop_requested.wait(poll_seconds)
     writer.close()
-    log.info("evaluator: done after %d evaluations (%s)", len(results),
-             "stop requested" if ctx.stop_requested.is_set() else "the chief's program ended")
+    log.info(
+        "evaluator: done after %d evaluations (%s)",
+        len(results),
+        "stop requested" if ctx.stop_requested.is_set() else "the chief's program ended",
+    )
     return results
 
 
-def _evaluate(model: Any, dataset: Any, path: str, steps: int | None, index: int,
-              results_path: str, writer: Any) -> dict[str, Any]:
+def _evaluate(
+    model: Any,
+    dataset: Any,
+    path: str,
+    steps: int | None,
+    index: int,
+    results_path: str,
+    writer: Any,
+) -> dict[str, Any]:
     import tensorflow as tf
 
     started = time.monotonic()
     saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
     if not any(name.startswith("model/") for name in saved):
-        raise ValueError(f"checkpoint {path} holds no variables under 'model' (it has "
-                         f"{sorted(saved)[:5]}...): save checkpoints with "
-                         "tf.train.Checkpoint(model=model) on the chief")
+        raise ValueError(
+            f"checkpoint {path} holds no variables under 'model' (it has "
+            f"{sorted(saved)[:5]}...): save checkpoints with "
+            "tf.train.Checkpoint(model=model) on the chief"
+        )
     # expect_partial: the chief's optimizer slots are of no use to an evaluation.
     tf.train.Checkpoint(model=model).restore(path).expect_partial()
     metrics = model.evaluate(dataset, steps=steps, return_dict=True, verbose=0)
     step = checkpoint_number(path, default=index)
-    record = {"checkpoint": path, "step": step,
-              "metrics": {name: float(value) for name, value in metrics.items()},
-              "seconds": round(time.monotonic() - started, 3)}
+    record = {
+        "checkpoint": path,
+        "step": step,
+        "metrics": {name: float(value) for name, value in metrics.items()},
+        "seconds": round(time.monotonic() - started, 3),
+    }
     with tf.io.gfile.GFile(results_path, "a") as fh:
         fh.write(json.dumps(record) + "\n")
     with writer.as_default():
         for name, value in record["metrics"].items():
             tf.summary.scalar(name, value, step=step)
     writer.flush()
-    log.info("evaluator: %s (step %d): %s", path, step,
-             ", ".join(f"{k}={v:.4f}" for k, v in record["metrics"].items()))
+    log.info(
+        "evaluator: %s (step %d): %s",
+        path,
+        step,
+        ", ".join(f"{k}={v:.4f}" for k, v in record["metrics"].items()),
+    )
     return record
 
 

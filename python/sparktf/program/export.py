@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from sparktf.wire.roles import acts_as_chief
+
 
 def _keras_of(model: Any) -> Any:
     """The Keras the model was built with: legacy tf_keras or Keras 3."""
@@ -28,14 +30,10 @@ def _keras_of(model: Any) -> Any:
     return keras
 
 
-def _chief_copy(model: Any, ctx: Any, path: str | None,
-                what: str) -> tuple[Any, Any, str] | None:
+def _chief_copy(model: Any, ctx: Any, path: str | None, what: str) -> tuple[Any, Any, str] | None:
     """On the chief: ``(keras, undistributed clone with the trained weights, target path)``;
     None on the other nodes."""
-    is_chief = ctx.job_name in ("chief", "master") or (
-        ctx.job_name == "worker" and ctx.task_index == 0 and "chief" not in ctx.cluster_spec
-    )
-    if not is_chief:
+    if not acts_as_chief(ctx.job_name, ctx.task_index, ctx.cluster_spec):
         return None
     target = path or ctx.export_dir
     if not target:
@@ -44,8 +42,9 @@ def _chief_copy(model: Any, ctx: Any, path: str | None,
     import tensorflow as tf
 
     if tf.distribute.has_strategy():
-        raise RuntimeError(f"call {what} outside `with strategy.scope():`, so the copy it "
-                           "saves is not distributed")
+        raise RuntimeError(
+            f"call {what} outside `with strategy.scope():`, so the copy it saves is not distributed"
+        )
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return keras, clone, target

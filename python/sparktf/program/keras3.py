@@ -33,7 +33,9 @@ def _per_example_loss(model: Any) -> Any:
 
     loss = getattr(model, "loss", None)
     if loss is None:
-        raise ValueError("the model is not compiled with a loss: call model.compile(loss=...) first")
+        raise ValueError(
+            "the model is not compiled with a loss: call model.compile(loss=...) first"
+        )
     loss = keras.losses.get(loss) if isinstance(loss, str) else loss
     if isinstance(loss, keras.losses.Loss):
         # The same loss, reduced by us: per example, then averaged over the global batch.
@@ -43,8 +45,9 @@ def _per_example_loss(model: Any) -> Any:
     return loss
 
 
-def fit(model: Any, dataset: Any, strategy: Any = None, epochs: int = 1,
-        verbose: bool = True) -> dict[str, list[float]]:
+def fit(
+    model: Any, dataset: Any, strategy: Any = None, epochs: int = 1, verbose: bool = True
+) -> dict[str, list[float]]:
     """Trains a compiled Keras 3 model on ``dataset`` of ``(x, y)`` batches under ``strategy``
     (default: the current one). Returns a history like ``model.fit``'s: the mean loss per epoch.
 
@@ -83,6 +86,9 @@ def fit(model: Any, dataset: Any, strategy: Any = None, epochs: int = 1,
         history["loss"].append(total / max(steps, 1))
         if verbose:
             shown = ", ".join(f"{k}={v[-1]:.4f}" for k, v in history.items())
-            print(f"epoch {epoch + 1}/{epochs}: {steps} steps, {shown}, "
-                  f"{time.time() - started:.1f} s", flush=True)
+            print(
+                f"epoch {epoch + 1}/{epochs}: {steps} steps, {shown}, "
+                f"{time.time() - started:.1f} s",
+                flush=True,
+            )
     return history

@@ -59,30 +59,41 @@ def serve(ctx: Any, chief_start_timeout: float = 600.0, poll_seconds: float = 0.
     up within ``chief_start_timeout`` seconds.
     """
     if ctx.job_name not in SERVING_ROLES:
-        raise ValueError(f"serve() runs the server of ps and worker nodes; this node is "
-                         f"{ctx.job_name}:{ctx.task_index}: the chief runs the coordinator "
-                         "(ParameterServerStrategy), an evaluator evaluates checkpoints")
+        raise ValueError(
+            f"serve() runs the server of ps and worker nodes; this node is "
+            f"{ctx.job_name}:{ctx.task_index}: the chief runs the coordinator "
+            "(ParameterServerStrategy), an evaluator evaluates checkpoints"
+        )
     if ctx.takes_data:
         raise RuntimeError(
             f"node {ctx.job_name}:{ctx.task_index} is fed by Spark (InputMode.SPARK), but under "
             "ParameterServerStrategy workers only run steps the chief's coordinator sends: "
             "nothing would consume its feed and train() would wait for it. Start the cluster "
-            "with input_mode=InputMode.TENSORFLOW and read data in the coordinator's dataset_fn")
+            "with input_mode=InputMode.TENSORFLOW and read data in the coordinator's dataset_fn"
+        )
     if "chief" not in ctx.cluster_spec:
-        raise ValueError(f"the cluster has no chief ({sorted(ctx.cluster_spec)}): "
-                         "ParameterServerStrategy runs its coordinator there; start the cluster "
-                         "with master_node='chief'")
+        raise ValueError(
+            f"the cluster has no chief ({sorted(ctx.cluster_spec)}): "
+            "ParameterServerStrategy runs its coordinator there; start the cluster "
+            "with master_node='chief'"
+        )
     watch = ChiefWatch(ctx.cluster_spec, start_timeout=chief_start_timeout)
     server = start_server(ctx)
     started = time.monotonic()
     while not watch.ended():
         if ctx.stop_requested.wait(poll_seconds):
-            log.info("%s:%d: stop requested; leaving the TensorFlow server", ctx.job_name,
-                     ctx.task_index)
+            log.info(
+                "%s:%d: stop requested; leaving the TensorFlow server", ctx.job_name, ctx.task_index
+            )
             return
     # The server stops with this process, which sparktf ends once the program returns.
-    log.info("%s:%d: the chief's program has ended; leaving the TensorFlow server %s after %.1f s",
-             ctx.job_name, ctx.task_index, server.target, time.monotonic() - started)
+    log.info(
+        "%s:%d: the chief's program has ended; leaving the TensorFlow server %s after %.1f s",
+        ctx.job_name,
+        ctx.task_index,
+        server.target,
+        time.monotonic() - started,
+    )
 
 
 def start_server(ctx: Any) -> Any:
@@ -94,19 +105,32 @@ def start_server(ctx: Any) -> Any:
     if resolver.task_type != ctx.job_name or resolver.task_id != ctx.task_index:
         raise ServerStartError(
             f"TF_CONFIG names task {resolver.task_type}:{resolver.task_id}, but this node is "
-            f"{ctx.job_name}:{ctx.task_index}: leave TF_CONFIG as sparktf sets it")
+            f"{ctx.job_name}:{ctx.task_index}: leave TF_CONFIG as sparktf sets it"
+        )
     try:
-        server = tf.distribute.Server(resolver.cluster_spec(), job_name=ctx.job_name,
-                                      task_index=ctx.task_index, protocol="grpc", start=True)
+        server = tf.distribute.Server(
+            resolver.cluster_spec(),
+            job_name=ctx.job_name,
+            task_index=ctx.task_index,
+            protocol="grpc",
+            start=True,
+        )
     except (tf.errors.OpError, ValueError) as e:
         raise ServerStartError(
             f"node {ctx.job_name}:{ctx.task_index} could not start TensorFlow's server on "
             f"{address} (its TF_CONFIG address): {e}; sparktf picked that port free at "
-            "reservation, so another process took it since: start the cluster again") from e
+            "reservation, so another process took it since: start the cluster again"
+        ) from e
     # The target echoes the address TensorFlow bound: it must be the one peers dial.
     if not server.target.endswith(":" + address.rpartition(":")[2]):
-        raise ServerStartError(f"node {ctx.job_name}:{ctx.task_index}: TensorFlow's server is at "
-                               f"{server.target}, not at its TF_CONFIG address {address}")
-    log.info("%s:%d: TensorFlow server listening at %s (unauthenticated: keep the network "
-             "private)", ctx.job_name, ctx.task_index, address)
+        raise ServerStartError(
+            f"node {ctx.job_name}:{ctx.task_index}: TensorFlow's server is at "
+            f"{server.target}, not at its TF_CONFIG address {address}"
+        )
+    log.info(
+        "%s:%d: TensorFlow server listening at %s (unauthenticated: keep the network private)",
+        ctx.job_name,
+        ctx.task_index,
+        address,
+    )
     return server

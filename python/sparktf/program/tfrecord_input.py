@@ -34,8 +34,10 @@ def _training_index(ctx: Any) -> int:
         return 0
     if ctx.job_name == "worker":
         return ctx.task_index + (1 if "chief" in ctx.cluster_spec else 0)
-    raise ValueError(f"{ctx.job_name}:{ctx.task_index} reads no training files: only the chief "
-                     "and the workers do")
+    raise ValueError(
+        f"{ctx.job_name}:{ctx.task_index} reads no training files: only the chief "
+        "and the workers do"
+    )
 
 
 def tfrecord_files(path: str, ctx: Any | None = None) -> list[str]:
@@ -46,18 +48,24 @@ def tfrecord_files(path: str, ctx: Any | None = None) -> list[str]:
     (MultiWorkerMirroredStrategy would wait for it)."""
     import tensorflow as tf
 
-    files = sorted(tf.io.gfile.glob(_join(path, "part-*.tfrecord")) +
-                   tf.io.gfile.glob(_join(path, "part-*.tfrecord.gz")))
+    files = sorted(
+        tf.io.gfile.glob(_join(path, "part-*.tfrecord"))
+        + tf.io.gfile.glob(_join(path, "part-*.tfrecord.gz"))
+    )
     if not files:
-        raise FileNotFoundError(f"no part-*.tfrecord files in {path}: write them with "
-                                "sparktf.tfrecord.save_as_tfrecords")
+        raise FileNotFoundError(
+            f"no part-*.tfrecord files in {path}: write them with "
+            "sparktf.tfrecord.save_as_tfrecords"
+        )
     if ctx is None:
         return files
     if len(files) < ctx.num_workers:
-        raise ValueError(f"{path} holds {len(files)} part files for {ctx.num_workers} training "
-                         "nodes: repartition the DataFrame to at least as many partitions as "
-                         "nodes before save_as_tfrecords")
-    return files[_training_index(ctx)::ctx.num_workers]
+        raise ValueError(
+            f"{path} holds {len(files)} part files for {ctx.num_workers} training "
+            "nodes: repartition the DataFrame to at least as many partitions as "
+            "nodes before save_as_tfrecords"
+        )
+    return files[_training_index(ctx) :: ctx.num_workers]
 
 
 def feature_spec(
@@ -81,8 +89,10 @@ def feature_spec(
     defaults = defaults or {}
     schema_path = _join(path, SCHEMA_FILE)
     if not tf.io.gfile.exists(schema_path):
-        raise FileNotFoundError(f"{schema_path} does not exist: the folder was not written by "
-                                "save_as_tfrecords; build the spec by hand")
+        raise FileNotFoundError(
+            f"{schema_path} does not exist: the folder was not written by "
+            "save_as_tfrecords; build the spec by hand"
+        )
     with tf.io.gfile.GFile(schema_path, "r") as f:
         fields = {field["name"]: field["type"] for field in json.load(f)["fields"]}
     wanted = columns if columns is not None else list(fields)
@@ -93,8 +103,11 @@ def feature_spec(
     for name in wanted:
         spark_type = fields[name]
         is_list = isinstance(spark_type, dict)
-        element = spark_type["elementType"] if is_list and spark_type["type"] == "array" else (
-            "double" if is_list else spark_type)  # a vector (udt) is a float list
+        element = (
+            spark_type["elementType"]
+            if is_list and spark_type["type"] == "array"
+            else ("double" if is_list else spark_type)
+        )  # a vector (udt) is a float list
         if not isinstance(element, str):
             raise ValueError(f"column {name!r} is {spark_type}, which sparktf does not write")
         dtype = tf.int64 if element in _INT64 else tf.float32 if element in _FLOAT else tf.string

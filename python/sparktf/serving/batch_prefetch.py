@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 _END = object()
@@ -33,8 +34,13 @@ class Prefetch(Generic[T]):
             outputs = runner(start.inputs, columns)
     """
 
-    def __init__(self, source: Iterator[T], active: Callable[[], bool], depth: int = 2,
-                 poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        source: Iterator[T],
+        active: Callable[[], bool],
+        depth: int = 2,
+        poll_seconds: float = 0.5,
+    ) -> None:
         self._source = source
         self._active = active
         self._poll = poll_seconds

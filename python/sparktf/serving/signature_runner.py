@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from sparktf.wire.column_batch import Column, RaggedColumn
 from sparktf.v1 import feed_pb2
+from sparktf.wire.column_batch import Column, RaggedColumn
 
 
 class SignatureRunner:
@@ -20,8 +20,10 @@ class SignatureRunner:
         self._loaded = tf.saved_model.load(export_dir)
         signatures = dict(self._loaded.signatures)
         if signature not in signatures:
-            raise ValueError(f"the SavedModel at {export_dir} has no signature '{signature}'; it "
-                             f"has {', '.join(sorted(signatures)) or 'none'}")
+            raise ValueError(
+                f"the SavedModel at {export_dir} has no signature '{signature}'; it "
+                f"has {', '.join(sorted(signatures)) or 'none'}"
+            )
         self._fn = signatures[signature]
         self.inputs: dict[str, Any] = self._fn.structured_input_signature[1]
         self.where = f"signature '{signature}' of {export_dir}"
@@ -33,22 +35,31 @@ class SignatureRunner:
         for spec in inputs.columns:
             wanted = self.inputs.get(spec.name)
             if wanted is None:
-                raise ValueError(f"{self.where} has no input '{spec.name}' (Spark column "
-                                 f"'{spec.source_column}'); its inputs: {', '.join(self.inputs)}")
+                raise ValueError(
+                    f"{self.where} has no input '{spec.name}' (Spark column "
+                    f"'{spec.source_column}'); its inputs: {', '.join(self.inputs)}"
+                )
             col = columns[spec.name]
             if isinstance(col, RaggedColumn):
-                raise ValueError(f"column '{spec.source_column}' holds arrays of varying length; "
-                                 f"input '{spec.name}' takes a dense tensor")
+                raise ValueError(
+                    f"column '{spec.source_column}' holds arrays of varying length; "
+                    f"input '{spec.name}' takes a dense tensor"
+                )
             rank = wanted.shape.rank
             if rank is not None and rank != np.ndim(col):
                 raise ValueError(
                     f"column '{spec.source_column}' gives input '{spec.name}' rows of shape "
-                    f"{tuple(np.shape(col)[1:])}, the signature wants {wanted.shape[1:]}")
-            if rank is not None and rank > 1 and not wanted.shape[1:].is_compatible_with(
-                    np.shape(col)[1:]):
+                    f"{tuple(np.shape(col)[1:])}, the signature wants {wanted.shape[1:]}"
+                )
+            if (
+                rank is not None
+                and rank > 1
+                and not wanted.shape[1:].is_compatible_with(np.shape(col)[1:])
+            ):
                 raise ValueError(
                     f"column '{spec.source_column}' gives input '{spec.name}' rows of shape "
-                    f"{tuple(np.shape(col)[1:])}, the signature wants {wanted.shape[1:]}")
+                    f"{tuple(np.shape(col)[1:])}, the signature wants {wanted.shape[1:]}"
+                )
             feeds[spec.name] = tf.constant(col, dtype=wanted.dtype)
         outputs = self._fn(**feeds)
         return {name: value.numpy() for name, value in outputs.items()}

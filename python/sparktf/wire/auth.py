@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 
@@ -22,8 +23,9 @@ class SecretInterceptor(grpc.ServerInterceptor):
     def __repr__(self) -> str:
         return "SecretInterceptor(<hidden>)"  # the secret must never reach a log
 
-    def intercept_service(self, continuation: Callable[[Any], Any],
-                          handler_call_details: grpc.HandlerCallDetails) -> Any:
+    def intercept_service(
+        self, continuation: Callable[[Any], Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
         handler = continuation(handler_call_details)
         if handler is None or self._authorized(handler_call_details.invocation_metadata):
             return handler

@@ -8,12 +8,11 @@ the message's bytes (``np.frombuffer``), so they are read-only: copy before writ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
-from sparktf.wire.feed_wire import ColumnBatchView
 from sparktf.v1 import feed_pb2
+from sparktf.wire.feed_wire import ColumnBatchView
 
 # Numbers travel little-endian whatever the host: the dtypes say so explicitly.
 NUMERIC_DTYPES: dict[int, np.dtype] = {
@@ -42,7 +41,7 @@ class RaggedColumn:
     def slice(self, start: int, stop: int) -> RaggedColumn:
         """Rows ``start:stop``; the values are a view, the splits are rebased to 0."""
         lo, hi = int(self.row_splits[start]), int(self.row_splits[stop])
-        return RaggedColumn(self.values[lo:hi], self.row_splits[start:stop + 1] - lo)
+        return RaggedColumn(self.values[lo:hi], self.row_splits[start : stop + 1] - lo)
 
     @staticmethod
     def concat(parts: list[RaggedColumn]) -> RaggedColumn:
@@ -58,9 +57,9 @@ class RaggedColumn:
         return RaggedColumn(values, np.concatenate(splits))
 
 
-Column = Union[np.ndarray, RaggedColumn]
+Column = np.ndarray | RaggedColumn
 # A column's buffer: bytes from a parsed message, or a view of the received message.
-Buffer = Union[bytes, memoryview]
+Buffer = bytes | memoryview
 
 
 def describe(spec: feed_pb2.ColumnSpec) -> str:
@@ -78,40 +77,55 @@ def validate_schema(schema: feed_pb2.FeedSchema) -> None:
         if spec.name in seen:
             raise ValueError(
                 f"{describe(spec)}: tensor name '{spec.name}' appears twice in the feed schema; "
-                "make the input mapping give each column its own name")
+                "make the input mapping give each column its own name"
+            )
         seen.add(spec.name)
-        dtype_name = feed_pb2.DType.Name(spec.dtype) if spec.dtype in feed_pb2.DType.values() \
+        dtype_name = (
+            feed_pb2.DType.Name(spec.dtype)
+            if spec.dtype in feed_pb2.DType.values()
             else str(spec.dtype)
+        )
         if spec.dtype not in NUMERIC_DTYPES and spec.dtype not in BYTES_DTYPES:
-            raise ValueError(f"{describe(spec)} has dtype {dtype_name}, which this node cannot "
-                             "decode; is the jar newer than the Python package?")
+            raise ValueError(
+                f"{describe(spec)} has dtype {dtype_name}, which this node cannot "
+                "decode; is the jar newer than the Python package?"
+            )
         if spec.shape not in (feed_pb2.SCALAR, feed_pb2.FIXED_ARRAY, feed_pb2.VAR_ARRAY):
-            raise ValueError(f"{describe(spec)} has shape {spec.shape}, expected SCALAR, "
-                             "FIXED_ARRAY or VAR_ARRAY")
+            raise ValueError(
+                f"{describe(spec)} has shape {spec.shape}, expected SCALAR, "
+                "FIXED_ARRAY or VAR_ARRAY"
+            )
         if spec.dtype in BYTES_DTYPES and spec.shape != feed_pb2.SCALAR:
-            raise ValueError(f"{describe(spec)} is an array of {dtype_name}; only scalar "
-                             "binary and string columns can be fed")
+            raise ValueError(
+                f"{describe(spec)} is an array of {dtype_name}; only scalar "
+                "binary and string columns can be fed"
+            )
         if spec.shape == feed_pb2.FIXED_ARRAY and spec.width < 1:
-            raise ValueError(f"{describe(spec)} is FIXED_ARRAY with width {spec.width}; "
-                             "expected width >= 1")
+            raise ValueError(
+                f"{describe(spec)} is FIXED_ARRAY with width {spec.width}; expected width >= 1"
+            )
 
 
-def decode_batch(schema: feed_pb2.FeedSchema,
-                 batch: feed_pb2.ColumnBatch | ColumnBatchView) -> dict[str, Column]:
+def decode_batch(
+    schema: feed_pb2.FeedSchema, batch: feed_pb2.ColumnBatch | ColumnBatchView
+) -> dict[str, Column]:
     """Decode ``batch`` laid out by ``schema`` (which ``validate_schema`` accepted)."""
     if batch.num_rows < 0:
         raise ValueError(f"batch has num_rows {batch.num_rows}; expected >= 0")
     if len(batch.columns) != len(schema.columns):
-        raise ValueError(f"batch has {len(batch.columns)} columns, the feed schema has "
-                         f"{len(schema.columns)} ({', '.join(c.name for c in schema.columns)})")
+        raise ValueError(
+            f"batch has {len(batch.columns)} columns, the feed schema has "
+            f"{len(schema.columns)} ({', '.join(c.name for c in schema.columns)})"
+        )
     return {
         spec.name: decode_column(spec, batch.num_rows, data.values, data.offsets)
         for spec, data in zip(schema.columns, batch.columns)
     }
 
 
-def decode_column(spec: feed_pb2.ColumnSpec, num_rows: int, values: Buffer,
-                  offsets: Buffer) -> Column:
+def decode_column(
+    spec: feed_pb2.ColumnSpec, num_rows: int, values: Buffer, offsets: Buffer
+) -> Column:
     """One column of ``num_rows`` rows; numeric results are views over ``values``."""
     if spec.dtype in BYTES_DTYPES:
         return _decode_bytes(spec, num_rows, values, offsets)
@@ -123,8 +137,10 @@ def decode_column(spec: feed_pb2.ColumnSpec, num_rows: int, values: Buffer,
     width = spec.width if spec.shape == feed_pb2.FIXED_ARRAY else 1
     flat = _numbers(spec, values, dtype, num_rows * width)
     if offsets:
-        raise ValueError(f"{describe(spec)} is fixed-size but its batch carries "
-                         f"{len(offsets)} offset bytes; expected none")
+        raise ValueError(
+            f"{describe(spec)} is fixed-size but its batch carries "
+            f"{len(offsets)} offset bytes; expected none"
+        )
     flat = _as_bool(spec, flat)
     return flat.reshape(num_rows, width) if spec.shape == feed_pb2.FIXED_ARRAY else flat
 
@@ -133,38 +149,49 @@ def _as_bool(spec: feed_pb2.ColumnSpec, flat: np.ndarray) -> np.ndarray:
     return flat.view(np.bool_) if spec.dtype == feed_pb2.BOOL else flat
 
 
-def _numbers(spec: feed_pb2.ColumnSpec, values: Buffer, dtype: np.dtype,
-             expected_count: int | None) -> np.ndarray:
+def _numbers(
+    spec: feed_pb2.ColumnSpec, values: Buffer, dtype: np.dtype, expected_count: int | None
+) -> np.ndarray:
     size = len(values)
     if size % dtype.itemsize:
-        raise ValueError(f"{describe(spec)}: {size} value bytes is not a whole number of "
-                         f"{dtype.itemsize}-byte {feed_pb2.DType.Name(spec.dtype)} values")
+        raise ValueError(
+            f"{describe(spec)}: {size} value bytes is not a whole number of "
+            f"{dtype.itemsize}-byte {feed_pb2.DType.Name(spec.dtype)} values"
+        )
     if expected_count is not None and size != expected_count * dtype.itemsize:
-        raise ValueError(f"{describe(spec)}: expected {expected_count} values "
-                         f"({expected_count * dtype.itemsize} bytes) for the batch's rows, "
-                         f"found {size} bytes")
+        raise ValueError(
+            f"{describe(spec)}: expected {expected_count} values "
+            f"({expected_count * dtype.itemsize} bytes) for the batch's rows, "
+            f"found {size} bytes"
+        )
     return np.frombuffer(values, dtype=dtype)
 
 
-def _offsets(spec: feed_pb2.ColumnSpec, num_rows: int, offsets: Buffer, total: int,
-             unit: str) -> np.ndarray:
+def _offsets(
+    spec: feed_pb2.ColumnSpec, num_rows: int, offsets: Buffer, total: int, unit: str
+) -> np.ndarray:
     if num_rows == 0 and not offsets and total == 0:
         return np.zeros(1, _OFFSET_DTYPE)  # an empty batch may omit the lone 0 offset
     expected = (num_rows + 1) * _OFFSET_DTYPE.itemsize
     if len(offsets) != expected:
-        raise ValueError(f"{describe(spec)}: expected {num_rows + 1} int32 offsets ({expected} "
-                         f"bytes) for {num_rows} rows, found {len(offsets)} bytes")
+        raise ValueError(
+            f"{describe(spec)}: expected {num_rows + 1} int32 offsets ({expected} "
+            f"bytes) for {num_rows} rows, found {len(offsets)} bytes"
+        )
     offs = np.frombuffer(offsets, dtype=_OFFSET_DTYPE)
     decreasing = num_rows > 0 and bool(np.any(np.diff(offs) < 0))
     if offs[0] != 0 or offs[-1] != total or decreasing:
-        raise ValueError(f"{describe(spec)}: offsets must rise from 0 to the {total} {unit} of "
-                         f"the batch, found first {int(offs[0])}, last {int(offs[-1])}"
-                         + (", decreasing somewhere" if decreasing else ""))
+        raise ValueError(
+            f"{describe(spec)}: offsets must rise from 0 to the {total} {unit} of "
+            f"the batch, found first {int(offs[0])}, last {int(offs[-1])}"
+            + (", decreasing somewhere" if decreasing else "")
+        )
     return offs
 
 
-def _decode_bytes(spec: feed_pb2.ColumnSpec, num_rows: int, values: Buffer,
-                  offsets: Buffer) -> np.ndarray:
+def _decode_bytes(
+    spec: feed_pb2.ColumnSpec, num_rows: int, values: Buffer, offsets: Buffer
+) -> np.ndarray:
     offs = _offsets(spec, num_rows, offsets, len(values), "bytes").tolist()
     values = bytes(values)  # slices of a view would be views; bytes(b) of bytes copies nothing
     out = np.empty(num_rows, dtype=object)
@@ -175,8 +202,10 @@ def _decode_bytes(spec: feed_pb2.ColumnSpec, num_rows: int, values: Buffer,
 
 def slice_rows(columns: dict[str, Column], start: int, stop: int) -> dict[str, Column]:
     """Rows ``start:stop`` of every column, as views."""
-    return {name: (c.slice(start, stop) if isinstance(c, RaggedColumn) else c[start:stop])
-            for name, c in columns.items()}
+    return {
+        name: (c.slice(start, stop) if isinstance(c, RaggedColumn) else c[start:stop])
+        for name, c in columns.items()
+    }
 
 
 def concat_rows(parts: list[dict[str, Column]]) -> dict[str, Column]:

@@ -14,7 +14,7 @@ the same field number, so ``infer_request`` reads it the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from sparktf.v1 import feed_pb2, inference_pb2
 
@@ -43,8 +43,8 @@ class ColumnBatchView:
     columns: list[ColumnDataView]
 
 
-FeedItem = Union[feed_pb2.FeedMessage, ColumnBatchView]
-InferItem = Union[inference_pb2.InferRequest, ColumnBatchView]
+FeedItem = feed_pb2.FeedMessage | ColumnBatchView
+InferItem = inference_pb2.InferRequest | ColumnBatchView
 
 
 def parse_feed_message(data: bytes) -> FeedItem:
@@ -119,7 +119,7 @@ def _fields(view: memoryview):  # type: ignore[no-untyped-def]
             length, pos = _varint(view, pos)
             if pos + length > end:
                 raise ValueError(f"field {number} claims {length} bytes, {end - pos} are left")
-            yield number, kind, view[pos:pos + length]
+            yield number, kind, view[pos : pos + length]
             pos += length
         elif kind in (_I64, _I32):
             pos += 8 if kind == _I64 else 4

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import signal
 import sys
 import threading
 import time
 
-PR_SET_PDEATHSIG = 1
 PARENT_GONE_EXIT_CODE = 3
 
 
-def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
-    """Ask Linux to send ``sig`` when the parent goes; best effort, False when unavailable.
-
-    Caution: Linux sends it when the *thread* that spawned this process exits, not when the
-    parent process does. Use it only when the launcher spawns from a thread that lives as long
-    as the JVM (Spark's task threads are pooled and die when idle).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def watch_parent(poll_seconds: float = 1.0, exit_code: int = PARENT_GONE_EXIT_CODE,
-                 what: str = "the executor JVM",
-                 leftovers: tuple[str, ...] = ()) -> threading.Thread:
+def watch_parent(
+    poll_seconds: float = 1.0,
+    exit_code: int = PARENT_GONE_EXIT_CODE,
+    what: str = "the executor JVM",
+    leftovers: tuple[str, ...] = (),
+) -> threading.Thread:
     """Start a daemon thread that exits the process when the current parent is gone, first
     removing the ``leftovers`` directories the parent would have removed."""
     parent = os.getppid()

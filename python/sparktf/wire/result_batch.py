@@ -7,12 +7,13 @@ packed little-endian, the layout ``column_batch`` decodes.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from sparktf.wire.column_batch import BYTES_DTYPES, NUMERIC_DTYPES
 from sparktf.v1 import feed_pb2
+from sparktf.wire.column_batch import BYTES_DTYPES, NUMERIC_DTYPES
 
 _OFFSET_DTYPE = np.dtype("<i4")
 AnswerColumns = dict[str, Any]
@@ -28,18 +29,23 @@ def as_answer_columns(results: Any, outputs: Sequence[feed_pb2.ColumnSpec]) -> A
     if isinstance(results, Mapping):
         missing = [o.name for o in outputs if o.name not in results]
         if missing:
-            raise ValueError(f"the results lack {', '.join(map(repr, missing))}; expected "
-                             f"{', '.join(o.name for o in outputs)}, found "
-                             f"{', '.join(map(str, results))}")
+            raise ValueError(
+                f"the results lack {', '.join(map(repr, missing))}; expected "
+                f"{', '.join(o.name for o in outputs)}, found "
+                f"{', '.join(map(str, results))}"
+            )
         return dict(results)
     if len(outputs) != 1:
-        raise ValueError(f"give the results as a dict: {len(outputs)} result columns are "
-                         f"expected ({', '.join(o.name for o in outputs)})")
+        raise ValueError(
+            f"give the results as a dict: {len(outputs)} result columns are "
+            f"expected ({', '.join(o.name for o in outputs)})"
+        )
     return {outputs[0].name: results}
 
 
-def encode_answers(outputs: Sequence[feed_pb2.ColumnSpec], columns: AnswerColumns, start: int,
-                   stop: int) -> feed_pb2.ColumnBatch:
+def encode_answers(
+    outputs: Sequence[feed_pb2.ColumnSpec], columns: AnswerColumns, start: int, stop: int
+) -> feed_pb2.ColumnBatch:
     """Rows ``start:stop`` of ``columns`` (each already checked by ``check_rows``)."""
     batch = feed_pb2.ColumnBatch(num_rows=stop - start)
     for spec in outputs:
@@ -63,13 +69,19 @@ def normalize(spec: feed_pb2.ColumnSpec, values: Any, rows: int) -> Any:
             elif isinstance(v, (bytes, bytearray, memoryview)):
                 out.append(bytes(v))
             else:
-                raise ValueError(f"{what} is a {feed_pb2.DType.Name(spec.dtype).lower()} column, "
-                                 f"found a {type(v).__name__} value")
+                raise ValueError(
+                    f"{what} is a {feed_pb2.DType.Name(spec.dtype).lower()} column, "
+                    f"found a {type(v).__name__} value"
+                )
         return out
     dtype = NUMERIC_DTYPES[spec.dtype]
-    if spec.shape == feed_pb2.VAR_ARRAY and not isinstance(values, np.ndarray) and \
-            len(values) and np.ndim(values[0]) == 1 and \
-            len({len(v) for v in values}) > 1:  # ragged: a list of rows of their own lengths
+    if (
+        spec.shape == feed_pb2.VAR_ARRAY
+        and not isinstance(values, np.ndarray)
+        and len(values)
+        and np.ndim(values[0]) == 1
+        and len({len(v) for v in values}) > 1
+    ):  # ragged: a list of rows of their own lengths
         rows_found = len(values)
         if rows_found != rows:
             raise ValueError(f"{what}: {rows_found} values answer a batch of {rows} rows")
@@ -82,8 +94,10 @@ def normalize(spec: feed_pb2.ColumnSpec, values: Any, rows: int) -> Any:
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]  # a model's (rows, 1) output fills a scalar column
         if arr.ndim != 1:
-            raise ValueError(f"{what} takes one value a row, found rows of shape "
-                             f"{arr.shape[1:]}; declare the column as an array or reduce them")
+            raise ValueError(
+                f"{what} takes one value a row, found rows of shape "
+                f"{arr.shape[1:]}; declare the column as an array or reduce them"
+            )
     else:
         if arr.ndim == 1:
             arr = arr.reshape(rows, 1)
@@ -94,15 +108,18 @@ def normalize(spec: feed_pb2.ColumnSpec, values: Any, rows: int) -> Any:
 
 def _cast(spec: feed_pb2.ColumnSpec, arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if arr.dtype.kind == "f" and dtype.kind in "iub" or arr.dtype.kind not in "fiub":
-        raise ValueError(f"{describe_output(spec)} is {feed_pb2.DType.Name(spec.dtype)}, found "
-                         f"{arr.dtype} values; cast them in the program")
+        raise ValueError(
+            f"{describe_output(spec)} is {feed_pb2.DType.Name(spec.dtype)}, found "
+            f"{arr.dtype} values; cast them in the program"
+        )
     if spec.dtype == feed_pb2.BOOL:
         return np.ascontiguousarray(arr.astype(np.bool_)).view(np.uint8)
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def _encode_column(spec: feed_pb2.ColumnSpec, values: Any, start: int,
-                   stop: int) -> tuple[bytes, bytes]:
+def _encode_column(
+    spec: feed_pb2.ColumnSpec, values: Any, start: int, stop: int
+) -> tuple[bytes, bytes]:
     if spec.dtype in BYTES_DTYPES:
         rows = values[start:stop]
         lengths = np.fromiter((len(v) for v in rows), np.int64, len(rows))

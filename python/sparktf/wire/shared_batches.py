@@ -19,8 +19,8 @@ import re
 import weakref
 from typing import Any
 
-from sparktf.wire.feed_wire import ColumnBatchView, column_batch_view, kind_of
 from sparktf.v1 import feed_pb2
+from sparktf.wire.feed_wire import ColumnBatchView, column_batch_view, kind_of
 
 # Only names the JVM writes ("<feed id>-e<epoch>-p<partition>-a<attempt>-<n>"): never a path.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -58,10 +58,10 @@ class SharedBatchDir:
         try:
             size = os.fstat(fd).st_size
             if size != ref.size or size == 0:
-                raise ValueError(f"shared batch file {path} holds {size} bytes, the message "
-                                 f"says {ref.size}")
-            mapped = _Mapping(fd, size, flags=mmap.MAP_SHARED | _POPULATE,
-                              prot=mmap.PROT_READ)
+                raise ValueError(
+                    f"shared batch file {path} holds {size} bytes, the message says {ref.size}"
+                )
+            mapped = _Mapping(fd, size, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ)
         except BaseException:
             _remove(path)
             raise
@@ -81,8 +81,10 @@ class SharedBatchDir:
             _remove(path)
         batch = column_batch_view(memoryview(mapped))
         if batch.num_rows != ref.num_rows:
-            raise ValueError(f"shared batch file {path} holds {batch.num_rows} rows, the "
-                             f"message says {ref.num_rows}")
+            raise ValueError(
+                f"shared batch file {path} holds {batch.num_rows} rows, the "
+                f"message says {ref.num_rows}"
+            )
         return batch
 
 
@@ -91,8 +93,9 @@ def carries_batch(message: Any) -> bool:
     return kind_of(message) in ("batch", "shared_batch")
 
 
-def carried_batch(message: Any, shared: SharedBatchDir | None
-                  ) -> ColumnBatchView | feed_pb2.ColumnBatch:
+def carried_batch(
+    message: Any, shared: SharedBatchDir | None
+) -> ColumnBatchView | feed_pb2.ColumnBatch:
     """The batch a ``batch`` or ``shared_batch`` message (FeedMessage or InferRequest) carries
     or names. Raises ValueError for a shared batch where there is no shared directory, or for a
     bad file."""

@@ -2,16 +2,23 @@ package io.sparktf
 
 import scala.jdk.CollectionConverters._
 
-import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
+import com.fasterxml.jackson.databind.ObjectMapper
+import com.fasterxml.jackson.databind.node.ObjectNode
+import com.google.protobuf.InvalidProtocolBufferException
+import com.google.protobuf.util.JsonFormat
 
 import io.sparktf.InputMode.InputMode
+import io.sparktf.proto.v1
 
-/** How to run a cluster. Names follow TensorFlowOnSpark's `TFCluster.run` arguments.
+/** How to run a cluster. Names follow TensorFlowOnSpark's `TFCluster.run` arguments. The
+ *  defaults below are the only ones: the Python API passes the settings its caller set and no
+ *  others (see [[ClusterConfig.fromJson]]).
  *
  *  @param numExecutors        executors to reserve, one TensorFlow node each
  *  @param numPs               parameter servers among them
  *  @param inputMode           [[InputMode.SPARK]] (feed DataFrames) or [[InputMode.TENSORFLOW]]
- *  @param masterNode          the chief's job name ("chief"), or None for workers only
+ *  @param masterNode          "chief", or None for a cluster of workers only (worker:0 then acts
+ *                             as chief); TensorFlow 1's "master" is refused (see ClusterLayout)
  *  @param evalNode            reserve one evaluator
  *  @param modelDir            shared directory for checkpoints/exports, given to the program
  *  @param exportDir           where the chief exports the model, given to the program
@@ -77,20 +84,25 @@ final case class ClusterConfig(
 
   def validate(): Unit = {
     def positive(name: String, v: Double): Unit =
-      if (!(v > 0)) throw new SparkTFException(s"$name is $v: it must be a positive number of seconds")
+      if (!(v > 0)) {
+        throw new SparkTFException(s"$name is $v: it must be a positive number of seconds")
+      }
     positive("reservation_timeout", reservationTimeout)
     positive("feed_timeout", feedTimeout)
     positive("shutdown_timeout", shutdownTimeout)
-    if (queueCapacity < 1) throw new SparkTFException(s"queue_capacity is $queueCapacity: use 1 or more")
+    if (queueCapacity < 1) {
+      throw new SparkTFException(s"queue_capacity is $queueCapacity: use 1 or more")
+    }
     if (maxRestarts < 0) throw new SparkTFException(s"max_restarts is $maxRestarts: use 0 or more")
     if (maxRestarts > 0) checkpointLocation match {
       case None => throw new SparkTFException(s"max_restarts is $maxRestarts but there is no " +
-        "checkpoint directory to resume from: set checkpoint_dir (or model_dir, whose " +
-        "'checkpoints' folder is then used) to a directory every node can reach")
-      case Some(dir) if !ClusterConfig.isAbsolute(dir) => throw new SparkTFException(
-        s"max_restarts is $maxRestarts but the checkpoint directory '$dir' is relative: each " +
-        "node would resolve it in its own working directory, which changes with every restart; " +
-        "give checkpoint_dir (or model_dir) as an absolute path or a URI (hdfs://...)")
+          "checkpoint directory to resume from: set checkpoint_dir (or model_dir, whose " +
+          "'checkpoints' folder is then used) to a directory every node can reach")
+      case Some(dir) if !ClusterConfig.isAbsolute(dir) =>
+        throw new SparkTFException(
+          s"max_restarts is $maxRestarts but the checkpoint directory '$dir' is relative: each " +
+            "node would resolve it in its own working directory, which changes with every restart; " +
+            "give checkpoint_dir (or model_dir) as an absolute path or a URI (hdfs://...)")
       case _ =>
     }
   }
@@ -98,6 +110,8 @@ final case class ClusterConfig(
 
 object ClusterConfig {
   private val mapper = new ObjectMapper()
+  private val parser = JsonFormat.parser()
+
   /** The folder of model_dir that holds checkpoints when no checkpoint_dir is given. */
   val CheckpointSubdir = "checkpoints"
 
@@ -108,39 +122,76 @@ object ClusterConfig {
 
   private def under(base: String, path: String): String = base.stripSuffix("/") + "/" + path
 
-  /** The Python API's form: a JSON object with TensorFlowOnSpark's snake_case names. */
+  /** The Python API's form (and TFEstimator's clusterConfig): the proto3 JSON of
+   *  `ClusterSettings` (proto/sparktf/v1/cluster_settings.proto), TensorFlowOnSpark's snake_case
+   *  names. A setting left out takes the default above; JSON null is the same as leaving it out,
+   *  except for master_node, where null (Python's None) means a cluster without a chief.
+   *  {{{
+   *  ClusterConfig.fromJson("""{"num_executors": 2, "master_node": null, "num_ps": 1}""")
+   *  }}}
+   */
   def fromJson(json: String): ClusterConfig = {
-    val node = mapper.readTree(json)
-    val known = Set("num_executors", "num_ps", "input_mode", "master_node", "eval_node",
-      "model_dir", "export_dir", "reservation_timeout", "feed_timeout", "shutdown_timeout",
-      "queue_capacity", "env", "python", "ps_gpus", "tensorboard", "log_dir", "checkpoint_dir",
-      "max_restarts", "shared_memory_feed")
-    node.fieldNames().asScala.filterNot(known).foreach { f =>
-      throw new SparkTFException(s"unknown cluster setting '$f'; known: ${known.toSeq.sorted.mkString(", ")}")
+    val tree =
+      try mapper.readTree(json)
+      catch {
+        case e: java.io.IOException => throw new SparkTFException(
+            s"cluster settings are not JSON (${e.getMessage}): $json", e)
+      }
+    val obj = tree match {
+      case o: ObjectNode => o
+      case _ => throw new SparkTFException(s"cluster settings must be a JSON object: $json")
     }
-    def opt(name: String): Option[JsonNode] = Option(node.get(name)).filterNot(_.isNull)
-    def str(name: String): Option[String] = opt(name).map(_.asText())
-    val d = ClusterConfig(numExecutors = opt("num_executors").map(_.asInt()).getOrElse(
-      throw new SparkTFException("num_executors is required")))
+    val known = v1.ClusterSettings.getDescriptor.getFields.asScala.map(_.getName).sorted
+    obj.fieldNames().asScala.filterNot(known.contains).foreach { f =>
+      throw new SparkTFException(s"unknown cluster setting '$f'; known: ${known.mkString(", ")}")
+    }
+    if (obj.has("master_node") && obj.get("master_node").isNull) obj.put("master_node", "")
+    // Any case, as InputMode.parse reads it, with its error naming the value.
+    Option(obj.get("input_mode")).filter(_.isTextual).foreach { m =>
+      obj.put("input_mode", InputMode.parse(m.asText()).toString)
+    }
+    val settings = v1.ClusterSettings.newBuilder()
+    // One setting at a time, so an error names the setting (JsonFormat's names only the type).
+    obj.properties().asScala.foreach { e =>
+      val one = mapper.createObjectNode().set[ObjectNode](e.getKey, e.getValue)
+      try parser.merge(mapper.writeValueAsString(one), settings)
+      catch {
+        case err: InvalidProtocolBufferException => throw new SparkTFException(
+            s"cluster setting '${e.getKey}' is ${e.getValue}: ${err.getMessage}", err)
+      }
+    }
+    fromSettings(settings.build())
+  }
+
+  /** The config the settings give: each setting present replaces the default. */
+  def fromSettings(s: v1.ClusterSettings): ClusterConfig = {
+    if (!s.hasNumExecutors) throw new SparkTFException("num_executors is required")
+    def opt[T](has: Boolean, value: => T): Option[T] = if (has) Some(value) else None
+    val d = ClusterConfig(numExecutors = s.getNumExecutors)
     d.copy(
-      numPs = opt("num_ps").map(_.asInt()).getOrElse(d.numPs),
-      inputMode = str("input_mode").map(InputMode.parse).getOrElse(d.inputMode),
-      masterNode = if (node.has("master_node")) str("master_node") else d.masterNode,
-      evalNode = opt("eval_node").exists(_.asBoolean()),
-      modelDir = str("model_dir"),
-      exportDir = str("export_dir"),
-      reservationTimeout = opt("reservation_timeout").map(_.asDouble()).getOrElse(d.reservationTimeout),
-      feedTimeout = opt("feed_timeout").map(_.asDouble()).getOrElse(d.feedTimeout),
-      shutdownTimeout = opt("shutdown_timeout").map(_.asDouble()).getOrElse(d.shutdownTimeout),
-      queueCapacity = opt("queue_capacity").map(_.asInt()).getOrElse(d.queueCapacity),
-      env = opt("env").map(_.properties().asScala.map(e => e.getKey -> e.getValue.asText()).toMap)
-        .getOrElse(Map.empty),
-      python = str("python").filter(_.nonEmpty),
-      psGpus = opt("ps_gpus").exists(_.asBoolean()),
-      tensorboard = opt("tensorboard").exists(_.asBoolean()),
-      logDir = str("log_dir").filter(_.nonEmpty),
-      checkpointDir = str("checkpoint_dir").filter(_.nonEmpty),
-      maxRestarts = opt("max_restarts").map(_.asInt()).getOrElse(d.maxRestarts),
-      sharedMemoryFeed = opt("shared_memory_feed").map(_.asBoolean()).getOrElse(d.sharedMemoryFeed))
+      numPs = opt(s.hasNumPs, s.getNumPs).getOrElse(d.numPs),
+      inputMode = opt(s.hasInputMode, InputMode.fromProto(s.getInputMode)).getOrElse(d.inputMode),
+      masterNode = opt(s.hasMasterNode, s.getMasterNode).fold(d.masterNode)(m =>
+        Some(m.trim).filter(_.nonEmpty)),
+      evalNode = opt(s.hasEvalNode, s.getEvalNode).getOrElse(d.evalNode),
+      modelDir = opt(s.hasModelDir, s.getModelDir).orElse(d.modelDir),
+      exportDir = opt(s.hasExportDir, s.getExportDir).orElse(d.exportDir),
+      reservationTimeout = opt(s.hasReservationTimeout, s.getReservationTimeout)
+        .getOrElse(d.reservationTimeout),
+      feedTimeout = opt(s.hasFeedTimeout, s.getFeedTimeout).getOrElse(d.feedTimeout),
+      shutdownTimeout = opt(s.hasShutdownTimeout, s.getShutdownTimeout)
+        .getOrElse(d.shutdownTimeout),
+      queueCapacity = opt(s.hasQueueCapacity, s.getQueueCapacity).getOrElse(d.queueCapacity),
+      env = if (s.getEnvCount > 0) s.getEnvMap.asScala.toMap else d.env,
+      python = opt(s.hasPython, s.getPython).filter(_.nonEmpty).orElse(d.python),
+      psGpus = opt(s.hasPsGpus, s.getPsGpus).getOrElse(d.psGpus),
+      tensorboard = opt(s.hasTensorboard, s.getTensorboard).getOrElse(d.tensorboard),
+      logDir = opt(s.hasLogDir, s.getLogDir).filter(_.nonEmpty).orElse(d.logDir),
+      checkpointDir = opt(s.hasCheckpointDir, s.getCheckpointDir).filter(_.nonEmpty)
+        .orElse(d.checkpointDir),
+      maxRestarts = opt(s.hasMaxRestarts, s.getMaxRestarts).getOrElse(d.maxRestarts),
+      sharedMemoryFeed = opt(s.hasSharedMemoryFeed, s.getSharedMemoryFeed)
+        .getOrElse(d.sharedMemoryFeed)
+    )
   }
 }

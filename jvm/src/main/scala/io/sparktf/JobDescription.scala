@@ -10,12 +10,14 @@ import org.apache.spark.SparkContext
  *  }}}
  */
 object JobDescription {
+
   /** SparkContext.SPARK_JOB_DESCRIPTION, which Spark keeps private. */
   private val Key = "spark.job.description"
 
   def during[T](sc: SparkContext, description: String)(body: => T): T = {
     val callers = sc.getLocalProperty(Key)
     sc.setJobDescription(description)
-    try body finally sc.setJobDescription(callers)
+    try body
+    finally sc.setJobDescription(callers)
   }
 }

@@ -75,7 +75,7 @@ final class TFCluster private (
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
     val plan = ClusterFeed.plan(df, clusterId, layout.fed.size)
     try new RestartingFeed(supervisor, health, layout, config.feedTimeout)
-      .run(df, columns, plan, numEpochs)
+        .run(df, columns, plan, numEpochs)
     catch {
       case e: FeedRefused => throw e
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
@@ -112,18 +112,21 @@ final class TFCluster private (
    *  any node failed, naming it and carrying its traceback. */
   def shutdown(timeoutSeconds: Double = config.shutdownTimeout): Unit = {
     if (!lifecycle.beginShutdown()) return
-    val failures = try config.inputMode match {
-      case InputMode.SPARK =>
-        // InputMode.SPARK restarts only within train(), where the data to feed again is known.
-        supervisor.stopRestarting()
-        health.endInference()
-        health.awaitPrograms(timeoutSeconds)
-      case _ => awaitReservationJob(timeoutSeconds)
-    } catch {
-      case NonFatal(e) => Seq(s"waiting for the programs failed: ${TFCluster.rootMessage(e)}")
-    }
+    val failures =
+      try config.inputMode match {
+          case InputMode.SPARK =>
+            // InputMode.SPARK restarts only within train(), where the data to feed again is known.
+            supervisor.stopRestarting()
+            health.endInference()
+            health.awaitPrograms(timeoutSeconds)
+          case _ => awaitReservationJob(timeoutSeconds)
+        }
+      catch {
+        case NonFatal(e) => Seq(s"waiting for the programs failed: ${TFCluster.rootMessage(e)}")
+      }
     // Whatever the wait saw, every node is stopped.
-    try health.stopAll() finally lifecycle.ended(failures)
+    try health.stopAll()
+    finally lifecycle.ended(failures)
     if (failures.nonEmpty) {
       throw new SparkTFException(s"cluster $clusterId failed:\n${failures.mkString("\n")}")
     }
@@ -173,8 +176,9 @@ object TFCluster {
       evalNode: Boolean = false, modelDir: Option[String] = None,
       exportDir: Option[String] = None, checkpointDir: Option[String] = None,
       maxRestarts: Int = 0): TFCluster =
-    run(spark, program, ClusterConfig(numExecutors, numPs, inputMode, masterNode, evalNode,
-      modelDir, exportDir, checkpointDir = checkpointDir, maxRestarts = maxRestarts))
+    run(spark, program,
+      ClusterConfig(numExecutors, numPs, inputMode, masterNode, evalNode,
+        modelDir, exportDir, checkpointDir = checkpointDir, maxRestarts = maxRestarts))
 
   def run(spark: SparkSession, program: TFProgram, config: ClusterConfig): TFCluster = {
     val sc = spark.sparkContext

@@ -17,6 +17,7 @@ import java.nio.file.{Files, Paths}
 sealed trait TFProgram extends Serializable
 
 object TFProgram {
+
   /** A cloudpickled `(main_fun, args)` pair, made by the Python API. */
   final case class Pickled(bytes: Array[Byte]) extends TFProgram
 
@@ -48,9 +49,12 @@ object TFProgram {
     val node = mapper.readTree(json)
     node.path("kind").asText() match {
       case "pickled" => Pickled(java.util.Base64.getDecoder.decode(node.get("base64").asText()))
-      case "script" => Script(node.get("file_name").asText(), node.get("source").asText(),
-        node.get("function").asText(),
-        node.path("args").properties().asScala.map(e => e.getKey -> e.getValue.asText()).toMap)
+      case "script" => Script(
+          node.get("file_name").asText(),
+          node.get("source").asText(),
+          node.get("function").asText(),
+          node.path("args").properties().asScala.map(e => e.getKey -> e.getValue.asText()).toMap
+        )
       case other => throw new SparkTFException(s"unknown program kind '$other' in $json")
     }
   }

@@ -24,23 +24,24 @@ class ClusterConfigSuite extends AnyFunSuite {
   }
 
   test("unknown settings and bad values say what to change") {
-    assert(intercept[SparkTFException](ClusterConfig.fromJson("""{"num_executors": 2, "nmu_ps": 1}"""))
-      .getMessage.contains("'nmu_ps'"))
+    assert(
+      intercept[SparkTFException](ClusterConfig.fromJson("""{"num_executors": 2, "nmu_ps": 1}"""))
+        .getMessage.contains("'nmu_ps'"))
     assert(intercept[SparkTFException](ClusterConfig.fromJson("""{"num_ps": 1}"""))
-      .getMessage.contains("num_executors is required"))
+        .getMessage.contains("num_executors is required"))
     assert(intercept[SparkTFException](ClusterConfig.fromJson(
-      """{"num_executors": 2, "input_mode": "files"}""")).getMessage.contains("'files'"))
+          """{"num_executors": 2, "input_mode": "files"}""")).getMessage.contains("'files'"))
     assert(intercept[SparkTFException](ClusterConfig(2, feedTimeout = 0).validate())
-      .getMessage.contains("feed_timeout"))
+        .getMessage.contains("feed_timeout"))
   }
 
   test("checkpoint location: checkpoint_dir (under model_dir if relative), else model_dir/...") {
     assert(ClusterConfig(2).checkpointLocation.isEmpty)
     assert(ClusterConfig(2, modelDir = Some("/m/")).checkpointLocation.contains("/m/checkpoints"))
     assert(ClusterConfig(2, modelDir = Some("hdfs://nn/m"), checkpointDir = Some("c"))
-      .checkpointLocation.contains("hdfs://nn/m/c"))
+        .checkpointLocation.contains("hdfs://nn/m/c"))
     assert(ClusterConfig(2, modelDir = Some("/m"), checkpointDir = Some("gs://b/c"))
-      .checkpointLocation.contains("gs://b/c"))
+        .checkpointLocation.contains("gs://b/c"))
     val c = ClusterConfig.fromJson(
       """{"num_executors": 2, "checkpoint_dir": "/c", "max_restarts": 3}""")
     assert(c.checkpointLocation.contains("/c") && c.maxRestarts == 3)
@@ -51,9 +52,31 @@ class ClusterConfigSuite extends AnyFunSuite {
     def refused(c: ClusterConfig): String = intercept[SparkTFException](c.validate()).getMessage
     assert(refused(ClusterConfig(2, maxRestarts = 1)).contains("no checkpoint directory"))
     assert(refused(ClusterConfig(2, maxRestarts = 1, modelDir = Some("model")))
-      .contains("'model/checkpoints' is relative"))
+        .contains("'model/checkpoints' is relative"))
     assert(refused(ClusterConfig(2, maxRestarts = -1)).contains("max_restarts is -1"))
     ClusterConfig(2, maxRestarts = 1, modelDir = Some("/m")).validate()
     ClusterConfig(2, maxRestarts = 1, checkpointDir = Some("hdfs:///c")).validate()
+  }
+
+  test("every setting ClusterSettings names is read, and read into its own field") {
+    val all = """{"num_executors": 5, "num_ps": 1, "input_mode": "TENSORFLOW",
+      "master_node": "", "eval_node": true, "model_dir": "/m", "export_dir": "/e",
+      "reservation_timeout": 1, "feed_timeout": 2, "shutdown_timeout": 3, "queue_capacity": 4,
+      "env": {"A": "1"}, "python": "/py", "ps_gpus": true, "tensorboard": true,
+      "log_dir": "/l", "checkpoint_dir": "/c", "max_restarts": 1,
+      "shared_memory_feed": false}"""
+    val names = io.sparktf.proto.v1.ClusterSettings.getDescriptor.getFields.size
+    val c = ClusterConfig.fromJson(all)
+    val d = ClusterConfig(numExecutors = 2)
+    assert(c.productArity == names)
+    (0 until names).foreach { i =>
+      assert(c.productElement(i) != d.productElement(i), c.productElementName(i))
+    }
+  }
+
+  test("a setting of the wrong type names it") {
+    val e = intercept[SparkTFException](ClusterConfig.fromJson(
+        """{"num_executors": 2, "queue_capacity": "many"}"""))
+    assert(e.getMessage.contains("cluster setting 'queue_capacity' is \"many\""), e.getMessage)
   }
 }

@@ -37,12 +37,13 @@ final class ClusterHealth(sc: SparkContext, incarnations: ClusterIncarnations,
     val gone = ArrayBuffer[NodeInfo]()
     val problems = asked.flatMap { case (n, f) =>
       try Await.result(f, 10.seconds) match {
-        case Some(s) if s.getState == NodeState.FAILED => Some(failedText(n, s))
-        case Some(_) => None
-        case None =>
-          gone += n
-          None
-      } catch {
+          case Some(s) if s.getState == NodeState.FAILED => Some(failedText(n, s))
+          case Some(_) => None
+          case None =>
+            gone += n
+            None
+        }
+      catch {
         case NonFatal(e) => Some(s"node ${n.describe} does not answer: ${TFCluster.rootMessage(e)}")
       }
     }
@@ -106,7 +107,8 @@ final class ClusterHealth(sc: SparkContext, incarnations: ClusterIncarnations,
   /** After a failure the cluster cannot go on: the other programs are stopped after a short
    *  grace, and a failure to stop them is only logged (the error to report is the first). */
   def stopAfterFailure(): Unit =
-    try stopAll(FailureGraceSeconds) catch {
+    try stopAll(FailureGraceSeconds)
+    catch {
       case NonFatal(e) => log.warn("stopping the nodes failed", e)
     }
 
@@ -114,17 +116,19 @@ final class ClusterHealth(sc: SparkContext, incarnations: ClusterIncarnations,
    *  executor is still there to say. */
   def deathsOf(gone: Seq[NodeInfo]): Seq[String] = {
     if (gone.isEmpty) return Nil
-    val deaths = try NodePostMortem.collect(sc, incarnations.current.clusterId, gone, 5) catch {
-      case NonFatal(e) =>
-        log.warn("asking the executors how nodes ended failed", e)
-        Map.empty[Int, String]
-    }
+    val deaths =
+      try NodePostMortem.collect(sc, incarnations.current.clusterId, gone, 5)
+      catch {
+        case NonFatal(e) =>
+          log.warn("asking the executors how nodes ended failed", e)
+          Map.empty[Int, String]
+      }
     gone.map { n =>
       deaths.get(n.barrierIndex) match {
         case Some(death) => s"node ${n.describe} died: $death"
         case None => s"node ${n.describe} is gone: its process died and its executor could not " +
-          "say how (the executor was lost, or the process was already forgotten); the " +
-          "executor's log has the node's last output"
+            "say how (the executor was lost, or the process was already forgotten); the " +
+            "executor's log has the node's last output"
       }
     }
   }
@@ -132,10 +136,13 @@ final class ClusterHealth(sc: SparkContext, incarnations: ClusterIncarnations,
 
 object ClusterHealth {
   private val log = LoggerFactory.getLogger(classOf[ClusterHealth])
+
   /** Seconds a program gets to return after Stop at shutdown. */
   val StopGraceSeconds = 5.0
+
   /** After a failure the cluster cannot go on: the other programs get less time. */
   val FailureGraceSeconds = 2.0
+
   /** The feed lane of the nodes that every inference stream shares (the node's name for it). */
   val InferenceFeedId = "inference"
 

@@ -8,6 +8,7 @@ package io.sparktf.cluster
  *  }}}
  */
 trait ClusterIncarnations {
+
   /** The running (or last) incarnation. */
   def current: ClusterIncarnation
 

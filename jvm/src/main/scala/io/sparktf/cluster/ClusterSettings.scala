@@ -32,7 +32,8 @@ object ClusterSettings {
     executorCoresOf(conf, master).foreach { cores =>
       val slots = cores / taskCpus
       if (slots != 1) {
-        val found = if (slots == 0) "so no task fits in an executor" else
+        val found = if (slots == 0) "so no task fits in an executor"
+        else
           s"so each runs $slots tasks at once"
         throw new SparkTFException(s"executors have $cores cores and spark.task.cpus is " +
           s"$taskCpus, $found; sparktf needs exactly one task slot per executor (one " +

@@ -61,7 +61,7 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
    *  the error says both why it was restarted and why it did not start. */
   override def restart(cause: String): ClusterIncarnation = {
     val number = takeRestart().getOrElse(throw new IllegalStateException(
-      s"no restart left: $restarts of ${config.maxRestarts} done, or shutting down"))
+        s"no restart left: $restarts of ${config.maxRestarts} done, or shutting down"))
     val old = current
     log.warn(s"sparktf cluster ${old.clusterId}: restart $number/${config.maxRestarts} after: " +
       cause)
@@ -75,7 +75,7 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
       case NonFatal(e) =>
         incarnation = Some(old.copy(nodes = Nil))
         throw new SparkTFException(s"restart $number/${config.maxRestarts} did not start a " +
-          s"fresh cluster: ${TFCluster.rootMessage(e)}\nit was restarting after: $cause", e)
+            s"fresh cluster: ${TFCluster.rootMessage(e)}\nit was restarting after: $cause", e)
     }
   }
 
@@ -94,27 +94,28 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
   def cancelJobs(clusterId: String): Unit = sc.cancelJobGroup(jobGroup(clusterId))
 
   private def runPrograms(run: ClusterIncarnation): Seq[NodeInfo] = {
-    val outcome = try {
-      // A shutdown that gave up on the programs cancels the current job group: a run it
-      // cannot see yet must not start.
-      if (lock.synchronized(stopping) && run.number > 0) {
-        throw new SparkTFException(s"restart ${run.number} skipped: the cluster is shutting down")
+    val outcome =
+      try {
+        // A shutdown that gave up on the programs cancels the current job group: a run it
+        // cannot see yet must not start.
+        if (lock.synchronized(stopping) && run.number > 0) {
+          throw new SparkTFException(s"restart ${run.number} skipped: the cluster is shutting down")
+        }
+        sc.setJobGroup(jobGroup(run.clusterId), s"sparktf cluster ${run.clusterId}",
+          interruptOnCancel = true)
+        Right(ReservationStage.run(sc, run.clusterId, layout, config, program, run.secret, python))
+      } catch {
+        case NonFatal(e) => Left(e)
       }
-      sc.setJobGroup(jobGroup(run.clusterId), s"sparktf cluster ${run.clusterId}",
-        interruptOnCancel = true)
-      Right(ReservationStage.run(sc, run.clusterId, layout, config, program, run.secret, python))
-    } catch {
-      case NonFatal(e) => Left(e)
-    }
     outcome match {
       case Right(nodes) => nodes
       case Left(e) => takeRestart() match {
-        case Some(number) =>
-          log.warn(s"sparktf cluster ${run.clusterId}: restart $number/${config.maxRestarts} " +
-            s"after: ${TFCluster.rootMessage(e)}")
-          runPrograms(begin(number))
-        case None => throw e
-      }
+          case Some(number) =>
+            log.warn(s"sparktf cluster ${run.clusterId}: restart $number/${config.maxRestarts} " +
+              s"after: ${TFCluster.rootMessage(e)}")
+            runPrograms(begin(number))
+          case None => throw e
+        }
     }
   }
 
@@ -145,12 +146,13 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
   private def startNodes(number: Int): ClusterIncarnation = {
     val run = begin(number)
     val started = System.nanoTime()
-    val nodes = try {
-      ReservationStage.run(sc, run.clusterId, layout, config, program, run.secret, python)
-    } catch {
-      case NonFatal(e) => throw new SparkTFException(
-        s"sparktf cluster ${run.clusterId} did not start: ${TFCluster.rootMessage(e)}", e)
-    }
+    val nodes =
+      try {
+        ReservationStage.run(sc, run.clusterId, layout, config, program, run.secret, python)
+      } catch {
+        case NonFatal(e) => throw new SparkTFException(
+            s"sparktf cluster ${run.clusterId} did not start: ${TFCluster.rootMessage(e)}", e)
+      }
     log.info(f"sparktf cluster ${run.clusterId} started in " +
       f"${(System.nanoTime() - started) / 1e9}%.1f s")
     run.copy(nodes = nodes)

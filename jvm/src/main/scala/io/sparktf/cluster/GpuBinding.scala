@@ -17,6 +17,7 @@ import io.sparktf.SparkTFException
  *  }}}
  */
 object GpuBinding {
+
   /** Spark's resource name for GPUs. */
   val ResourceName = "gpu"
 

@@ -4,7 +4,8 @@ import scala.concurrent.Await
 import scala.concurrent.duration._
 import scala.util.control.NonFatal
 
-import org.apache.spark.{SparkContext, SparkEnv}
+import org.apache.spark.SparkContext
+import org.apache.spark.sparktf.ExecutorIdentity
 
 import io.sparktf.JobDescription
 import io.sparktf.node.NodeRegistry
@@ -26,9 +27,9 @@ object NodePostMortem {
     if (gone.isEmpty) return Map.empty
     val rdd = sc.makeRDD(gone.map(n => n -> Seq(s"executor_${n.host}_${n.executorId}")))
     val job = JobDescription.during(sc,
-        s"sparktf cluster $clusterId: ask executors how their nodes ended") {
+      s"sparktf cluster $clusterId: ask executors how their nodes ended") {
       rdd.map { n =>
-        if (SparkEnv.get.executorId == n.executorId) {
+        if (ExecutorIdentity.executorId == n.executorId) {
           NodeRegistry.deathOf(clusterId).map(n.barrierIndex -> _)
         } else None
       }.collectAsync()

@@ -8,8 +8,8 @@ import scala.concurrent.{Await, TimeoutException}
 import scala.concurrent.duration._
 import scala.util.{Failure, Success, Try}
 
-import org.apache.spark.{BarrierTaskContext, FutureAction, SparkContext, SparkEnv,
-  TaskKilledException}
+import org.apache.spark.{BarrierTaskContext, FutureAction, SparkContext, TaskKilledException}
+import org.apache.spark.sparktf.ExecutorIdentity
 import org.slf4j.LoggerFactory
 
 import io.sparktf.{ClusterConfig, InputMode, JobDescription, SparkTFException, TFProgram}
@@ -29,6 +29,7 @@ import io.sparktf.rpc.ClusterSecret
  *  }}}
  */
 object ReservationStage {
+
   /** Seconds a node's program gets to return when its task is killed (InputMode.TENSORFLOW). */
   private val StopGraceOnKillSeconds = 2.0
 
@@ -37,10 +38,10 @@ object ReservationStage {
   def run(sc: SparkContext, clusterId: String, layout: ClusterLayout, config: ClusterConfig,
       program: TFProgram, secret: ClusterSecret, python: String): Seq[NodeInfo] = {
     val job = JobDescription.during(sc,
-        s"sparktf cluster $clusterId: start ${layout.size} TensorFlow nodes") {
+      s"sparktf cluster $clusterId: start ${layout.size} TensorFlow nodes") {
       sc.parallelize(0 until layout.size, layout.size).barrier().mapPartitions { _ =>
         Iterator(startNode(BarrierTaskContext.get(), clusterId, layout, config, program, secret,
-          python))
+            python))
       }.collectAsync()
     }
     awaitSlots(sc, job, clusterId, layout.size, config.reservationTimeout)
@@ -67,7 +68,8 @@ object ReservationStage {
           "other jobs hold their slots. Wait for those jobs to end, give the application more " +
           "executors, or raise reservation_timeout; the reservation was cancelled")
       }
-      try Await.ready(job, 100.millis) catch { case _: TimeoutException => }
+      try Await.ready(job, 100.millis)
+      catch { case _: TimeoutException => }
     }
   }
 
@@ -79,30 +81,45 @@ object ReservationStage {
     val spec = exchangePlaces(ctx, place, layout)
     val gpus = ctx.resources().get(GpuBinding.ResourceName).map(_.addresses.toSeq)
     val visibleDevices = Try(GpuBinding.cudaVisibleDevices(gpus,
-      sys.env.get("CUDA_VISIBLE_DEVICES"), place.role, config.psGpus))
+        sys.env.get("CUDA_VISIBLE_DEVICES"), place.role, config.psGpus))
     val label = place.role.address.replace(':', '-')
     val workDir = NodeLauncher.workingDir(clusterId, label)
-    val sharedDir = if (config.sharedMemoryFeed && config.inputMode == InputMode.SPARK &&
-        place.role.takesData) {
-      NodeLauncher.sharedDir(clusterId, label)
-    } else None
+    val sharedDir =
+      if (config.sharedMemoryFeed && config.inputMode == InputMode.SPARK &&
+          place.role.takesData) {
+        NodeLauncher.sharedDir(clusterId, label)
+      } else None
     val boot = NodeBootstrap(
-      clusterId = clusterId, role = place.role, workerNum = place.index,
-      numWorkers = layout.numWorkers, clusterSpec = spec,
-      tfConfig = TFConfig.json(spec, place.role), host = place.host,
-      secret = secret.value, workingDir = workDir, program = program,
-      modelDir = config.modelDir, exportDir = config.exportDir,
+      clusterId = clusterId,
+      role = place.role,
+      workerNum = place.index,
+      numWorkers = layout.numWorkers,
+      clusterSpec = spec,
+      tfConfig = TFConfig.json(spec, place.role),
+      host = place.host,
+      secret = secret.value,
+      workingDir = workDir,
+      program = program,
+      modelDir = config.modelDir,
+      exportDir = config.exportDir,
       checkpointDir = config.checkpointLocation,
-      queueCapacity = config.queueCapacity, feedTimeoutSeconds = config.feedTimeout,
+      queueCapacity = config.queueCapacity,
+      feedTimeoutSeconds = config.feedTimeout,
       linger = config.inputMode == InputMode.SPARK,
-      lingerTimeoutSeconds = 24 * 3600.0, env = config.env,
+      lingerTimeoutSeconds = 24 * 3600.0,
+      env = config.env,
       cudaVisibleDevices = visibleDevices.getOrElse(None),
       tensorboard = config.tensorboard && layout.tensorboardRole.contains(place.role),
-      logDir = config.logDir, inputMode = config.inputMode, sharedDir = sharedDir)
+      logDir = config.logDir,
+      inputMode = config.inputMode,
+      sharedDir = sharedDir,
+      executorId = place.executorId
+    )
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
-    val started = visibleDevices.flatMap(_ => launch(ctx, boot, python, config, workDir,
-      sharedDir))
+    val started = visibleDevices.flatMap(_ =>
+      launch(ctx, boot, python, config, workDir,
+        sharedDir))
     agreeAllStarted(ctx, place, layout, started)
     val (node, ready) = started.get
     NodeRegistry.register(clusterId, node)
@@ -111,9 +128,19 @@ object ReservationStage {
       boot.cudaVisibleDevices.fold("")(d => s", CUDA_VISIBLE_DEVICES='$d'") +
       ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
     if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node)
-    NodeInfo(place.index, place.role, place.executorId, place.host, place.tfPort, ready.port,
-      node.pid, gpus.getOrElse(Nil), boot.cudaVisibleDevices, ready.tensorboardUrl,
-      sharedDir.map(_.toString))
+    NodeInfo(
+      place.index,
+      place.role,
+      place.executorId,
+      place.host,
+      place.tfPort,
+      ready.port,
+      node.pid,
+      gpus.getOrElse(Nil),
+      boot.cudaVisibleDevices,
+      ready.tensorboardUrl,
+      sharedDir.map(_.toString)
+    )
   }
 
   /** Where one task runs: its role, executor, host and (for roles in TF_CONFIG) a free port. */
@@ -124,10 +151,10 @@ object ReservationStage {
 
   private object NodePlace {
     def here(index: Int, layout: ClusterLayout): NodePlace = {
-      val env = SparkEnv.get
-      val host = env.blockManager.blockManagerId.host
+      val host = ExecutorIdentity.host
       val role = layout.roles(index)
-      NodePlace(index, role, env.executorId, host, if (role.inClusterSpec) freePort(host) else 0)
+      NodePlace(index, role, ExecutorIdentity.executorId, host,
+        if (role.inClusterSpec) freePort(host) else 0)
     }
 
     def decoded(text: String, layout: ClusterLayout): NodePlace = {
@@ -141,10 +168,11 @@ object ReservationStage {
   private def exchangePlaces(ctx: BarrierTaskContext, place: NodePlace,
       layout: ClusterLayout): Map[String, Seq[String]] = {
     val peers = ctx.allGather(place.encoded).map(NodePlace.decoded(_, layout)).sortBy(_.index)
-    peers.groupBy(_.executorId).collectFirst { case (exec, members) if members.size > 1 =>
-      throw new SparkTFException(s"executor $exec was given ${members.size} sparktf nodes " +
-        s"(${members.map(_.role.address).mkString(", ")}); each executor must " +
-        "run exactly one task at a time: one core per executor, or spark.task.cpus = cores")
+    peers.groupBy(_.executorId).collectFirst {
+      case (exec, members) if members.size > 1 =>
+        throw new SparkTFException(s"executor $exec was given ${members.size} sparktf nodes " +
+          s"(${members.map(_.role.address).mkString(", ")}); each executor must " +
+          "run exactly one task at a time: one core per executor, or spark.task.cpus = cores")
     }
     TFConfig.clusterSpec(peers.toSeq.map(p => p.role -> s"${p.host}:${p.tfPort}"))
   }
@@ -179,7 +207,7 @@ object ReservationStage {
     if (failed.nonEmpty) {
       started.foreach { case (node, _) => node.stop(0) }
       throw new SparkTFException(s"${failed.size} of ${layout.size} nodes did not start:\n" +
-        failed.mkString("\n"), started.failed.toOption.orNull)
+          failed.mkString("\n"), started.failed.toOption.orNull)
     }
   }
 
@@ -205,6 +233,7 @@ object ReservationStage {
   /** A free port on the executor's address, for TensorFlow's own server to bind later. */
   private def freePort(host: String): Int = {
     val s = new ServerSocket(0, 1, InetAddress.getByName(host))
-    try s.getLocalPort finally s.close()
+    try s.getLocalPort
+    finally s.close()
   }
 }

@@ -16,20 +16,17 @@ import scala.jdk.CollectionConverters._
 object TFConfig {
   private val mapper = new ObjectMapper()
 
-  /** Role name -> addresses ordered by task index. TensorFlowOnSpark's "master" is the chief. */
+  /** Role name -> addresses ordered by task index. */
   def clusterSpec(addresses: Seq[(NodeRole, String)]): Map[String, Seq[String]] =
     addresses.filter(_._1.inClusterSpec)
-      .groupBy { case (role, _) => tfJobName(role.jobName) }
+      .groupBy { case (role, _) => role.jobName }
       .map { case (job, members) => job -> members.sortBy(_._1.taskIndex).map(_._2) }
-
-  def tfJobName(jobName: String): String =
-    if (jobName == NodeRole.Master) NodeRole.Chief else jobName
 
   def json(spec: Map[String, Seq[String]], role: NodeRole): String = {
     val cluster = new java.util.TreeMap[String, java.util.List[String]]()
     spec.foreach { case (job, members) => cluster.put(job, members.asJava) }
     val task = new java.util.LinkedHashMap[String, Any]()
-    task.put("type", tfJobName(role.jobName))
+    task.put("type", role.jobName)
     task.put("index", role.taskIndex)
     val root = new java.util.LinkedHashMap[String, Any]()
     root.put("cluster", cluster)

@@ -27,6 +27,7 @@ import com.google.protobuf.{ByteString, UnsafeByteOperations}
  */
 final class ByteSink(chunkBytes: Int = ByteSink.ChunkBytes) {
   private var full: ByteString = ByteString.EMPTY
+
   /** Chunks of the current batch that are closed into `full`, and of the last take(). */
   private val closed = ArrayBuffer[ByteBuffer]()
   private var taken = ArrayBuffer[ByteBuffer]()
@@ -97,8 +98,10 @@ final class ByteSink(chunkBytes: Int = ByteSink.ChunkBytes) {
 }
 
 object ByteSink {
+
   /** Well under 512 KiB, the smallest size G1 treats as humongous (1 MiB regions). */
   val ChunkBytes: Int = 256 << 10
+
   /** Spare chunks a sink keeps for reuse: a little more than a default batch. */
   val SpareBytes: Long = 6L << 20
 }

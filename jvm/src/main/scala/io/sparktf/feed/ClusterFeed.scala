@@ -43,7 +43,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     var epoch = 0
     while (epoch < numEpochs && !closedByNode) {
       val results = JobDescription.during(df.sparkSession.sparkContext,
-          s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs") {
+        s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs") {
         FeedJob.run(rows, fed, plan, numEpochs, secret, clusterId, feedId, columns, epoch,
           feedTimeoutSeconds, channels)
       }
@@ -72,15 +72,20 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     val terminated = replies.exists(_._2.getTerminated)
     // After terminate() an epoch counts when some program took rows of it: the nodes take the
     // epochs in order.
-    val epochsTaken = if (!terminated) epoch else fed.indices.map { k =>
+    val epochsTaken = if (!terminated) epoch
+    else fed.indices.map { k =>
       val share = plan.nodeRows(k)
       if (share == 0) 0L else (rowsAt(fed(k).barrierIndex) + share - 1) / share
     }.maxOption.getOrElse(0L).toInt.min(epoch)
-    val report = FeedReport(feedId, epochsTaken,
+    val report = FeedReport(
+      feedId,
+      epochsTaken,
       fed.map(n => n.role.address -> rowsAt(n.barrierIndex)).toMap,
-      (System.nanoTime() - started) / 1e9, terminated,
+      (System.nanoTime() - started) / 1e9,
+      terminated,
       sharedMemoryRows = fed.map(n => shared(n.barrierIndex).min(rowsAt(n.barrierIndex))).sum,
-      socketBytes = socketBytes)
+      socketBytes = socketBytes
+    )
     log.info(s"sparktf cluster $clusterId fed ${report.rowsTotal} rows in " +
       f"${report.seconds}%.1f s (${report.rowsPerSecond}%.0f rows/s)")
     report
@@ -90,29 +95,32 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
    *  and programs that returned refuse it, naming the nodes: they would take nothing. */
   private def requireRunningPrograms(): Unit = {
     // A node too busy to answer is running; one that cannot be reached fails in the feed.
-    val states = fed.map(n => n -> Try(new NodeControlClient(n, secret, channels).status(5))
-      .toOption.flatten)
-    val failed = states.collect { case (n, Some(s)) if s.getState == NodeState.FAILED =>
-      s"node ${n.describe} failed before this train() fed it anything:\n${s.getError}"
+    val states = fed.map(n =>
+      n -> Try(new NodeControlClient(n, secret, channels).status(5))
+        .toOption.flatten)
+    val failed = states.collect {
+      case (n, Some(s)) if s.getState == NodeState.FAILED =>
+        s"node ${n.describe} failed before this train() fed it anything:\n${s.getError}"
     }
     if (failed.nonEmpty) throw new SparkTFException(failed.mkString("\n"))
     val ended = states.collect { case (n, Some(s)) if s.getState == NodeState.FINISHED => n }
     if (ended.nonEmpty) {
       throw new FeedRefused(s"cluster $clusterId: ${ended.size} of ${fed.size} fed nodes' " +
         s"programs have returned, so they take no more data: ${ended.map(_.describe)
-          .mkString(", ")}; nothing was fed. " + ClusterFeed.OneFeedHint)
+            .mkString(", ")}; nothing was fed. " + ClusterFeed.OneFeedHint)
     }
   }
 
   private def endFeed(n: NodeInfo, feedId: String, acked: Long): EndFeedReply = {
-    val reply = try new NodeControlClient(n, secret, channels).endFeed(feedId, acked,
-      feedTimeoutSeconds)
-    catch {
-      case e: StatusRuntimeException =>
-        val why = Option(e.getStatus.getDescription).getOrElse(e.getStatus.getCode.toString)
-        throw new SparkTFException(s"ending feed $feedId on node ${n.describe} failed " +
-          s"(${e.getStatus.getCode}): $why", e)
-    }
+    val reply =
+      try new NodeControlClient(n, secret, channels).endFeed(feedId, acked,
+          feedTimeoutSeconds)
+      catch {
+        case e: StatusRuntimeException =>
+          val why = Option(e.getStatus.getDescription).getOrElse(e.getStatus.getCode.toString)
+          throw new SparkTFException(s"ending feed $feedId on node ${n.describe} failed " +
+              s"(${e.getStatus.getCode}): $why", e)
+      }
     log.info(s"feed $feedId: node ${n.describe} received ${reply.getRowsReceived} rows, its " +
       s"program took ${reply.getRowsTaken}")
     reply
@@ -122,8 +130,9 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
   private def checkTaken(feedId: String, replies: Seq[(NodeInfo, EndFeedReply)],
       planned: Map[Int, Long]): Unit = {
     val lost = replies.collect {
-      case (n, r) if !r.getTerminated && r.getProgramState == NodeState.FINISHED &&
-          r.getRowsTaken < planned(n.barrierIndex) =>
+      case (n, r)
+          if !r.getTerminated && r.getProgramState == NodeState.FINISHED &&
+            r.getRowsTaken < planned(n.barrierIndex) =>
         s"node ${n.describe}: its program returned after taking ${r.getRowsTaken} of the " +
           s"${planned(n.barrierIndex)} rows this train() feeds it (${r.getRowsReceived} reached " +
           "its queue)"
@@ -147,11 +156,12 @@ object ClusterFeed {
    */
   def plan(df: DataFrame, clusterId: String, nodes: Int): FeedPlan = {
     val plan = JobDescription.during(df.sparkSession.sparkContext,
-        s"sparktf cluster $clusterId: count the rows to plan the feed") {
+      s"sparktf cluster $clusterId: count the rows to plan the feed") {
       // One count, which decodes no column, plans equal shares for every epoch.
       FeedPlan(PartitionRowCounts.total(df), nodes)
     }
-    try plan.check() catch {
+    try plan.check()
+    catch {
       case e: SparkTFException => throw new FeedRefused(e.getMessage)
     }
     plan

@@ -31,6 +31,7 @@ final class ColumnBatchEncoder(
   private val offsets =
     columns.map(c => if (hasOffsets(c)) new ByteSink(64 << 10) else null).toArray
   private val widths = Array.fill(columns.size)(-1)
+
   /** Elements of each ragged column in the current batch: its next offset. */
   private val elements = new Array[Int](columns.size)
   private var batchRows = 0
@@ -44,6 +45,7 @@ final class ColumnBatchEncoder(
     c.dtype == DType.STRING || c.dtype == DType.BINARY || c.shape == Shape.VAR_ARRAY
 
   def rows: Int = batchRows
+
   /** Bytes of the batch so far, as `targetBytes` weighs them. */
   def bytes: Long = batchBytes
   def isFull: Boolean = batchRows >= maxRows || batchBytes >= targetBytes
@@ -80,7 +82,7 @@ final class ColumnBatchEncoder(
       case DType.FLOAT64 => out.putDouble(row.getDouble(c.ordinal))
       case DType.STRING | DType.BINARY =>
         val bytes = if (c.dtype == DType.STRING) row.getUTF8String(c.ordinal).getBytes
-          else row.getBinary(c.ordinal)
+        else row.getBinary(c.ordinal)
         val off = offsets(i)
         if (off.size == 0) off.putInt(0)
         out.putBytes(bytes)
@@ -100,8 +102,7 @@ final class ColumnBatchEncoder(
       elements(i) += n
       off.putInt(elements(i))
       batchBytes += 4
-    }
-    else if (widths(i) < 0) widths(i) = n
+    } else if (widths(i) < 0) widths(i) = n
     else if (widths(i) != n) {
       throw new SparkTFException(s"column '${c.source}' holds arrays of ${widths(i)} elements, " +
         s"but row ${rowsSeen + 1} of partition $partition has $n; sparktf feeds array columns " +
@@ -207,6 +208,7 @@ final class ColumnBatchEncoder(
 }
 
 object ColumnBatchEncoder {
+
   /** About 4 MiB a message: big enough to amortize per-message cost, well under gRPC limits. */
   val DefaultTargetBytes: Int = 4 << 20
   val DefaultMaxRows: Int = 16384

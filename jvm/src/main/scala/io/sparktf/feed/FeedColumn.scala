@@ -58,11 +58,13 @@ object FeedColumn {
    */
   def fromSchema(schema: StructType, inputMapping: Seq[(String, String)],
       raggedColumns: Set[String] = Set.empty): IndexedSeq[FeedColumn] = {
-    val wanted = if (inputMapping.isEmpty) schema.fieldNames.toSeq.map(n => n -> n) else inputMapping
+    val wanted =
+      if (inputMapping.isEmpty) schema.fieldNames.toSeq.map(n => n -> n) else inputMapping
     if (wanted.isEmpty) throw new SparkTFException("the DataFrame has no columns to feed")
     val tensors = wanted.map(_._2)
     tensors.diff(tensors.distinct).distinct.foreach { t =>
-      throw new SparkTFException(s"input_mapping names tensor '$t' twice: each tensor takes one column")
+      throw new SparkTFException(
+        s"input_mapping names tensor '$t' twice: each tensor takes one column")
     }
     raggedColumns.diff(wanted.map(_._1).toSet).foreach { c =>
       throw new SparkTFException(s"ragged_columns names '$c', which is not fed; fed columns: " +
@@ -83,20 +85,22 @@ object FeedColumn {
       field.dataType match {
         case t if numeric(t).isDefined =>
           FeedColumn(ordinal, column, tensor, numeric(t).get, Shape.SCALAR, t)
-        case StringType => FeedColumn(ordinal, column, tensor, DType.STRING, Shape.SCALAR, StringType)
-        case BinaryType => FeedColumn(ordinal, column, tensor, DType.BINARY, Shape.SCALAR, BinaryType)
+        case StringType =>
+          FeedColumn(ordinal, column, tensor, DType.STRING, Shape.SCALAR, StringType)
+        case BinaryType =>
+          FeedColumn(ordinal, column, tensor, DType.BINARY, Shape.SCALAR, BinaryType)
         case ArrayType(e, _) if numeric(e).isDefined =>
           FeedColumn(ordinal, column, tensor, numeric(e).get,
             if (ragged) Shape.VAR_ARRAY else Shape.FIXED_ARRAY, field.dataType)
         case u: UserDefinedType[_] if isVector(u) =>
           FeedColumn(ordinal, column, tensor, DType.FLOAT64, Shape.FIXED_ARRAY, u, isVector = true)
         case ArrayType(e, _) => refuse(
-          s"sparktf feeds arrays of booleans, integers, float or double, not of ${e.simpleString}; " +
-            "cast the elements or drop the column from input_mapping")
+            s"sparktf feeds arrays of booleans, integers, float or double, not of ${e.simpleString}; " +
+              "cast the elements or drop the column from input_mapping")
         case _ => refuse(
-          "sparktf feeds numeric scalars, numeric arrays, ML vectors, string and binary " +
-            "columns; " +
-            "cast it or leave it out of input_mapping")
+            "sparktf feeds numeric scalars, numeric arrays, ML vectors, string and binary " +
+              "columns; " +
+              "cast it or leave it out of input_mapping")
       }
     }.toIndexedSeq
   }

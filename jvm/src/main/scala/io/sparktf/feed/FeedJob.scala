@@ -1,7 +1,8 @@
 package io.sparktf.feed
 
-import org.apache.spark.{SparkEnv, TaskContext}
+import org.apache.spark.TaskContext
 import org.apache.spark.rdd.RDD
+import org.apache.spark.sparktf.ExecutorIdentity
 import org.apache.spark.sql.catalyst.InternalRow
 
 import io.sparktf.cluster.NodeInfo
@@ -25,17 +26,27 @@ object FeedJob {
       batchRows: Int = ColumnBatchEncoder.DefaultMaxRows): Seq[FeedResult] = {
     rows.mapPartitionsWithIndex { (partition, it) =>
       val attempt = Option(TaskContext.get()).map(_.attemptNumber()).getOrElse(0)
-      val env = SparkEnv.get
-      val order = NodePreference.order(fed, env.executorId, env.blockManager.blockManagerId.host,
+      val order = NodePreference.order(fed, ExecutorIdentity.executorId, ExecutorIdentity.host,
         partition)
       val key = PartitionKey.newBuilder().setClusterId(clusterId).setFeedId(feedId)
         .setEpoch(epoch).setPartition(partition).setAttempt(attempt).build()
       val desk = new NodeQuotaDesk(fed, n => channels.channel(n, secret), key, plan.nodeRows)
       val router = new FeedRouter(order, desk, idleTimeoutSeconds, i => s"node ${fed(i).describe}")
-      def stream(k: Int) = new NodeStream(fed(k), secret, clusterId, feedId, columns,
+      def stream(k: Int) = new NodeStream(
+        fed(k),
+        secret,
+        clusterId,
+        feedId,
+        columns,
         PlanMessage.newBuilder().setNodeRows(plan.nodeRows(k) * epochs)
           .setMinNodeRows(plan.minNodeRows * epochs).build(),
-        epoch, partition, attempt, idleTimeoutSeconds, channels, batchRows)
+        epoch,
+        partition,
+        attempt,
+        idleTimeoutSeconds,
+        channels,
+        batchRows
+      )
       new PartitionFeeder(partition, epoch, attempt, fed.size, router, stream, desk).run(it)
         .iterator
     }.collect().toSeq

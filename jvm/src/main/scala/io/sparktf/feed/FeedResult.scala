@@ -18,6 +18,7 @@ final case class FeedResult(
     seconds: Double,
     rowsShared: Long = 0L,
     socketBytes: Long = 0L) {
+
   /** Rows of this partition the node holds, from every attempt. */
   def rowsAtNode: Long = rowsSkipped + rowsReceived
 }

@@ -62,6 +62,7 @@ final class FeedRouter(order: IndexedSeq[Int], desk: QuotaDesk, timeoutSeconds: 
   import FeedRouter.MaxPauseNanos
 
   private var current = order.head
+
   /** Nodes whose quota for the epoch was used up when last asked. */
   private val spent = mutable.Set[Int]()
   private var nextProbe = 1
@@ -115,9 +116,10 @@ final class FeedRouter(order: IndexedSeq[Int], desk: QuotaDesk, timeoutSeconds: 
       }
       if (now() - began > (timeoutSeconds * 1e9).toLong) {
         throw new SparkTFException(s"no fed node granted rows for $timeoutSeconds s " +
-          s"(${last.map { case (i, g) => s"${describe(i)}: ${g.queueFree} of " +
-            s"${g.queueCapacity} chunks free, ${g.quotaLeft} rows of its quota left"
-          }.mkString("; ")}); are the programs reading ctx.get_data_feed()? Raise " +
+          s"(${last.map { case (i, g) =>
+              s"${describe(i)}: ${g.queueFree} of " +
+                s"${g.queueCapacity} chunks free, ${g.quotaLeft} rows of its quota left"
+            }.mkString("; ")}); are the programs reading ctx.get_data_feed()? Raise " +
           "feed_timeout_seconds if a step can take that long")
       }
     }
@@ -138,8 +140,10 @@ object FeedRouter {
   private val MaxPauseNanos = 25L * 1000 * 1000
 
   sealed trait Route
+
   /** Rows [start, start + rows) are node `node`'s to take. */
   final case class Granted(node: Int, rows: Long) extends Route
+
   /** A program called terminate(): feeding stops. */
   case object Terminated extends Route
 }

@@ -8,11 +8,12 @@ import io.sparktf.cluster.NodeInfo
  *  (spare executors, a ps, an evaluator) spread over the nodes instead of all picking the first.
  *  Feed tasks ([[FeedRouter]]) and inference tasks use it alike.
  *  {{{
- *  val order = NodePreference.order(fed, SparkEnv.get.executorId, host, partition)
+ *  val order = NodePreference.order(fed, ExecutorIdentity.executorId, ExecutorIdentity.host, p)
  *  fed(order.head)   // the node this task feeds first
  *  }}}
  */
 object NodePreference {
+
   /** Indexes into `fed`, every node once, most preferred first. */
   def order(fed: IndexedSeq[NodeInfo], executorId: String, host: String,
       partition: Int): IndexedSeq[Int] = {

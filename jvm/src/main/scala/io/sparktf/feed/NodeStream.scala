@@ -9,8 +9,7 @@ import org.apache.spark.sql.catalyst.InternalRow
 
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
-import io.sparktf.proto.v1.{ColumnBatch, DataFeedGrpc, FeedAck, FeedFinish, FeedMessage,
-  FeedStart}
+import io.sparktf.proto.v1.{ColumnBatch, DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart}
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
 import io.sparktf.rpc.{ClusterSecret, NodeChannelFactory, NodeChannels}
 
@@ -73,10 +72,11 @@ final class NodeStream(
   /** Rows that fit one batch, as the rows encoded so far measure them; `fallback` before any. */
   def rowsPerBatch(fallback: Int): Int = {
     val (rows, bytes) = if (encoder.rows > 0) (encoder.rows.toLong, encoder.bytes)
-      else (lastBatchRows.toLong, lastBatchBytes)
+    else (lastBatchRows.toLong, lastBatchBytes)
     if (rows == 0 || bytes == 0) fallback
-    else math.max(1L, math.min(ColumnBatchEncoder.DefaultMaxRows.toLong,
-      ColumnBatchEncoder.DefaultTargetBytes * rows / bytes)).toInt
+    else math.max(1L,
+      math.min(ColumnBatchEncoder.DefaultMaxRows.toLong,
+        ColumnBatchEncoder.DefaultTargetBytes * rows / bytes)).toInt
   }
 
   /** Sends what is left, closes the stream and checks the node's count. */
@@ -134,8 +134,8 @@ final class NodeStream(
     shared = SharedBatchFiles.open(node.sharedDir, s"$feedId-e$epoch-p$partition-a$attempt",
       s"node ${node.describe}")
     send(FeedMessage.newBuilder().setStart(FeedStart.newBuilder()
-      .setClusterId(clusterId).setFeedId(feedId).setEpoch(epoch).setPartition(partition)
-      .setAttempt(attempt).setSchema(encoder.schema.toBuilder.setPlan(plan))).build())
+          .setClusterId(clusterId).setFeedId(feedId).setEpoch(epoch).setPartition(partition)
+          .setAttempt(attempt).setSchema(encoder.schema.toBuilder.setPlan(plan))).build())
   }
 
   private def flush(): Unit = {
@@ -159,7 +159,7 @@ final class NodeStream(
             case None => sendOnSocket(batch, n)
           }
         } else if (done.getCount > 0) throw tookNoData()
-        // else the node ended the stream (terminate() or a failure): finish() reports it
+      // else the node ended the stream (terminate() or a failure): finish() reports it
     }
   }
 
@@ -175,7 +175,8 @@ final class NodeStream(
 
   private def signalReady(): Unit = {
     lock.lock()
-    try ready.signalAll() finally lock.unlock()
+    try ready.signalAll()
+    finally lock.unlock()
   }
 
   /** Sends once flow control allows; gives up after `idleTimeoutSeconds` without credit. False
@@ -203,6 +204,6 @@ final class NodeStream(
       case _ => s"failed the feed (${status.getCode})"
     }
     new SparkTFException(s"node ${node.describe} $what while taking partition $partition: " +
-      Option(status.getDescription).getOrElse(""), t)
+        Option(status.getDescription).getOrElse(""), t)
   }
 }

@@ -50,7 +50,7 @@ final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int
             val until = if (nextSkip < skips.size) skips(nextSkip)._1 else Long.MaxValue
             val holding = node
             router.reserve(row, math.min(batchRows.toLong, until - row),
-                () => if (holding >= 0) streams(holding).flushNow()) match {
+              () => if (holding >= 0) streams(holding).flushNow()) match {
               case FeedRouter.Terminated => stopped = true
               case FeedRouter.Granted(k, n) =>
                 if (node >= 0 && k != node) streams(node).flushNow()
@@ -88,15 +88,17 @@ final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int
 
   /** The stream to node `k`, opened if need be; the oldest other than the first choice's is
    *  finished to make room. */
-  private def streamTo(k: Int): NodeStream = streams.getOrElse(k, {
-    if (streams.size >= MaxStreams) {
-      val victim = streams.keys.find(_ != home).getOrElse(streams.keys.head)
-      results += streams.remove(victim).get.finish()
+  private def streamTo(k: Int): NodeStream = streams.getOrElse(
+    k, {
+      if (streams.size >= MaxStreams) {
+        val victim = streams.keys.find(_ != home).getOrElse(streams.keys.head)
+        results += streams.remove(victim).get.finish()
+      }
+      val s = openStream(k)
+      streams(k) = s
+      s
     }
-    val s = openStream(k)
-    streams(k) = s
-    s
-  })
+  )
 
   /** [start, end) ranges every node took of this partition, sorted; the rows of earlier
    *  attempts are reported as skipped, node by node. */
@@ -114,8 +116,10 @@ final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int
 }
 
 object PartitionFeeder {
+
   /** Streams a task holds open at once, whatever the number of nodes. */
   val MaxStreams = 2
+
   /** Rows asked for before a batch measured how many fit one (64 rows of 784 floats: 200 KB). */
   val FirstRangeRows = 64
 }

@@ -18,6 +18,7 @@ import org.apache.spark.sql.sparktf.CachedRowCounts
  *  }}}
  */
 object PartitionRowCounts {
+
   /** Counts of cached RDDs, by application and RDD id. */
   private val cachedCounts = new ConcurrentHashMap[(String, Int), IndexedSeq[Long]]()
   private val MaxRemembered = 256
@@ -42,6 +43,6 @@ object PartitionRowCounts {
         counts
       }
     case None => df.queryExecution.toRdd.mapPartitions(rows => Iterator(rows.size.toLong))
-      .collect().toIndexedSeq
+        .collect().toIndexedSeq
   }
 }

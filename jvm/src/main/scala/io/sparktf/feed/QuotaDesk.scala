@@ -19,6 +19,7 @@ import io.sparktf.proto.v1.{DataFeedGrpc, PartitionKey, ReserveReply, ReserveReq
  */
 final case class Grant(granted: Long, quotaLeft: Long, outstanding: Long, queueFree: Int,
     queueCapacity: Int, terminated: Boolean = false) {
+
   /** At least half the node's queue is free: a node whose program starves has an empty one. */
   def roomy: Boolean = quotaLeft > 0 && queueFree * 2 >= queueCapacity
 }
@@ -74,6 +75,6 @@ final class NodeQuotaDesk(fed: IndexedSeq[NodeInfo], channelOf: NodeInfo => Chan
           case _ => s"refused it (${status.getCode})"
         }
         throw new SparkTFException(s"node ${fed(node).describe} $problem when partition " +
-          s"${key.getPartition} $what: ${Option(status.getDescription).getOrElse("")}", e)
+            s"${key.getPartition} $what: ${Option(status.getDescription).getOrElse("")}", e)
     }
 }

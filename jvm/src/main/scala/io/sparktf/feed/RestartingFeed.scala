@@ -42,10 +42,17 @@ final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHea
       val fedNow = ArrayBuffer[Map[String, Long]]()
       try {
         last = Some(new ClusterFeed(cluster.clusterId, fed, cluster.secret, feedTimeoutSeconds,
-          channels).run(df, columns, plan, numEpochs - before.size, results => fedNow += zero ++
-            results.groupBy(_.nodeIndex).map { case (i, rs) =>
-              layout.roles(i).address -> rs.map(_.rowsAtNode).sum
-            }))
+            channels).run(
+            df,
+            columns,
+            plan,
+            numEpochs - before.size,
+            results =>
+              fedNow += zero ++
+                results.groupBy(_.nodeIndex).map { case (i, rs) =>
+                  layout.roles(i).address -> rs.map(_.rowsAtNode).sum
+                }
+          ))
       } catch {
         case e: FeedRefused => throw e
         case NonFatal(e) if incarnations.canRestart =>
@@ -67,6 +74,7 @@ final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHea
       rowsPerNode = rowsPerNode,
       seconds = (System.nanoTime() - started) / 1e9,
       restarts = restartedEpochs.size,
-      restartedEpochs = restartedEpochs.toSeq)
+      restartedEpochs = restartedEpochs.toSeq
+    )
   }
 }

@@ -37,8 +37,10 @@ import io.sparktf.proto.v1.{ColumnBatch, SharedBatch}
  */
 final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node",
     maxPending: Int = 4) {
+
   /** Files written and not taken yet, oldest first. */
   private val pending = mutable.Queue[String]()
+
   /** Files taken ("<name>.taken") and perhaps released ("<name>.free"), oldest first. */
   private val taken = mutable.ArrayBuffer[String]()
   private var written = 0L
@@ -50,13 +52,15 @@ final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node
   /** The batch as a file, or None (and None for every later batch) when it cannot be. */
   def tryWrite(batch: ColumnBatch): Option[SharedBatch] =
     if (failed) None
-    else try Some(write(batch)) catch {
-      case e: IOException =>
-        SharedBatchFiles.log.warn(s"$prefix: shared memory for $peer failed ($e); sending " +
-          "the stream's batches over gRPC instead")
-        failed = true
-        None
-    }
+    else
+      try Some(write(batch))
+      catch {
+        case e: IOException =>
+          SharedBatchFiles.log.warn(s"$prefix: shared memory for $peer failed ($e); sending " +
+            "the stream's batches over gRPC instead")
+          failed = true
+          None
+      }
 
   /** Waits until fewer than `maxPending` written files are left untaken; false when the
    *  deadline (System.nanoTime) passes first or `waiting()` turns false. */
@@ -106,7 +110,7 @@ final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node
     written += 1
     val reused = reuse(name)
     val channel = if (reused) FileChannel.open(path, StandardOpenOption.WRITE)
-      else FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
+    else FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
     try {
       // Column buffers of 256 KiB chunks go to the file as they are (no serialized copy).
       val out = CodedOutputStream.newInstance(Channels.newOutputStream(channel), 1 << 16)
@@ -128,7 +132,8 @@ final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node
   def discard(): Unit = {
     (pending ++ taken).foreach { name =>
       Seq(name, s"$name.taken", s"$name.free").foreach { n =>
-        try Files.deleteIfExists(dir.resolve(n)) catch { case _: IOException => }
+        try Files.deleteIfExists(dir.resolve(n))
+        catch { case _: IOException => }
       }
     }
     pending.clear()
@@ -137,6 +142,7 @@ final class SharedBatchFiles(dir: Path, prefix: String, peer: String = "the node
 }
 
 object SharedBatchFiles {
+
   /** Taken files looked at for one released: more than the node holds at once, reading a few. */
   val ReuseLookups = 4
   private val log = org.slf4j.LoggerFactory.getLogger(classOf[SharedBatchFiles])

@@ -4,7 +4,7 @@ import java.util.UUID
 
 import scala.jdk.CollectionConverters._
 
-import org.apache.spark.SparkEnv
+import org.apache.spark.sparktf.ExecutorIdentity
 import org.apache.spark.sql.DataFrame
 import org.apache.spark.sql.sparktf.InternalFrames
 import org.apache.spark.sql.types.StructType
@@ -37,9 +37,8 @@ final class ClusterInference(clusterId: String, fed: IndexedSeq[NodeInfo], secre
     val timeout = idleTimeoutSeconds
     val factory = channels
     val rows = df.queryExecution.toRdd.mapPartitionsWithIndex { (p, input) =>
-      val env = SparkEnv.get
-      val node = nodes(NodePreference.order(nodes, env.executorId,
-        env.blockManager.blockManagerId.host, p).head)
+      val node = nodes(NodePreference.order(nodes, ExecutorIdentity.executorId,
+          ExecutorIdentity.host, p).head)
       val start = InferStart.newBuilder().setClusterId(cid).setInferenceId(inferenceId)
         .setPartition(p).addAllOutputs(results.map(_.spec).asJava).build()
       new InferenceCall(factory.channel(node, sec), start, columns, results,

@@ -53,14 +53,14 @@ final class InferenceCall(
     private val events = new LinkedBlockingQueue[Event]()
     private val encoder = new ColumnBatchEncoder(columns, partitionIndex,
       maxRows = math.max(1, batchRows))
-    private val waiting = mutable.Queue[InternalRow]()  // sent rows, not answered yet
-    private val unanswered = mutable.Queue[Int]()       // rows of each unanswered batch
-    private var answers: ColumnarBatch = _              // the answers being handed out
-    private var answered = 0                            // their rows handed out
+    private val waiting = mutable.Queue[InternalRow]() // sent rows, not answered yet
+    private val unanswered = mutable.Queue[Int]() // rows of each unanswered batch
+    private var answers: ColumnarBatch = _ // the answers being handed out
+    private var answered = 0 // their rows handed out
     private val decoder = new ResultDecoder(results, peer)
     private val join = new JoinedRow()
     private val copies = new InputCopies
-    private var handedOut: InternalRow = _              // the input of the last row handed out
+    private var handedOut: InternalRow = _ // the input of the last row handed out
     private var requests: ClientCallStreamObserver[InferRequest] = _
     private var inputDone = false
     private var serverDone = false
@@ -86,7 +86,7 @@ final class InferenceCall(
       }
       InferenceGrpc.newStub(channel).infer(observer)
       requests.onNext(InferRequest.newBuilder().setStart(start.toBuilder
-        .setInputs(encoder.schema)).build())
+            .setInputs(encoder.schema)).build())
     }
 
     /** Opens the stream at the first batch: the schema needs the array widths its rows set. */
@@ -129,9 +129,9 @@ final class InferenceCall(
 
     /** Waits for the next answers, which the next rows handed out join to the rows they answer. */
     private def take(): Unit = events.poll((idleTimeoutSeconds * 1000).toLong,
-        TimeUnit.MILLISECONDS) match {
+      TimeUnit.MILLISECONDS) match {
       case null => cancel(s"$peer answered none of ${waiting.size} waiting rows of partition " +
-        s"$partitionIndex for $idleTimeoutSeconds s; does its program answer every batch?")
+          s"$partitionIndex for $idleTimeoutSeconds s; does its program answer every batch?")
       case Answer(r) =>
         answers = decoder.decode(r.getResults)
         answered = 0
@@ -142,25 +142,27 @@ final class InferenceCall(
         var n = rows
         while (n > 0 && unanswered.nonEmpty) {
           val head = unanswered.dequeue()
-          if (head > n) { unanswered.prepend(head - n); n = 0 } else n -= head
+          if (head > n) { unanswered.prepend(head - n); n = 0 }
+          else n -= head
         }
       case Failed(t) => throw failed(t)
       case Completed =>
         serverDone = true
-        throw new SparkTFException(s"$peer ended the inference stream of partition $partitionIndex " +
-          s"after answering $answeredRows of $sentRows rows")
+        throw new SparkTFException(
+          s"$peer ended the inference stream of partition $partitionIndex " +
+            s"after answering $answeredRows of $sentRows rows")
     }
 
     private def awaitEnd(): Unit = events.poll((idleTimeoutSeconds * 1000).toLong,
-        TimeUnit.MILLISECONDS) match {
+      TimeUnit.MILLISECONDS) match {
       case Completed =>
         serverDone = true
         shared.foreach(_.discard())
       case null => cancel(s"$peer did not end the inference stream of partition $partitionIndex " +
-        s"within $idleTimeoutSeconds s after answering every row")
+          s"within $idleTimeoutSeconds s after answering every row")
       case Failed(t) => throw failed(t)
       case Answer(r) => cancel(s"$peer answered ${r.getResults.getNumRows} rows more than the " +
-        s"$sentRows of partition $partitionIndex")
+          s"$sentRows of partition $partitionIndex")
     }
 
     private def cancel(message: String): Nothing = {
@@ -174,14 +176,16 @@ final class InferenceCall(
         val why = Option(status.getDescription).getOrElse(status.getCode.toString)
         if (status.getCode == Status.Code.UNAVAILABLE) new SparkTFException(
           s"$peer is unreachable while inferring partition $partitionIndex: $why", e)
-        else new SparkTFException(s"$peer failed the inference of partition $partitionIndex: $why", e)
+        else
+          new SparkTFException(s"$peer failed the inference of partition $partitionIndex: $why", e)
       case other => new SparkTFException(
-        s"inference of partition $partitionIndex with $peer failed: ${other.getMessage}", other)
+          s"inference of partition $partitionIndex with $peer failed: ${other.getMessage}", other)
     }
 
     override def hasNext: Boolean = {
       if (!ready) {
-        try fill() catch {
+        try fill()
+        catch {
           case e: Throwable =>
             end("the task failed", e)
             throw e
@@ -202,6 +206,7 @@ final class InferenceCall(
 }
 
 private object InferenceCall {
+
   /** What gRPC's thread hands the task's thread. */
   sealed trait Event
   final case class Answer(r: InferResponse) extends Event

@@ -20,7 +20,7 @@ private[infer] final class InputCopies {
   def copy(row: InternalRow): InternalRow = row match {
     case u: UnsafeRow if !free.isEmpty =>
       val kept = free.pop()
-      kept.copyFrom(u)  // into its own buffer, grown if `u` is larger
+      kept.copyFrom(u) // into its own buffer, grown if `u` is larger
       kept
     case other => other.copy()
   }

@@ -23,6 +23,7 @@ final case class ResultColumn(result: String, column: String, dataType: DataType
 }
 
 object ResultColumn {
+
   /** How a Spark type travels as an answer: numbers and strings one a row, numeric arrays as
    *  lists (element offsets per row). */
   def wireType(t: DataType): Option[(DType, Shape)] = t match {
@@ -57,4 +58,3 @@ object ResultColumn {
     columns
   }
 }
-

@@ -28,7 +28,7 @@ object ModelPlan {
     val scoring = inputMapping.filter { case (_, tensor) => sig.inputs.contains(tensor) }
     if (inputMapping.nonEmpty && scoring.isEmpty) {
       throw new SparkTFException(s"inputMapping sends columns to ${inputMapping.map(_._2)
-        .mkString(", ")}, none of which $where takes; its inputs: " +
+          .mkString(", ")}, none of which $where takes; its inputs: " +
         sig.inputs.values.map(t => s"${t.name} ${t.describe}").mkString(", "))
     }
     val mapping =
@@ -37,7 +37,7 @@ object ModelPlan {
         if (!schema.fieldNames.contains(input)) {
           throw new SparkTFException(s"$where takes input '$input', which no column is named " +
             s"after; set inputMapping (column -> input), e.g. {\"${schema.fieldNames.headOption
-              .getOrElse("features")}\": \"$input\"}; the DataFrame has " +
+                .getOrElse("features")}\": \"$input\"}; the DataFrame has " +
             schema.fieldNames.mkString(", "))
         }
         input -> input
@@ -53,12 +53,15 @@ object ModelPlan {
     val outputs =
       if (outputMapping.nonEmpty) outputMapping else sig.outputs.keys.toSeq.sorted.map(o => o -> o)
     val results = outputs.map { case (output, column) =>
-      val spec = sig.outputs.getOrElse(output, throw new SparkTFException(
-        s"outputMapping names output '$output', which $where lacks; its outputs: " +
-          sig.outputs.values.map(t => s"${t.name} ${t.describe}").mkString(", ")))
+      val spec = sig.outputs.getOrElse(
+        output,
+        throw new SparkTFException(
+          s"outputMapping names output '$output', which $where lacks; its outputs: " +
+            sig.outputs.values.map(t => s"${t.name} ${t.describe}").mkString(", "))
+      )
       val t = spec.sparkType.getOrElse(throw new SparkTFException(
-        s"output '$output' of $where is ${spec.describe}: sparktf appends numeric, boolean and " +
-          "string outputs (strings one a row); leave it out of outputMapping"))
+          s"output '$output' of $where is ${spec.describe}: sparktf appends numeric, boolean and " +
+            "string outputs (strings one a row); leave it out of outputMapping"))
       ResultColumn(output, column, t)
     }.toIndexedSeq
     // Checks the names (no clash with input columns, no duplicates) and the types once more.

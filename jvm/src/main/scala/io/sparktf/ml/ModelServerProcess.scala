@@ -1,14 +1,11 @@
 package io.sparktf.ml
 
-import java.nio.charset.StandardCharsets
-import java.nio.file.{Files, Path}
-import java.util.concurrent.TimeUnit
+import java.nio.file.Path
 
-import com.fasterxml.jackson.databind.ObjectMapper
 import org.slf4j.LoggerFactory
 
-import io.sparktf.SparkTFException
-import io.sparktf.node.{NodeLauncher, NodeProcess, OutputPump}
+import io.sparktf.node.{ManagedProcess, NodeBootstrap}
+import io.sparktf.proto.v1
 import io.sparktf.rpc.ClusterSecret
 
 /** A model server process on this executor: `python -m sparktf.serving` holding one SavedModel
@@ -21,23 +18,12 @@ import io.sparktf.rpc.ClusterSecret
  *  }}}
  */
 final class ModelServerProcess private (val key: ModelKey, val host: String, val port: Int,
-    val secret: ClusterSecret, process: Process, workDir: Path, out: OutputPump, err: OutputPump,
-    val sharedDir: Option[Path]) {
-  def isAlive: Boolean = process.isAlive
-  def pid: Long = process.pid()
-  def stderrTail: String = err.lastOutput
+    val secret: ClusterSecret, managed: ManagedProcess, val sharedDir: Option[Path]) {
+  def isAlive: Boolean = managed.isAlive
+  def pid: Long = managed.pid
 
-  def stop(): Unit = {
-    process.destroy()
-    if (!process.waitFor(5, TimeUnit.SECONDS)) {
-      process.destroyForcibly()
-      process.waitFor(10, TimeUnit.SECONDS)
-    }
-    out.join(2000)
-    err.join(2000)
-    NodeProcess.deleteTree(workDir)
-    sharedDir.foreach(NodeProcess.deleteTree)
-  }
+  /** Ends the server (it holds no state worth a grace period) and removes its directories. */
+  def stop(): Unit = managed.stop(0)
 }
 
 /** What a model server holds: a SavedModel's signature, at one version of its files. */
@@ -45,45 +31,25 @@ final case class ModelKey(exportDir: String, signature: String, version: String)
 
 object ModelServerProcess {
   private val log = LoggerFactory.getLogger("io.sparktf.serving")
-  private val mapper = new ObjectMapper()
 
-  def start(key: ModelKey, python: String, host: String, readyTimeoutSeconds: Double): ModelServerProcess = {
-    val workDir = NodeLauncher.workingDir("model", "server")
-    val sharedDir = NodeLauncher.sharedDir("model", "server")
+  def start(key: ModelKey, python: String, host: String,
+      readyTimeoutSeconds: Double): ModelServerProcess = {
+    val workDir = ManagedProcess.privateDir("model", "server")
+    val sharedDir = ManagedProcess.sharedDir("model", "server")
     val secret = ClusterSecret.create(s"model-${System.nanoTime()}", None)
-    val ready = workDir.resolve("ready.json")
-    val boot = workDir.resolve("bootstrap.json")
-    val conf = mapper.createObjectNode()
-      .put("export_dir", key.exportDir).put("signature", key.signature)
-      .put("secret", secret.value).put("host", host).put("ready_file", ready.toString)
-      .put("shared_dir", sharedDir.map(_.toString).orNull)
-    Files.write(boot, mapper.writeValueAsBytes(conf))
-    val pb = NodeLauncher.pythonModule(python, "sparktf.serving", boot.toString, workDir)
+    val ready = workDir.resolve(NodeBootstrap.ReadyFileName)
+    val boot = v1.ModelServerBootstrap.newBuilder().setExportDir(key.exportDir)
+      .setSignature(key.signature).setSecret(secret.value).setHost(host)
+      .setReadyFile(ready.toString)
+    sharedDir.foreach(d => boot.setSharedDir(d.toString))
+    val bootFile = NodeBootstrap.writeJson(workDir.resolve(NodeBootstrap.FileName), boot)
+    val pb = ManagedProcess.pythonModule(python, "sparktf.serving", bootFile.toString, workDir)
     pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2")
     val label = s"model-server ${key.signature}@${key.exportDir}"
-    val (process, out, err) = NodeLauncher.startPumped(pb, "the model server", label, python, log)
-    log.info(s"started $label, pid ${process.pid()}")
-    val deadline = System.nanoTime() + (readyTimeoutSeconds * 1e9).toLong
-    def fail(why: String): Nothing = {
-      process.destroyForcibly()
-      process.waitFor(10, TimeUnit.SECONDS)
-      err.join(2000)
-      NodeProcess.deleteTree(workDir)
-      sharedDir.foreach(NodeProcess.deleteTree)
-      throw new SparkTFException(s"the model server for signature '${key.signature}' of " +
-        s"'${key.exportDir}' $why; its stderr ends with:\n${err.lastOutput}")
-    }
-    while (!Files.exists(ready)) {
-      if (!process.isAlive) {
-        process.waitFor()
-        err.join(2000)
-        fail(s"exited with code ${process.exitValue()} before it was ready")
-      }
-      if (System.nanoTime() > deadline) fail(s"was not ready within $readyTimeoutSeconds s")
-      Thread.sleep(50)
-    }
-    val port = mapper.readTree(new String(Files.readAllBytes(ready), StandardCharsets.UTF_8))
-      .get("port").asInt()
-    new ModelServerProcess(key, host, port, secret, process, workDir, out, err, sharedDir)
+    val managed = ManagedProcess.start(pb,
+      s"the model server for signature '${key.signature}' of '${key.exportDir}'", label, python,
+      log, workDir +: sharedDir.toSeq)
+    val port = managed.awaitReady(ready, readyTimeoutSeconds).port
+    new ModelServerProcess(key, host, port, secret, managed, sharedDir)
   }
 }

@@ -58,9 +58,6 @@ object ModelServers {
     }
   }
 
-  /** Pids of the live model servers (for tests and logs). */
-  def pids: Seq[Long] = synchronized(servers.values.map(_.server.pid).toSeq)
-
   private def evictIdle(): Unit = {
     val idle = servers.toSeq.filter(_._2.users == 0).sortBy(_._2.lastUsed)
     idle.take(math.max(0, servers.size - MaxIdleModels + 1)).foreach { case (slot, e) =>
@@ -70,7 +67,9 @@ object ModelServers {
   }
 
   def stopAll(): Unit = synchronized {
-    servers.values.foreach(e => try e.server.stop() catch { case _: Throwable => () })
+    servers.values.foreach(e =>
+      try e.server.stop()
+      catch { case _: Throwable => () })
     servers.clear()
   }
 }

@@ -14,7 +14,7 @@ final case class TensorSpec(name: String, dtype: Int, dims: Option[Seq[Long]]) {
   def dtypeName: String = SavedModelSignature.DTypeNames.getOrElse(dtype, s"dtype $dtype")
   def rank: Option[Int] = dims.map(_.size)
   def describe: String = s"$dtypeName${dims.map(_.map(d => if (d < 0) "?" else d.toString)
-    .mkString("[", ", ", "]")).getOrElse("[...]")}"
+        .mkString("[", ", ", "]")).getOrElse("[...]")}"
 
   /** The Spark type of an output column holding this tensor, row by row: rank 1 (or [?, 1])
    *  is one value a row, higher ranks an array a row (flattened). */
@@ -58,17 +58,23 @@ object SavedModelSignature {
     val file = new Path(exportDir, "saved_model.pb")
     val fs = file.getFileSystem(conf)
     if (!fs.exists(file)) {
-      throw new SparkTFException(s"no SavedModel at '$exportDir': it has no saved_model.pb (export " +
-        "the model there with sparktf.program.export.export_model, model.export() or " +
-        "tf.saved_model.save)")
+      throw new SparkTFException(
+        s"no SavedModel at '$exportDir': it has no saved_model.pb (export " +
+          "the model there with sparktf.program.export.export_model, model.export() or " +
+          "tf.saved_model.save)")
     }
     val status = fs.getFileStatus(file)
     val in = fs.open(file)
-    val model = try TfSavedModel.parseFrom(in) finally in.close()
+    val model =
+      try TfSavedModel.parseFrom(in)
+      finally in.close()
     val signatures = model.getMetaGraphsList.asScala.flatMap(_.getSignatureDefMap.asScala).toMap
-    val sig = signatures.getOrElse(signature, throw new SparkTFException(
-      s"the SavedModel at '$exportDir' has no signature '$signature'; it has " +
-        signatures.keys.toSeq.sorted.mkString(", ")))
+    val sig = signatures.getOrElse(
+      signature,
+      throw new SparkTFException(
+        s"the SavedModel at '$exportDir' has no signature '$signature'; it has " +
+          signatures.keys.toSeq.sorted.mkString(", "))
+    )
     def specs(m: java.util.Map[String, TfTensorInfo]) = m.asScala.map { case (k, t) =>
       val shape = t.getTensorShape
       k -> TensorSpec(k, t.getDtype,

@@ -52,7 +52,8 @@ class TFEstimator(override val uid: String) extends Estimator[TFModel] with TFPa
   /** The cluster settings: clusterConfig, then this stage's own params over it. */
   private def config(): ClusterConfig = {
     val mapper = new com.fasterxml.jackson.databind.ObjectMapper()
-    val node = mapper.readTree($(clusterConfig)).asInstanceOf[com.fasterxml.jackson.databind.node.ObjectNode]
+    val node =
+      mapper.readTree($(clusterConfig)).asInstanceOf[com.fasterxml.jackson.databind.node.ObjectNode]
     node.put("num_executors", $(clusterSize)).put("num_ps", $(numPs))
       .put("export_dir", $(exportDir)).put("input_mode", "SPARK")
     if ($(python).nonEmpty) node.put("python", $(python))
@@ -69,7 +70,8 @@ class TFEstimator(override val uid: String) extends Estimator[TFModel] with TFPa
     try cluster.train(df, $(epochs), inputPairs)
     catch {
       case e: Throwable =>
-        try cluster.shutdown() catch { case s: Throwable => e.addSuppressed(s) }
+        try cluster.shutdown()
+        catch { case s: Throwable => e.addSuppressed(s) }
         throw e
     }
     cluster.shutdown()

@@ -71,22 +71,32 @@ class TFModel(override val uid: String) extends Model[TFModel] with TFParams wit
       // Loopback only: the server answers this executor's tasks and nobody else.
       val server = ModelServers.acquire(key, py, "127.0.0.1", startSecs)
       Option(TaskContext.get()).foreach(_.addTaskCompletionListener[Unit](_ =>
-        ModelServers.release(server)))
+          ModelServers.release(server)))
       val start = InferStart.newBuilder().setInferenceId(transformId).setPartition(i)
       p.results.foreach(r => start.addOutputs(r.spec))
-      new InferenceCall(NodeChannels.get(server.host, server.port, server.secret), start.build(),
-        p.columns, p.results, s"model server pid ${server.pid}", i, batch,
-        idleSecs, sharedDir = server.sharedDir.map(_.toString)).run(input)
+      new InferenceCall(
+        NodeChannels.get(server.host, server.port, server.secret),
+        start.build(),
+        p.columns,
+        p.results,
+        s"model server pid ${server.pid}",
+        i,
+        batch,
+        idleSecs,
+        sharedDir = server.sharedDir.map(_.toString)
+      ).run(input)
     }
     InternalFrames.create(spark, out, p.outputSchema)
   }
 
-  override def copy(extra: ParamMap): TFModel = copyValues(new TFModel(uid), extra).setParent(parent)
+  override def copy(extra: ParamMap): TFModel =
+    copyValues(new TFModel(uid), extra).setParent(parent)
 
   override def write: MLWriter = new TFModel.Writer(this)
 }
 
 object TFModel extends MLReadable[TFModel] {
+
   /** Where a saved TFModel keeps its own copy of the SavedModel. */
   val SavedModelDir = "savedmodel"
 

@@ -8,9 +8,12 @@ import org.apache.spark.ml.param.{DoubleParam, IntParam, Param, Params, ParamVal
 /** Params shared by [[TFEstimator]] and [[TFModel]], named as in TensorFlowOnSpark's pipeline.
  *  Mappings are kept as JSON objects so every language sets them the same way. */
 trait TFParams extends Params {
-  final val inputMapping = new Param[String](this, "inputMapping",
+  final val inputMapping = new Param[String](
+    this,
+    "inputMapping",
     "JSON object: DataFrame column -> input tensor name (the feed's tensor when training, the " +
-      "signature's input when transforming); {} feeds columns under their own names")
+      "signature's input when transforming); {} feeds columns under their own names"
+  )
   final val outputMapping = new Param[String](this, "outputMapping",
     "JSON object: signature output -> output column; {} appends every output under its own name")
   final val batchSize = new IntParam(this, "batchSize", "rows per batch sent to TensorFlow",

@@ -1,77 +1,41 @@
 package io.sparktf.node
 
-import java.io.File
-import java.nio.file.{Files, Path}
-import java.util.Comparator
-import java.util.concurrent.TimeUnit
+import java.nio.file.Path
 
 import io.sparktf.cluster.NodeRole
 
-/** A running TensorFlow node process, as its executor JVM sees it. */
-final class NodeProcess(
-    val role: NodeRole,
-    val process: Process,
-    val workingDir: Path,
-    stdout: OutputPump,
-    stderr: OutputPump,
-    sharedDir: Option[Path] = None) {
-
-  def pid: Long = process.pid()
-  def isAlive: Boolean = process.isAlive
+/** A running TensorFlow node process, as its executor JVM sees it: the [[ManagedProcess]] of
+ *  one role. [[NodeLauncher.launch]] makes them; [[NodeRegistry]] keeps them.
+ *  {{{
+ *  val (node, ready) = NodeLauncher.launch(boot, "python3", readyTimeoutSeconds = 600)
+ *  try feed(ready.port) finally node.stop(graceSeconds = 10)
+ *  }}}
+ */
+final class NodeProcess(val role: NodeRole, val managed: ManagedProcess) {
+  def process: Process = managed.process
+  def pid: Long = managed.pid
+  def isAlive: Boolean = managed.isAlive
 
   /** The last lines the node printed to stderr (its traceback, when it failed). */
-  def stderrTail: String = stderr.lastOutput
-
-  def exitDescription: String =
-    if (process.isAlive) "still running"
-    else {
-      val code = process.exitValue()
-      if (code > 128) s"killed by signal ${code - 128}" else s"exited with code $code"
-    }
-
-  @volatile private var stopping = false
+  def stderrTail: String = managed.stderrTail
+  def exitDescription: String = managed.exitDescription
 
   /** Whether the executor itself ended the process (its exit then says nothing of the node). */
-  def stoppedByExecutor: Boolean = stopping
+  def stoppedByExecutor: Boolean = managed.stoppedByOwner
 
   /** Waits up to `millis` for the output pumps to copy the last lines of an ended process. */
-  def awaitOutput(millis: Long): Unit = {
-    stdout.join(millis)
-    stderr.join(millis)
-  }
+  def awaitOutput(millis: Long): Unit = managed.awaitOutput(millis)
 
-  /** Waits for a voluntary exit, then SIGTERM, then SIGKILL; always returns with it dead. */
-  def stop(graceSeconds: Double): Unit = {
-    stopping = true
-    if (!process.waitFor((graceSeconds * 1000).toLong, TimeUnit.MILLISECONDS)) {
-      process.destroy()
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
-        process.destroyForcibly()
-        process.waitFor(10, TimeUnit.SECONDS)
-      }
-    }
-    stdout.join(2000)
-    stderr.join(2000)
-    removeDirs()
-  }
+  /** Waits for a voluntary exit, then SIGTERM, then SIGKILL; always returns with it dead and
+   *  its working and shared-memory directories removed. */
+  def stop(graceSeconds: Double): Unit = managed.stop(graceSeconds)
 
-  /** Deletes the working directory and the shared-memory one (batch files a feed left there
-   *  when the node died, and released files kept for reuse), once the process is gone. */
-  def removeDirs(): Unit = {
-    NodeProcess.deleteTree(workingDir)
-    sharedDir.foreach(NodeProcess.deleteTree)
-  }
+  /** Deletes the working directory and the shared-memory one, once the process is gone. */
+  def removeDirs(): Unit = managed.removeDirs()
 }
 
 object NodeProcess {
-  /** Deletes `dir` and what it holds, quietly: another thread may be deleting it too. */
-  def deleteTree(dir: Path): Unit = if (Files.exists(dir)) {
-    try {
-      val paths = Files.walk(dir)
-      try paths.sorted(Comparator.reverseOrder[Path]()).forEach(p => new File(p.toString).delete())
-      finally paths.close()
-    } catch {
-      case _: java.io.IOException | _: java.io.UncheckedIOException =>
-    }
-  }
+
+  /** Deletes `dir` and what it holds, quietly (see [[ManagedProcess.deleteTree]]). */
+  def deleteTree(dir: Path): Unit = ManagedProcess.deleteTree(dir)
 }

@@ -39,8 +39,4 @@ object NodeRegistry {
   /** How this executor's node of `clusterId` ended, when it ended on its own with an error
    *  (a signal or a non-zero code), with the tail of its stderr: for the driver's error. */
   def deathOf(clusterId: String): Option[String] = Option(deaths.get(clusterId))
-
-  def get(clusterId: String): Option[NodeProcess] = Option(nodes.get(clusterId))
-
-  def remove(clusterId: String): Option[NodeProcess] = Option(nodes.remove(clusterId))
 }

@@ -9,7 +9,8 @@ import org.slf4j.Logger
  *  node's role, and keeps the last `tailBytes` of it for error messages. */
 final class OutputPump(in: InputStream, prefix: String, log: Logger, isError: Boolean,
     tailBytes: Int = 16 * 1024) extends Thread(s"sparktf-node-$prefix-${
-      if (isError) "stderr" else "stdout"}") {
+        if (isError) "stderr" else "stdout"
+      }") {
   setDaemon(true)
   private val tail = new java.lang.StringBuilder()
 

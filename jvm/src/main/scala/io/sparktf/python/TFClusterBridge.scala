@@ -20,6 +20,7 @@ import io.sparktf.{ClusterConfig, SparkTFException, TFCluster, TFProgram}
  *  }}}
  */
 object TFClusterBridge {
+
   /** [[TFCluster.run]]: the settings as JSON with TensorFlowOnSpark's names. */
   def run(spark: SparkSession, program: TFProgram, configJson: String): TFCluster =
     TFCluster.run(spark, program, ClusterConfig.fromJson(configJson))
@@ -41,11 +42,13 @@ object TFClusterBridge {
   /** [[TFCluster.inference]]: the output schema as a DDL string, the mapping as JSON. */
   def inference(cluster: TFCluster, df: DataFrame, outputSchemaDdl: String,
       inputMappingJson: String, batchRows: Int): DataFrame = {
-    val schema = try StructType.fromDDL(outputSchemaDdl) catch {
-      case NonFatal(e) => throw new SparkTFException(
-        s"output_schema '$outputSchemaDdl' is not a schema like 'prediction int, probs " +
-          s"array<float>': ${e.getMessage}", e)
-    }
+    val schema =
+      try StructType.fromDDL(outputSchemaDdl)
+      catch {
+        case NonFatal(e) => throw new SparkTFException(
+            s"output_schema '$outputSchemaDdl' is not a schema like 'prediction int, probs " +
+              s"array<float>': ${e.getMessage}", e)
+      }
     cluster.inference(df, schema, mappingFromJson(inputMappingJson), batchRows)
   }
 

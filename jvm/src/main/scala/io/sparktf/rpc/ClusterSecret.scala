@@ -27,7 +27,8 @@ final class ClusterSecret private (val value: String) extends Serializable {
 
 object ClusterSecret {
   val HeaderName = "sparktf-secret"
-  val HeaderKey: Metadata.Key[String] = Metadata.Key.of(HeaderName, Metadata.ASCII_STRING_MARSHALLER)
+  val HeaderKey: Metadata.Key[String] =
+    Metadata.Key.of(HeaderName, Metadata.ASCII_STRING_MARSHALLER)
 
   def create(clusterId: String, sparkAuthSecret: Option[String]): ClusterSecret = {
     val bytes = sparkAuthSecret.filter(_.nonEmpty) match {

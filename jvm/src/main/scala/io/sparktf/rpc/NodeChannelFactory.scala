@@ -14,6 +14,7 @@ import io.sparktf.cluster.NodeInfo
  *  }}}
  */
 trait NodeChannelFactory extends Serializable {
+
   /** A channel to `node` that carries `secret` on every call; the factory owns it. */
   def channel(node: NodeInfo, secret: ClusterSecret): Channel
 

@@ -30,8 +30,9 @@ object NodeChannels extends NodeChannelFactory {
         .idleTimeout(60, TimeUnit.SECONDS)
         .intercept(secret.interceptor)
         .build()
-      val raced = channels.compute(key, (_, old) =>
-        if (old != null && !old.isShutdown) old else fresh)
+      val raced = channels.compute(key,
+        (_, old) =>
+          if (old != null && !old.isShutdown) old else fresh)
       if (raced ne fresh) fresh.shutdownNow()
       raced
     }

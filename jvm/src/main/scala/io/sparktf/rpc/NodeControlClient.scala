@@ -29,11 +29,11 @@ final class NodeControlClient(node: NodeInfo, secret: ClusterSecret,
 
   def endFeed(feedId: String, expectedRows: Long, timeoutSeconds: Double): EndFeedReply =
     stub(timeoutSeconds).endFeed(EndFeedRequest.newBuilder().setFeedId(feedId)
-      .setExpectedRows(expectedRows).build())
+        .setExpectedRows(expectedRows).build())
 
   /** Asks the node to exit; a node already gone is fine. */
   def stop(graceSeconds: Double): Unit = Try(stub(10).stop(
-    StopRequest.newBuilder().setGraceSeconds(graceSeconds).build()))
+      StopRequest.newBuilder().setGraceSeconds(graceSeconds).build()))
 
   private def unreachable(e: StatusRuntimeException): Boolean =
     e.getStatus.getCode == Status.Code.UNAVAILABLE || e.getStatus.getCode == Status.Code.CANCELLED

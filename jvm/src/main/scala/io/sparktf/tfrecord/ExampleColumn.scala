@@ -41,7 +41,7 @@ object ExampleColumn {
 
   private def scalar(t: DataType): Boolean = t match {
     case BooleanType | ByteType | ShortType | IntegerType | LongType | FloatType | DoubleType |
-         StringType | BinaryType => true
+        StringType | BinaryType => true
     case _ => false
   }
 
@@ -66,9 +66,9 @@ object ExampleColumn {
         case t if isVector(t) =>
           ExampleColumn(i, f.name, t, DoubleType, isArray = true, isVector = true)
         case t => throw new SparkTFException(s"column '${f.name}' is ${t.simpleString}, which a " +
-          "TFRecord cannot hold: sparktf writes boolean, integer, float, double, string and " +
-          "binary columns, arrays of those, and ML vectors; cast it (a timestamp or date to " +
-          "long, a decimal to double) or drop it")
+            "TFRecord cannot hold: sparktf writes boolean, integer, float, double, string and " +
+            "binary columns, arrays of those, and ML vectors; cast it (a timestamp or date to " +
+            "long, a decimal to double) or drop it")
       }
     }
   }

@@ -29,10 +29,12 @@ final class ExampleDecoder(schema: StructType) extends Serializable {
 
   /** @param source the file the record came from and `index` its position, for errors */
   def decode(record: Array[Byte], source: String, index: Long): Row = {
-    val features = try Example.parseFrom(record).getFeatures.getFeatureMap catch {
-      case e: InvalidProtocolBufferException => throw new SparkTFException(
-        s"record $index of $source is not a tf.train.Example: ${e.getMessage}", e)
-    }
+    val features =
+      try Example.parseFrom(record).getFeatures.getFeatureMap
+      catch {
+        case e: InvalidProtocolBufferException => throw new SparkTFException(
+            s"record $index of $source is not a tf.train.Example: ${e.getMessage}", e)
+      }
     val values = new Array[Any](columns.length)
     columns.foreach { c =>
       val f = features.get(c.name)
@@ -68,10 +70,10 @@ final class ExampleDecoder(schema: StructType) extends Serializable {
     }
     def element(k: Int): Any = c.element match {
       case BooleanType => f.getInt64List.getValue(k) match {
-        case 0L => false
-        case 1L => true
-        case v => refuse(s"holds $v, not 0 or 1")
-      }
+          case 0L => false
+          case 1L => true
+          case v => refuse(s"holds $v, not 0 or 1")
+        }
       case ByteType => int64(k, Byte.MinValue, Byte.MaxValue).toByte
       case ShortType => int64(k, Short.MinValue, Short.MaxValue).toShort
       case IntegerType => int64(k, Int.MinValue, Int.MaxValue).toInt
@@ -104,13 +106,16 @@ final class ExampleDecoder(schema: StructType) extends Serializable {
 }
 
 object ExampleDecoder {
+
   /** The features of a record as (name, list kind, value count), for schema inference. */
   def describe(record: Array[Byte], source: String,
       index: Long): Seq[(String, FeatureKind, Int)] = {
-    val features = try Example.parseFrom(record).getFeatures.getFeatureMap catch {
-      case e: InvalidProtocolBufferException => throw new SparkTFException(
-        s"record $index of $source is not a tf.train.Example: ${e.getMessage}", e)
-    }
+    val features =
+      try Example.parseFrom(record).getFeatures.getFeatureMap
+      catch {
+        case e: InvalidProtocolBufferException => throw new SparkTFException(
+            s"record $index of $source is not a tf.train.Example: ${e.getMessage}", e)
+      }
     features.asScala.toSeq.flatMap { case (name, f) =>
       f.getKindCase match {
         case Feature.KindCase.INT64_LIST =>

@@ -15,6 +15,7 @@ import io.sparktf.SparkTFException
  *  }}}
  */
 object SchemaInference {
+
   /** How many records the inference looks at, from the first files on. */
   val SampleRecords = 100
 
@@ -52,7 +53,7 @@ object SchemaInference {
         case StringType | BinaryType => f.copy(dataType = BinaryType)
         case ArrayType(StringType | BinaryType, n) => f.copy(dataType = ArrayType(BinaryType, n))
         case t => throw new SparkTFException(s"binary_features names '${f.name}', which is " +
-          s"${t.simpleString}: only bytes features (string columns) can be read as binary")
+            s"${t.simpleString}: only bytes features (string columns) can be read as binary")
       }
     })
   }

@@ -22,22 +22,28 @@ object SchemaSidecar {
 
   def write(fs: FileSystem, folder: Path, schema: StructType): Unit = {
     val out = fs.create(new Path(folder, FileName), true)
-    try out.write(schema.prettyJson.getBytes(StandardCharsets.UTF_8)) finally out.close()
+    try out.write(schema.prettyJson.getBytes(StandardCharsets.UTF_8))
+    finally out.close()
   }
 
   def read(fs: FileSystem, folder: Path): Option[StructType] = {
     val file = new Path(folder, FileName)
     if (!fs.exists(file)) return None
     val in = fs.open(file)
-    val text = try new String(in.readAllBytes(), StandardCharsets.UTF_8) finally in.close()
-    val parsed = try DataType.fromJson(text) catch {
-      case e: Exception => throw new SparkTFException(s"$file is not a Spark schema JSON " +
-        s"(${e.getMessage}); delete it to infer the schema from the records, or pass a schema", e)
-    }
+    val text =
+      try new String(in.readAllBytes(), StandardCharsets.UTF_8)
+      finally in.close()
+    val parsed =
+      try DataType.fromJson(text)
+      catch {
+        case e: Exception => throw new SparkTFException(s"$file is not a Spark schema JSON " +
+              s"(${e.getMessage}); delete it to infer the schema from the records, or pass a schema",
+            e)
+      }
     parsed match {
       case s: StructType => Some(s)
       case other => throw new SparkTFException(s"$file holds ${other.simpleString}, not a struct " +
-        "schema; delete it to infer the schema from the records, or pass a schema")
+          "schema; delete it to infer the schema from the records, or pass a schema")
     }
   }
 }

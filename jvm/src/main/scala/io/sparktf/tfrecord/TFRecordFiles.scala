@@ -19,6 +19,7 @@ import io.sparktf.SparkTFException
  *  }}}
  */
 object TFRecordFiles {
+
   /** Compression a write can ask for; a read goes by the file name's suffix. */
   val Compressions: Seq[String] = Seq("none", "gzip")
 

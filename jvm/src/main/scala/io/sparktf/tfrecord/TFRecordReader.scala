@@ -67,8 +67,10 @@ final class TFRecordReader(in: InputStream, source: String) extends Iterator[Arr
 
   private def corrupt(at: Long, why: String): Nothing = {
     done = true
-    throw new SparkTFException(s"corrupt TFRecord in $source at byte offset $at: $why; the file " +
-      "is damaged or not a TFRecord file (a compressed file needs its .gz suffix)",
-      new EOFException(why))
+    throw new SparkTFException(
+      s"corrupt TFRecord in $source at byte offset $at: $why; the file " +
+        "is damaged or not a TFRecord file (a compressed file needs its .gz suffix)",
+      new EOFException(why)
+    )
   }
 }

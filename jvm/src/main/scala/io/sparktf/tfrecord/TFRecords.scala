@@ -60,9 +60,10 @@ object TFRecords {
     val conf = sc.hadoopConfiguration
     val folder = new Path(path)
     val fs = TFRecordFiles.fileSystem(folder, conf)
-    val (schema, first) = if (!fs.exists(folder)) (df.schema, 0) else saveMode match {
+    val (schema, first) = if (!fs.exists(folder)) (df.schema, 0)
+    else saveMode match {
       case "error" | "errorifexists" => throw new SparkTFException(s"$path already exists: pass " +
-        "mode 'overwrite' to replace it, 'append' to add to it or 'ignore' to keep it")
+          "mode 'overwrite' to replace it, 'append' to add to it or 'ignore' to keep it")
       case "ignore" => return
       case "overwrite" =>
         if (!fs.delete(folder, true)) {
@@ -79,7 +80,8 @@ object TFRecords {
     val fresh = !fs.exists(folder)
     var written = false
     try {
-      val parts = sc.runJob(df.queryExecution.toRdd,
+      val parts = sc.runJob(
+        df.queryExecution.toRdd,
         (ctx: TaskContext, rows: Iterator[InternalRow]) => {
           val name = TFRecordFiles.partName(first + ctx.partitionId(), codec)
           // One file per attempt: a retried or speculative attempt never writes over another.
@@ -91,7 +93,8 @@ object TFRecords {
             rows.foreach(r => writer.write(encoder.encode(r)))
           } finally out.close()
           (name, file.toString)
-        })
+        }
+      )
       fs.mkdirs(folder)
       parts.foreach { case (name, file) =>
         if (!fs.rename(new Path(file), new Path(folder, name))) {
@@ -112,7 +115,7 @@ object TFRecords {
   /** Appending needs the sidecar's column names and types; nullability becomes the union. */
   private def appendedSchema(fs: FileSystem, folder: Path, schema: StructType): StructType = {
     val existing = SchemaSidecar.read(fs, folder).getOrElse(throw new SparkTFException(
-      s"$folder has no ${SchemaSidecar.FileName}: sparktf appends only to folders it wrote"))
+        s"$folder has no ${SchemaSidecar.FileName}: sparktf appends only to folders it wrote"))
     if (!DataType.equalsIgnoreNullability(existing, schema)) throw new SparkTFException(
       s"cannot append to $folder: its schema is ${existing.simpleString}, the DataFrame's is " +
         s"${schema.simpleString}")
@@ -171,7 +174,7 @@ object TFRecords {
         else StructType.fromDDL(s)
       } catch {
         case NonFatal(e) => throw new SparkTFException(s"schema '$s' is neither a struct " +
-          s"schema JSON nor DDL ('label int, features array<float>'): ${e.getMessage}", e)
+              s"schema JSON nor DDL ('label int, features array<float>'): ${e.getMessage}", e)
       }
     }
     read(spark, path, parsed, binaryFeatures.asScala.toSeq)

@@ -15,15 +15,32 @@ class ClusterLayoutSuite extends AnyFunSuite {
   }
 
   test("workers only when there is no master node") {
-    assert(addresses(ClusterLayout.assign(2, 0, None, evalNode = false)) == Seq("worker:0", "worker:1"))
+    assert(addresses(ClusterLayout.assign(2, 0, None, evalNode = false)) == Seq("worker:0",
+      "worker:1"))
   }
 
   test("TensorBoard runs on the chief, or on worker:0 without one") {
     def tb(ps: Int, master: Option[String]) =
       ClusterLayout.assign(3, ps, master, evalNode = false).tensorboardRole.map(_.address)
     assert(tb(1, Some("chief")).contains("chief:0"))
-    assert(tb(1, Some("master")).contains("master:0"))
     assert(tb(1, None).contains("worker:0"))
+  }
+
+  test("worker:0 acts as chief only in a cluster without one") {
+    assert(NodeRole("worker", 0).actsAsChief(clusterHasChief = false))
+    assert(!NodeRole("worker", 0).actsAsChief(clusterHasChief = true))
+    assert(!NodeRole("worker", 1).actsAsChief(clusterHasChief = false))
+    assert(NodeRole("chief", 0).actsAsChief(clusterHasChief = true))
+    assert(!NodeRole("ps", 0).actsAsChief(clusterHasChief = false))
+    assert(ClusterLayout.assign(3, 1, Some("chief"), evalNode = false).actingChief
+        .contains(NodeRole("chief", 0)))
+  }
+
+  test("TensorFlow 1's master is refused: TF2's TF_CONFIG has no such job") {
+    val e = intercept[SparkTFException](
+      ClusterLayout.assign(3, 0, Some("master"), evalNode = false))
+    assert(e.getMessage.contains("master_node 'master' is TensorFlow 1's name for the chief"))
+    assert(e.getMessage.contains("use master_node='chief'"))
   }
 
   test("a chief alone is a cluster") {
@@ -38,10 +55,10 @@ class ClusterLayoutSuite extends AnyFunSuite {
 
   test("bad role names and counts are refused") {
     assert(intercept[SparkTFException](ClusterLayout.assign(2, 0, Some("boss"), evalNode = false))
-      .getMessage.contains("'boss'"))
+        .getMessage.contains("'boss'"))
     assert(intercept[SparkTFException](ClusterLayout.assign(0, 0, None, evalNode = false))
-      .getMessage.contains("num_executors is 0"))
+        .getMessage.contains("num_executors is 0"))
     assert(intercept[SparkTFException](ClusterLayout.assign(2, -1, None, evalNode = false))
-      .getMessage.contains("num_ps is -1"))
+        .getMessage.contains("num_ps is -1"))
   }
 }

@@ -57,14 +57,14 @@ class ClusterSettingsSuite extends AnyFunSuite {
     val m = refused(conf(), "local-cluster[2,1,1024]",
       ClusterConfig(numExecutors = 2, masterNode = Some("boss")))
     assert(m.contains("master_node 'boss' is not a role sparktf knows"))
-    assert(m.contains("use 'chief' (or 'master'), or none"))
+    assert(m.contains("use 'chief', or none"))
   }
 
   test("bad timeouts and queue sizes are refused before anything else") {
     assert(refused(conf(), "local-cluster[2,1,1024]", two.copy(reservationTimeout = 0))
-      .contains("reservation_timeout is 0.0: it must be a positive number of seconds"))
+        .contains("reservation_timeout is 0.0: it must be a positive number of seconds"))
     assert(refused(conf(), "local-cluster[2,1,1024]", two.copy(queueCapacity = 0))
-      .contains("queue_capacity is 0: use 1 or more"))
+        .contains("queue_capacity is 0: use 1 or more"))
   }
 
   test("local-cluster says how many executors it has; other masters do not") {

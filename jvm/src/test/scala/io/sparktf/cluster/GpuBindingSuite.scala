@@ -18,7 +18,7 @@ class GpuBindingSuite extends AnyFunSuite {
   test("addresses index the executor's own CUDA_VISIBLE_DEVICES") {
     assert(cudaVisibleDevices(Some(Seq("1")), Some("4,5"), worker, psGpus = false).contains("5"))
     assert(cudaVisibleDevices(Some(Seq("0", "2")), Some("GPU-a, GPU-b ,GPU-c"), chief,
-      psGpus = false).contains("GPU-a,GPU-c"))
+        psGpus = false).contains("GPU-a,GPU-c"))
   }
 
   test("a ps sees no GPU unless asked") {
@@ -35,11 +35,11 @@ class GpuBindingSuite extends AnyFunSuite {
 
   test("an address that does not index the executor's GPUs says what was expected") {
     val e = intercept[SparkTFException](cudaVisibleDevices(Some(Seq("2")), Some("4,5"), worker,
-      psGpus = false))
+        psGpus = false))
     Seq("GPU address '2'", "CUDA_VISIBLE_DEVICES='4,5'", "from 0 to 1").foreach { needle =>
       assert(e.getMessage.contains(needle), e.getMessage)
     }
     assert(intercept[SparkTFException](cudaVisibleDevices(Some(Seq("GPU-x")), Some("4"), chief,
-      psGpus = false)).getMessage.contains("'GPU-x'"))
+          psGpus = false)).getMessage.contains("'GPU-x'"))
   }
 }

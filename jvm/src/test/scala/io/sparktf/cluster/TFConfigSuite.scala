@@ -9,16 +9,18 @@ class TFConfigSuite extends AnyFunSuite {
     NodeRole("chief", 0) -> "h1:1001",
     NodeRole("evaluator", 0) -> "h2:0",
     NodeRole("worker", 1) -> "h4:1004",
-    NodeRole("worker", 0) -> "h3:1003")
+    NodeRole("worker", 0) -> "h3:1003"
+  )
 
   test("cluster spec groups by job, orders by index, leaves the evaluator out") {
     assert(TFConfig.clusterSpec(roles) == Map(
       "ps" -> Seq("h0:1000"), "chief" -> Seq("h1:1001"), "worker" -> Seq("h3:1003", "h4:1004")))
   }
 
-  test("TF_CONFIG names the task; master becomes chief") {
-    val spec = TFConfig.clusterSpec(Seq(NodeRole("master", 0) -> "a:1", NodeRole("worker", 0) -> "b:2"))
-    val json = new ObjectMapper().readTree(TFConfig.json(spec, NodeRole("master", 0)))
+  test("TF_CONFIG names the task") {
+    val spec = TFConfig.clusterSpec(
+      Seq(NodeRole("chief", 0) -> "a:1", NodeRole("worker", 0) -> "b:2"))
+    val json = new ObjectMapper().readTree(TFConfig.json(spec, NodeRole("chief", 0)))
     assert(json.get("task").get("type").asText() == "chief")
     assert(json.get("task").get("index").asInt() == 0)
     assert(json.get("cluster").get("chief").get(0).asText() == "a:1")

@@ -9,8 +9,13 @@ import org.scalatest.funsuite.AnyFunSuite
 import org.scalatest.time.{Seconds, Span}
 
 import io.sparktf.{SparkTFException, TFCluster}
-import io.sparktf.cluster.{ClusterHealth, ClusterIncarnation, ClusterIncarnations, ClusterLayout,
-  NodeRole}
+import io.sparktf.cluster.{
+  ClusterHealth,
+  ClusterIncarnation,
+  ClusterIncarnations,
+  ClusterLayout,
+  NodeRole
+}
 import io.sparktf.proto.v1.NodeState
 import io.sparktf.rpc.ClusterSecret
 
@@ -41,7 +46,8 @@ class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimit
 
   private def withNodes[T](count: Int)(body: IndexedSeq[FakeNode] => T): T = {
     val nodes = (0 until count).map(i => new FakeNode(layout.roles(i), i))
-    try body(nodes) finally nodes.foreach(_.close())
+    try body(nodes)
+    finally nodes.foreach(_.close())
   }
 
   private def feed(nodes: IndexedSeq[FakeNode], df: DataFrame, epochs: Int = 1) = {
@@ -88,8 +94,11 @@ class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimit
       nodes(1).returnsAfterRows = 1
       nodes(1).programTook = Some(0L)
       val e = intercept[SparkTFException](feed(nodes, rows(100000), epochs = 2))
-      assert(e.getMessage.contains("node worker:0") && e.getMessage.contains("its program " +
-        "returned after taking 0 of the 100000 rows this train() feeds it"), e.getMessage)
+      assert(
+        e.getMessage.contains("node worker:0") && e.getMessage.contains("its program " +
+          "returned after taking 0 of the 100000 rows this train() feeds it"),
+        e.getMessage
+      )
       assert(!e.isInstanceOf[FeedRefused])
     }
   }
@@ -98,9 +107,11 @@ class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimit
     withNodes(2) { nodes =>
       nodes(0).state = NodeState.FINISHED
       val e = intercept[FeedRefused](feed(nodes, rows(1000)))
-      assert(e.getMessage.contains("1 of 2 fed nodes' programs have returned") &&
-        e.getMessage.contains("chief:0") && e.getMessage.contains("nothing was fed"),
-        e.getMessage)
+      assert(
+        e.getMessage.contains("1 of 2 fed nodes' programs have returned") &&
+          e.getMessage.contains("chief:0") && e.getMessage.contains("nothing was fed"),
+        e.getMessage
+      )
       assert(nodes.map(_.totalRows) == Seq(0, 0) && nodes.map(_.endFeeds.get) == Seq(0, 0))
     }
   }
@@ -112,7 +123,7 @@ class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimit
       val e = intercept[SparkTFException](feed(nodes, rows(1000)))
       assert(!e.isInstanceOf[FeedRefused])
       assert(e.getMessage.contains("node worker:0") &&
-        e.getMessage.contains("ValueError: first batch"), e.getMessage)
+          e.getMessage.contains("ValueError: first batch"), e.getMessage)
       assert(nodes.map(_.totalRows) == Seq(0, 0))
     }
   }
@@ -121,8 +132,11 @@ class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimit
     withNodes(1) { nodes =>
       nodes(0).miscounts = 5
       val e = intercept[SparkTFException](feed(nodes, rows(1000)))
-      assert(e.getMessage.contains("on node chief:0") && e.getMessage.contains("DATA_LOSS") &&
-        e.getMessage.contains("received 1005 rows, the feed tasks saw 1000"), e.getMessage)
+      assert(
+        e.getMessage.contains("on node chief:0") && e.getMessage.contains("DATA_LOSS") &&
+          e.getMessage.contains("received 1005 rows, the feed tasks saw 1000"),
+        e.getMessage
+      )
     }
   }
 
@@ -137,12 +151,13 @@ class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimit
     val sc = spark.sparkContext
     sc.setJobDescription("the caller's own jobs")
     try withNodes(2) { nodes =>
-      feed(nodes, rows(1000))
-      assert(sc.getLocalProperty("spark.job.description") == "the caller's own jobs")
-      val e = intercept[Exception](feed(nodes, withANull))
-      assert(TFCluster.rootMessage(e).contains("column 'id' has a null"))
-      assert(sc.getLocalProperty("spark.job.description") == "the caller's own jobs")
-    } finally sc.setJobDescription(null)
+        feed(nodes, rows(1000))
+        assert(sc.getLocalProperty("spark.job.description") == "the caller's own jobs")
+        val e = intercept[Exception](feed(nodes, withANull))
+        assert(TFCluster.rootMessage(e).contains("column 'id' has a null"))
+        assert(sc.getLocalProperty("spark.job.description") == "the caller's own jobs")
+      }
+    finally sc.setJobDescription(null)
   }
 
   /** Incarnations of fake nodes: `restart` moves to the next. */

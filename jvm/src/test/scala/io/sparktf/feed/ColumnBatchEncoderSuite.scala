@@ -14,15 +14,30 @@ import io.sparktf.proto.v1.{DType, Shape}
 
 class ColumnBatchEncoderSuite extends AnyFunSuite {
   private val schema = StructType(Seq(
-    StructField("flag", BooleanType), StructField("b", ByteType), StructField("s", ShortType),
-    StructField("i", IntegerType), StructField("l", LongType), StructField("f", FloatType),
-    StructField("d", DoubleType), StructField("v", ArrayType(FloatType)),
-    StructField("name", StringType), StructField("blob", BinaryType)))
+      StructField("flag", BooleanType),
+      StructField("b", ByteType),
+      StructField("s", ShortType),
+      StructField("i", IntegerType),
+      StructField("l", LongType),
+      StructField("f", FloatType),
+      StructField("d", DoubleType),
+      StructField("v", ArrayType(FloatType)),
+      StructField("name", StringType),
+      StructField("blob", BinaryType)
+    ))
 
   private def row(k: Int): InternalRow = UnsafeProjection.create(schema).apply(InternalRow(
-    k % 2 == 0, k.toByte, (k * 10).toShort, k * 100, k * 1000L, k + 0.5f, k + 0.25,
-    ArrayData.toArrayData(Array(k.toFloat, -k.toFloat, 1.5f)),
-    UTF8String.fromString("n" * k), Array.fill[Byte](k)(7))).copy()
+      k % 2 == 0,
+      k.toByte,
+      (k * 10).toShort,
+      k * 100,
+      k * 1000L,
+      k + 0.5f,
+      k + 0.25,
+      ArrayData.toArrayData(Array(k.toFloat, -k.toFloat, 1.5f)),
+      UTF8String.fromString("n" * k),
+      Array.fill[Byte](k)(7)
+    )).copy()
 
   private def le(bytes: Array[Byte]) = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN)
 
@@ -73,8 +88,10 @@ class ColumnBatchEncoderSuite extends AnyFunSuite {
 
   test("a null inside an array is refused") {
     val s = StructType(Seq(StructField("v", ArrayType(DoubleType, containsNull = true))))
-    val r = UnsafeProjection.create(s).apply(InternalRow(ArrayData.toArrayData(Array[Any](1.0, null))))
-    val e = intercept[SparkTFException](new ColumnBatchEncoder(FeedColumn.fromSchema(s, Nil), 0).add(r))
+    val r =
+      UnsafeProjection.create(s).apply(InternalRow(ArrayData.toArrayData(Array[Any](1.0, null))))
+    val e =
+      intercept[SparkTFException](new ColumnBatchEncoder(FeedColumn.fromSchema(s, Nil), 0).add(r))
     assert(e.getMessage.contains("'v'") && e.getMessage.contains("null element"))
   }
 
@@ -139,8 +156,8 @@ class RaggedAndVectorEncodingSuite extends AnyFunSuite {
   test("ragged_columns must name fed array columns") {
     val s = StructType(Seq(StructField("x", IntegerType), StructField("a", ArrayType(FloatType))))
     assert(intercept[SparkTFException](FeedColumn.fromSchema(s, Nil, Set("y")))
-      .getMessage.contains("'y'"))
+        .getMessage.contains("'y'"))
     assert(intercept[SparkTFException](FeedColumn.fromSchema(s, Nil, Set("x")))
-      .getMessage.contains("array columns only"))
+        .getMessage.contains("array columns only"))
   }
 }

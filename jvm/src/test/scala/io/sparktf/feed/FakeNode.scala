@@ -34,20 +34,28 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
   /** The program's state, as GetStatus and EndFeed tell it. */
   @volatile var state: NodeState = NodeState.RUNNING
   @volatile var error: String = ""
+
   /** After this many rows over all feeds the program calls terminate(). */
   @volatile var takeAtMost: Long = Long.MaxValue
+
   /** The program raises once this many rows arrived: the stream fails with its traceback. */
   @volatile var failAfterRows: Long = Long.MaxValue
+
   /** The program reads nothing: no message after FeedStart is requested (flow control). */
   @volatile var readsNothing: Boolean = false
+
   /** The node acknowledges one row fewer than it received. */
   @volatile var losesARow: Boolean = false
+
   /** The stream of attempt 0 of this partition breaks after its first batch (the task fails). */
   @volatile var breakFirstAttemptOf: Option[Int] = None
+
   /** After this many rows the program returns without terminate(): the queue closes. */
   @volatile var returnsAfterRows: Long = Long.MaxValue
+
   /** Rows of a feed EndFeed says the program took (default: every row received). */
   @volatile var programTook: Option[Long] = None
+
   /** Rows EndFeed counts beyond those received (a node that lost track of its rows). */
   @volatile var miscounts: Long = 0L
 
@@ -58,6 +66,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
   @volatile private var closed = false
   private val received = new ConcurrentHashMap[String, java.lang.Long]()
   private val ledger = new RangeLedger
+
   /** The node's queue has no room: Reserve grants nothing. */
   @volatile var noRoom: Boolean = false
 
@@ -73,9 +82,9 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
       if (state == NodeState.FAILED) return out.onError(failedStatus.asException())
       val taken = ledger.begin((k.getFeedId, k.getEpoch, k.getPartition), k.getAttempt)
       out.onNext(PartitionProgress.newBuilder().setRowsTaken(taken.map(_._2).sum)
-        .addAllTaken(taken.map { case (start, rows) =>
-          RowRange.newBuilder().setStart(start).setRows(rows).build()
-        }.asJava).build())
+          .addAllTaken(taken.map { case (start, rows) =>
+              RowRange.newBuilder().setStart(start).setRows(rows).build()
+            }.asJava).build())
       out.onCompleted()
     }
 
@@ -83,10 +92,10 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
       if (state == NodeState.FAILED) return out.onError(failedStatus.asException())
       val k = r.getKey
       val (granted, left, outstanding) = ledger.reserve((k.getFeedId, k.getEpoch,
-        k.getPartition), k.getAttempt, r.getStart, if (noRoom) 0L else r.getRows, r.getNodeRows)
+          k.getPartition), k.getAttempt, r.getStart, if (noRoom) 0L else r.getRows, r.getNodeRows)
       out.onNext(ReserveReply.newBuilder().setGranted(granted).setQuotaLeft(left)
-        .setOutstanding(outstanding).setQueueFree(if (noRoom) 0 else 16).setQueueCapacity(16)
-        .setTerminated(closed).build())
+          .setOutstanding(outstanding).setQueueFree(if (noRoom) 0 else 16).setQueueCapacity(16)
+          .setTerminated(closed).build())
       out.onCompleted()
     }
 
@@ -105,7 +114,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
           // The stream ends: what it reserved and did not send returns to the quota.
           if (key != null) ledger.release(key, attempt)
           out.onNext(FeedAck.newBuilder().setRowsReceived(if (losesARow) rows - 1 else rows)
-            .setTerminated(terminatedNow).build())
+              .setTerminated(terminatedNow).build())
           out.onCompleted()
         }
 
@@ -161,7 +170,7 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
       if (stops.get > 0) out.onError(Status.UNAVAILABLE.withDescription("stopped").asException())
       else {
         out.onNext(NodeStatus.newBuilder().setState(state).setError(error)
-          .setRowsReceived(totalRows).build())
+            .setRowsReceived(totalRows).build())
         out.onCompleted()
       }
 
@@ -171,12 +180,12 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
       if (state == NodeState.FAILED) out.onError(failedStatus.asException())
       else if (r.getExpectedRows >= 0 && rows != r.getExpectedRows) {
         out.onError(Status.DATA_LOSS.withDescription(s"feed '${r.getFeedId}': node " +
-          s"${role.address} received $rows rows, the feed tasks saw ${r.getExpectedRows} " +
-          "acknowledged").asException())
+            s"${role.address} received $rows rows, the feed tasks saw ${r.getExpectedRows} " +
+            "acknowledged").asException())
       } else {
         out.onNext(EndFeedReply.newBuilder().setRowsReceived(rows)
-          .setRowsTaken(programTook.getOrElse(rows)).setProgramState(state)
-          .setTerminated(terminated).build())
+            .setRowsTaken(programTook.getOrElse(rows)).setProgramState(state)
+            .setTerminated(terminated).build())
         out.onCompleted()
       }
     }

@@ -6,13 +6,17 @@ import org.scalatest.funsuite.AnyFunSuite
 import io.sparktf.SparkTFException
 
 class FeedColumnSuite extends AnyFunSuite {
-  private val schema = StructType(Seq(StructField("image", ArrayType(FloatType)),
-    StructField("label", IntegerType), StructField("when", TimestampType),
-    StructField("tags", ArrayType(StringType))))
+  private val schema = StructType(Seq(
+      StructField("image", ArrayType(FloatType)),
+      StructField("label", IntegerType),
+      StructField("when", TimestampType),
+      StructField("tags", ArrayType(StringType))
+    ))
 
   test("input_mapping picks and renames columns, in its order") {
     val cols = FeedColumn.fromSchema(schema, Seq("label" -> "y", "image" -> "x"))
-    assert(cols.map(c => (c.source, c.tensor, c.ordinal)) == Seq(("label", "y", 1), ("image", "x", 0)))
+    assert(cols.map(c => (c.source, c.tensor, c.ordinal)) == Seq(("label", "y", 1),
+      ("image", "x", 0)))
   }
 
   test("a type it cannot feed is refused, naming column and type") {

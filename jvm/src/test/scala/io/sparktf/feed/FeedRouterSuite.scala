@@ -8,6 +8,7 @@ import io.sparktf.SparkTFException
 
 /** FeedRouter against fake nodes that grant like `DataFeed.Reserve`: quota and queue room. */
 class FeedRouterSuite extends AnyFunSuite {
+
   /** Nodes with a quota each and a queue of `capacity` chunks; one grant takes one chunk. */
   final class FakeNodes(quotas: Seq[Long], capacity: Int) extends QuotaDesk {
     val granted: mutable.ArrayBuffer[Long] = mutable.ArrayBuffer.fill(quotas.size)(0L)
@@ -77,7 +78,7 @@ class FeedRouterSuite extends AnyFunSuite {
     nodes.queued(0) = 4
     nodes.queued(1) = 3 // one chunk free is not half the queue
     val e = intercept[SparkTFException](router(nodes, IndexedSeq(0, 1), new Clock,
-      timeout = 5).reserve(0, 10))
+        timeout = 5).reserve(0, 10))
     assert(e.getMessage.contains("no fed node granted rows for 5.0 s"))
     assert(e.getMessage.contains("node 0: 0 of 4 chunks free, 1000 rows of its quota left"))
   }
@@ -104,10 +105,11 @@ class FeedRouterSuite extends AnyFunSuite {
     val nodes = new FakeNodes(Seq(505L, 505L), capacity)
     val clock = new Clock
     var steps = 0
-    nodes.onAsk = () => if (nodes.queued.forall(_ > 0)) {
-      nodes.queued.indices.foreach(i => nodes.queued(i) -= 1)
-      steps += 1
-    }
+    nodes.onAsk = () =>
+      if (nodes.queued.forall(_ > 0)) {
+        nodes.queued.indices.foreach(i => nodes.queued(i) -= 1)
+        steps += 1
+      }
     // One task at a time, its partition on executor 0 (first choice node 0): 10 rows, then 1000.
     for (rows <- Seq(10L, 1000L)) {
       val r = router(nodes, IndexedSeq(0, 1), clock, timeout = 60)

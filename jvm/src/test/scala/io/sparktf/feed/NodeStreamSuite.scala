@@ -26,9 +26,19 @@ class NodeStreamSuite extends AnyFunSuite with BeforeAndAfterEach {
   override def afterEach(): Unit = node.close()
 
   private def stream(attempt: Int = 0, idleTimeoutSeconds: Double = 10) = new NodeStream(
-    node.info, secret, "c1", "f1", columns, PlanMessage.getDefaultInstance, epoch = 0,
-    partition = 0, attempt = attempt, idleTimeoutSeconds = idleTimeoutSeconds,
-    channels = FakeNodes(node), batchRows = 100)
+    node.info,
+    secret,
+    "c1",
+    "f1",
+    columns,
+    PlanMessage.getDefaultInstance,
+    epoch = 0,
+    partition = 0,
+    attempt = attempt,
+    idleTimeoutSeconds = idleTimeoutSeconds,
+    channels = FakeNodes(node),
+    batchRows = 100
+  )
 
   private def rows(ids: Range): Iterator[InternalRow] = {
     val project = UnsafeProjection.create(schema)
@@ -83,7 +93,7 @@ class NodeStreamSuite extends AnyFunSuite with BeforeAndAfterEach {
   test("terminate() mid-partition: the task stops sending and reports what the node took") {
     node.takeAtMost = 250
     val r = feed(stream(), 0 until 10000)
-    assert(r.terminated && r.rowsReceived == 300, r)  // three batches of 100 were taken
+    assert(r.terminated && r.rowsReceived == 300, r) // three batches of 100 were taken
     assert(idsAtNode == (0L until 300L))
   }
 
@@ -92,7 +102,7 @@ class NodeStreamSuite extends AnyFunSuite with BeforeAndAfterEach {
     val started = System.nanoTime()
     val e = intercept[SparkTFException](feed(stream(idleTimeoutSeconds = 0.5), 0 until 100000))
     assert(e.getMessage.contains("node chief:0") && e.getMessage.contains("took no data for " +
-      "0.5 s while partition 0 waited to send"), e.getMessage)
+        "0.5 s while partition 0 waited to send"), e.getMessage)
     assert((System.nanoTime() - started) / 1e9 < 10)
   }
 
@@ -119,6 +129,6 @@ class NodeStreamSuite extends AnyFunSuite with BeforeAndAfterEach {
     node.losesARow = true
     val e = intercept[SparkTFException](feed(stream(), 0 until 1000))
     assert(e.getMessage.contains("acknowledged 999 rows of partition 0, but the task sent " +
-      "1000: rows were lost on the way"), e.getMessage)
+        "1000: rows were lost on the way"), e.getMessage)
   }
 }

@@ -13,12 +13,14 @@ import io.sparktf.proto.v1.{ColumnBatch, ColumnData}
 class SharedBatchFilesSuite extends AnyFunSuite {
   private def batch(rows: Int, bytes: Int): ColumnBatch = ColumnBatch.newBuilder()
     .setNumRows(rows)
-    .addColumns(ColumnData.newBuilder().setValues(ByteString.copyFrom(Array.tabulate(bytes)(_.toByte))))
+    .addColumns(
+      ColumnData.newBuilder().setValues(ByteString.copyFrom(Array.tabulate(bytes)(_.toByte))))
     .build()
 
   private def withDir(f: Path => Unit): Unit = {
     val dir = Files.createTempDirectory("shared-batches-")
-    try f(dir) finally NodeProcess.deleteTree(dir)
+    try f(dir)
+    finally NodeProcess.deleteTree(dir)
   }
 
   /** What the node does on taking a file, and on releasing it once nothing reads it. */

@@ -32,13 +32,18 @@ object InferenceCallBench {
     val results = ResultColumn.fromSchema(StructType.fromDDL("scores array<float>"), Map.empty)
     val outSchema = StructType(inputSchema.fields ++ results.map(_.field))
     def le(n: Int)(f: ByteBuffer => Unit) = {
-      val b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN); f(b); ByteString.copyFrom(b.array())
+      val b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN); f(b);
+      ByteString.copyFrom(b.array())
     }
     val cache = new java.util.concurrent.ConcurrentHashMap[Integer, InferResponse]()
-    def answer(n: Int) = cache.computeIfAbsent(n, _ => InferResponse.newBuilder().setResults(
-      ColumnBatch.newBuilder().setNumRows(n).addColumns(ColumnData.newBuilder()
-        .setValues(le(40 * n)(b => (0 until 10 * n).foreach(k => b.putFloat(k.toFloat))))
-        .setOffsets(le(4 * (n + 1))(b => (0 to n).foreach(k => b.putInt(10 * k)))))).build())
+    def answer(n: Int) = cache.computeIfAbsent(
+      n,
+      _ =>
+        InferResponse.newBuilder().setResults(
+          ColumnBatch.newBuilder().setNumRows(n).addColumns(ColumnData.newBuilder()
+              .setValues(le(40 * n)(b => (0 until 10 * n).foreach(k => b.putFloat(k.toFloat))))
+              .setOffsets(le(4 * (n + 1))(b => (0 to n).foreach(k => b.putInt(10 * k)))))).build()
+    )
     val name = UUID.randomUUID().toString
     val service = new InferenceGrpc.InferenceImplBase {
       override def infer(out: StreamObserver[InferResponse]): StreamObserver[InferRequest] =
@@ -58,7 +63,7 @@ object InferenceCallBench {
       val input = Iterator.range(0, rows).map(k => source(InternalRow(x, k)))
       val out = new InferenceCall(channel, InferStart.newBuilder().build(), columns, results,
         "bench", 0, 1024).run(input)
-      val scan = UnsafeProjection.create(outSchema)  // what Spark's RDDScanExec does to each row
+      val scan = UnsafeProjection.create(outSchema) // what Spark's RDDScanExec does to each row
       val t0 = System.nanoTime()
       var sum = 0L
       while (out.hasNext) {
@@ -71,8 +76,9 @@ object InferenceCallBench {
     for (pruned <- Seq(false, true)) {
       (1 to 3).foreach(_ => once(pruned))
       val runs = (1 to 5).map(_ => once(pruned))
-      println(f"pruned=$pruned%-5s rows/s median ${runs.sorted.apply(2)}%.0f best ${runs.max}%.0f " +
-        runs.map(r => f"$r%.0f").mkString("[", ", ", "]"))
+      println(
+        f"pruned=$pruned%-5s rows/s median ${runs.sorted.apply(2)}%.0f best ${runs.max}%.0f " +
+          runs.map(r => f"$r%.0f").mkString("[", ", ", "]"))
     }
     channel.shutdownNow(); server.shutdownNow()
   }

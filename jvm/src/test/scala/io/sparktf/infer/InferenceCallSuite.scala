@@ -19,8 +19,14 @@ import org.scalatest.funsuite.AnyFunSuite
 import io.sparktf.SparkTFException
 import io.sparktf.feed.FeedColumn
 import io.sparktf.node.NodeProcess
-import io.sparktf.proto.v1.{ColumnBatch, ColumnData, InferRequest, InferResponse, InferStart,
-  InferenceGrpc}
+import io.sparktf.proto.v1.{
+  ColumnBatch,
+  ColumnData,
+  InferRequest,
+  InferResponse,
+  InferStart,
+  InferenceGrpc
+}
 
 /** InferenceCall against an in-process model server that answers from each row's `k`. */
 class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
@@ -31,8 +37,8 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
 
   private var server: Server = _
   private var channel: ManagedChannel = _
-  @volatile private var inBand = 0  // request batches the server got on the stream
-  @volatile private var shared = 0  // and as files in its shared directory
+  @volatile private var inBand = 0 // request batches the server got on the stream
+  @volatile private var shared = 0 // and as files in its shared directory
 
   override def afterEach(): Unit = {
     inBand = 0
@@ -50,17 +56,21 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
   /** The answers for keys `ks`: p = k + 0.5, label = "r" + k, scores = k copies of k, twice = 2k. */
   private def answer(ks: Seq[Int]): InferResponse = {
     val labels = ks.map(k => s"r$k".getBytes("UTF-8"))
-    def offsets(sizes: Seq[Int]) = le(4 * (sizes.size + 1))(b => sizes.scanLeft(0)(_ + _)
-      .foreach(b.putInt))
+    def offsets(sizes: Seq[Int]) = le(4 * (sizes.size + 1))(b =>
+      sizes.scanLeft(0)(_ + _)
+        .foreach(b.putInt))
     InferResponse.newBuilder().setResults(ColumnBatch.newBuilder().setNumRows(ks.size)
-      .addColumns(ColumnData.newBuilder().setValues(le(4 * ks.size)(b => ks.foreach(k =>
-        b.putFloat(k + 0.5f)))))
-      .addColumns(ColumnData.newBuilder().setValues(ByteString.copyFrom(labels.flatten.toArray))
-        .setOffsets(offsets(labels.map(_.length))))
-      .addColumns(ColumnData.newBuilder().setValues(le(4 * ks.sum)(b => ks.foreach(k =>
-        (1 to k).foreach(_ => b.putFloat(k.toFloat))))).setOffsets(offsets(ks)))
-      .addColumns(ColumnData.newBuilder().setValues(le(4 * ks.size)(b => ks.foreach(k =>
-        b.putInt(2 * k)))))).build()
+        .addColumns(ColumnData.newBuilder().setValues(le(4 * ks.size)(b =>
+              ks.foreach(k =>
+                b.putFloat(k + 0.5f)))))
+        .addColumns(ColumnData.newBuilder().setValues(ByteString.copyFrom(labels.flatten.toArray))
+            .setOffsets(offsets(labels.map(_.length))))
+        .addColumns(ColumnData.newBuilder().setValues(le(4 * ks.sum)(b =>
+              ks.foreach(k =>
+                (1 to k).foreach(_ => b.putFloat(k.toFloat))))).setOffsets(offsets(ks)))
+        .addColumns(ColumnData.newBuilder().setValues(le(4 * ks.size)(b =>
+              ks.foreach(k =>
+                b.putInt(2 * k)))))).build()
   }
 
   /** Starts a server whose answers to one request batch's keys are `reply(keys)`; it ends the
@@ -72,7 +82,8 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
       override def infer(out: StreamObserver[InferResponse]): StreamObserver[InferRequest] =
         new StreamObserver[InferRequest] {
           override def onNext(r: InferRequest): Unit = if (r.hasBatch || r.hasSharedBatch) {
-            val batch = if (r.hasBatch) { inBand += 1; r.getBatch } else {
+            val batch = if (r.hasBatch) { inBand += 1; r.getBatch }
+            else {
               // As the model server does: read the file the message names, then delete it.
               val file = sharedDir.get.resolve(r.getSharedBatch.getFile)
               val read = ColumnBatch.parseFrom(Files.readAllBytes(file))
@@ -94,30 +105,47 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
   }
 
   private def call(batchRows: Int, idleTimeoutSeconds: Double = 30,
-      sharedDir: Option[Path] = None) = new InferenceCall(channel,
-    InferStart.newBuilder().setPartition(3).build(), FeedColumn.fromSchema(inputSchema,
-      Seq("k" -> "k")), results, "model server pid 1", 3, batchRows,
-    idleTimeoutSeconds, window = 2, sharedDir = sharedDir.map(_.toString))
+      sharedDir: Option[Path] = None) = new InferenceCall(
+    channel,
+    InferStart.newBuilder().setPartition(3).build(),
+    FeedColumn.fromSchema(inputSchema,
+      Seq("k" -> "k")),
+    results,
+    "model server pid 1",
+    3,
+    batchRows,
+    idleTimeoutSeconds,
+    window = 2,
+    sharedDir = sharedDir.map(_.toString)
+  )
 
   /** Input rows as Spark scans hand them out: one UnsafeRow, rewritten for every row. */
   private def input(ks: Seq[Int]): Iterator[InternalRow] = {
     val project = UnsafeProjection.create(inputSchema)
-    ks.iterator.map(k => project(InternalRow(k, UTF8String.fromString("n" * k),
-      ArrayData.toArrayData(Array.fill(k)(-k.toFloat)))))
+    ks.iterator.map(k =>
+      project(InternalRow(k, UTF8String.fromString("n" * k),
+          ArrayData.toArrayData(Array.fill(k)(-k.toFloat)))))
   }
 
   /** The output rows as Spark's scan of the result keeps them: projected, then copied. */
   private def collect(out: Iterator[InternalRow]): Seq[Seq[Any]] = {
     val project = UnsafeProjection.create(outputSchema)
     out.map(r => project(r).copy()).toSeq.map { r =>
-      Seq(r.getInt(0), r.getUTF8String(1).toString, r.getArray(2).toFloatArray().toSeq,
-        r.getFloat(3), r.getUTF8String(4).toString, r.getArray(5).toFloatArray().toSeq,
-        r.getInt(6))
+      Seq(
+        r.getInt(0),
+        r.getUTF8String(1).toString,
+        r.getArray(2).toFloatArray().toSeq,
+        r.getFloat(3),
+        r.getUTF8String(4).toString,
+        r.getArray(5).toFloatArray().toSeq,
+        r.getInt(6)
+      )
     }
   }
 
-  private def expected(ks: Seq[Int]): Seq[Seq[Any]] = ks.map(k => Seq(k, "n" * k,
-    Seq.fill(k)(-k.toFloat), k + 0.5f, s"r$k", Seq.fill(k)(k.toFloat), 2 * k))
+  private def expected(ks: Seq[Int]): Seq[Seq[Any]] = ks.map(k =>
+    Seq(k, "n" * k,
+      Seq.fill(k)(-k.toFloat), k + 0.5f, s"r$k", Seq.fill(k)(k.toFloat), 2 * k))
 
   test("every input row comes back once, in order, with its answers appended") {
     serve(ks => Seq(answer(ks)))
@@ -157,7 +185,7 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
     serve(ks => Seq(answer(ks)))
     val out = call(batchRows = 1).run(input(Seq(1, 2, 3, 4)))
     val first = out.next()
-    assert(out.hasNext)  // may read more input and answers
+    assert(out.hasNext) // may read more input and answers
     assert(first.getInt(0) == 1 && first.getUTF8String(4).toString == "r1" &&
       first.getArray(5).toFloatArray().toSeq == Seq(1f))
     assert(collect(out) == expected(Seq(2, 3, 4)))
@@ -171,7 +199,8 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
   test("more answers than rows sent is an error") {
     serve(ks => Seq(answer(ks ++ ks)))
     val e = intercept[SparkTFException](collect(call(batchRows = 4).run(input(Seq(1, 2, 3)))))
-    assert(e.getMessage == "model server pid 1 answered 6 rows of partition 3, but only 3 were sent")
+    assert(
+      e.getMessage == "model server pid 1 answered 6 rows of partition 3, but only 3 were sent")
   }
 
   test("a stream ended before every row is answered is an error") {
@@ -184,8 +213,8 @@ class InferenceCallSuite extends AnyFunSuite with BeforeAndAfterEach {
   test("a server that answers nothing times out naming the waiting rows") {
     serve(_ => Nil, ends = false)
     val e = intercept[SparkTFException](collect(call(batchRows = 4, idleTimeoutSeconds = 0.2)
-      .run(input(Seq(1, 2, 3)))))
+          .run(input(Seq(1, 2, 3)))))
     assert(e.getMessage.contains("model server pid 1 answered none of 3 waiting rows of " +
-      "partition 3 for 0.2 s"))
+        "partition 3 for 0.2 s"))
   }
 }

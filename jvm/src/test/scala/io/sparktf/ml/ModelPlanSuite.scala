@@ -6,12 +6,15 @@ import org.scalatest.funsuite.AnyFunSuite
 import io.sparktf.SparkTFException
 
 class ModelPlanSuite extends AnyFunSuite {
-  private val sig = SavedModelSignature("/m", "serving_default",
+  private val sig = SavedModelSignature(
+    "/m",
+    "serving_default",
     inputs = Map("x" -> TensorSpec("x", 1, Some(Seq(-1L, 4L)))),
     outputs = Map("score" -> TensorSpec("score", 1, Some(Seq(-1L, 1L))),
       "probs" -> TensorSpec("probs", 1, Some(Seq(-1L, 3L))),
       "label" -> TensorSpec("label", 9, Some(Seq(-1L)))),
-    version = "1")
+    version = "1"
+  )
   private val schema = StructType.fromDDL("features array<float>, y double, name string")
 
   test("the label pair of a training mapping is left out; outputs get Spark types") {

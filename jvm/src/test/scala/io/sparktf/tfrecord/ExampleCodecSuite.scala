@@ -14,12 +14,20 @@ import io.sparktf.proto.v1.{Example, Feature, Features, FloatList, Int64List}
 
 class ExampleCodecSuite extends AnyFunSuite {
   private val every = StructType(Seq(
-    StructField("flag", BooleanType), StructField("b", ByteType), StructField("s", ShortType),
-    StructField("i", IntegerType, nullable = false), StructField("l", LongType),
-    StructField("f", FloatType), StructField("d", DoubleType), StructField("text", StringType),
-    StructField("blob", BinaryType), StructField("ints", ArrayType(IntegerType)),
-    StructField("floats", ArrayType(FloatType, containsNull = false)),
-    StructField("words", ArrayType(StringType)), StructField("vec", SQLDataTypes.VectorType)))
+      StructField("flag", BooleanType),
+      StructField("b", ByteType),
+      StructField("s", ShortType),
+      StructField("i", IntegerType, nullable = false),
+      StructField("l", LongType),
+      StructField("f", FloatType),
+      StructField("d", DoubleType),
+      StructField("text", StringType),
+      StructField("blob", BinaryType),
+      StructField("ints", ArrayType(IntegerType)),
+      StructField("floats", ArrayType(FloatType, containsNull = false)),
+      StructField("words", ArrayType(StringType)),
+      StructField("vec", SQLDataTypes.VectorType)
+    ))
 
   private def internal(schema: StructType, row: Row): InternalRow =
     CatalystTypeConverters.createToCatalystConverter(schema)(row).asInstanceOf[InternalRow]
@@ -71,38 +79,38 @@ class ExampleCodecSuite extends AnyFunSuite {
     val inferred =
       SchemaInference.infer(Seq(ExampleDecoder.describe(bytes, "t", 0)), Set("name"), "t")
     assert(inferred == StructType(Seq(StructField("label", LongType),
-      StructField("name", BinaryType),
-      StructField("x", ArrayType(FloatType, containsNull = false)))))
+        StructField("name", BinaryType),
+        StructField("x", ArrayType(FloatType, containsNull = false)))))
   }
 
   test("a feature that does not fit its column names record, file and column") {
     def ints(v: Long*) = Feature.newBuilder().setInt64List(Int64List.newBuilder()
-      .addAllValue(v.map(Long.box).asJava)).build()
+        .addAllValue(v.map(Long.box).asJava)).build()
     val ex = Example.newBuilder().setFeatures(Features.newBuilder()
-      .putFeature("label",
-        Feature.newBuilder().setFloatList(FloatList.newBuilder().addValue(1f)).build())
-      .putFeature("n", ints(1, 2))
-      .putFeature("small", ints(300)))
+        .putFeature("label",
+          Feature.newBuilder().setFloatList(FloatList.newBuilder().addValue(1f)).build())
+        .putFeature("n", ints(1, 2))
+        .putFeature("small", ints(300)))
       .build().toByteArray
     def fail(ddl: String) = intercept[SparkTFException](
       new ExampleDecoder(StructType.fromDDL(ddl)).decode(ex, "part-00003.tfrecord", 41)).getMessage
     val kind = fail("label long")
     assert(kind.contains("feature 'label'") && kind.contains("record 41 in part-00003.tfrecord") &&
-      kind.contains("a float_list, not an int64_list"), kind)
+        kind.contains("a float_list, not an int64_list"), kind)
     assert(fail("n long").contains("holds 2 values, not one"))
     assert(fail("small byte").contains("holds 300, outside -128..127"))
     val missing = intercept[SparkTFException](new ExampleDecoder(
-      StructType(Seq(StructField("gone", LongType, nullable = false))))
-      .decode(ex, "p", 0)).getMessage
+        StructType(Seq(StructField("gone", LongType, nullable = false))))
+        .decode(ex, "p", 0)).getMessage
     assert(missing.contains("no feature 'gone'") && missing.contains("not nullable"), missing)
   }
 
   test("a type it cannot write is refused naming the column, before any row") {
     val e = intercept[SparkTFException](new ExampleEncoder(StructType.fromDDL(
-      "label int, born timestamp")))
+          "label int, born timestamp")))
     assert(e.getMessage.contains("column 'born' is timestamp"), e.getMessage)
     val nested = intercept[SparkTFException](new ExampleEncoder(StructType.fromDDL(
-      "grid array<array<int>>")))
+          "grid array<array<int>>")))
     assert(nested.getMessage.contains("column 'grid' is array<array<int>>"), nested.getMessage)
   }
 
@@ -118,9 +126,9 @@ class ExampleCodecSuite extends AnyFunSuite {
       Seq(("a", FeatureKind.Int64, 3)))
     assert(SchemaInference.infer(records, Set.empty, "d") ==
       StructType(Seq(StructField("a", ArrayType(LongType, containsNull = false)),
-        StructField("b", StringType))))
+          StructField("b", StringType))))
     val conflict = intercept[SparkTFException](SchemaInference.infer(
-      Seq(Seq(("a", FeatureKind.Int64, 1)), Seq(("a", FeatureKind.Float, 1))), Set.empty, "d"))
+        Seq(Seq(("a", FeatureKind.Int64, 1)), Seq(("a", FeatureKind.Float, 1))), Set.empty, "d"))
     assert(conflict.getMessage.contains("feature 'a' is int64_list in some records and float_list"))
     val notThere = intercept[SparkTFException](
       SchemaInference.withBinary(StructType.fromDDL("a int"), Set("z")))

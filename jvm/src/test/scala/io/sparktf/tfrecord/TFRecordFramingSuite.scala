@@ -28,9 +28,9 @@ class TFRecordFramingSuite extends AnyFunSuite {
   test("CRC32C check value and TensorFlow's mask") {
     val crc = new CRC32C()
     crc.update("123456789".getBytes(US_ASCII))
-    assert(crc.getValue == 0xE3069283L)
+    assert(crc.getValue == 0xe3069283L)
     // mask(c) = rotr15(c) + 0xa282ead8: 0xE3069283 rotr 15 = 0x2507C60D.
-    assert(MaskedCrc32c.mask(0xE3069283) == 0x2507C60D + 0xa282ead8)
+    assert(MaskedCrc32c.mask(0xe3069283) == 0x2507c60d + 0xa282ead8)
   }
 
   test("the writer's bytes are TensorFlow's, byte for byte") {
@@ -48,7 +48,7 @@ class TFRecordFramingSuite extends AnyFunSuite {
     bytes(21 + 12) = 'W'.toByte // first byte of the second record's data
     val e = intercept[SparkTFException](readAll(bytes))
     assert(e.getMessage.contains("mem.tfrecord") && e.getMessage.contains("byte offset 21") &&
-      e.getMessage.contains("data CRC mismatch"), e.getMessage)
+        e.getMessage.contains("data CRC mismatch"), e.getMessage)
     val lengthHit = framed("hello".getBytes(US_ASCII))
     lengthHit(0) = 6
     val l = intercept[SparkTFException](readAll(lengthHit))

@@ -13,6 +13,7 @@ import org.apache.spark.sql.execution.columnar.InMemoryRelation
  *  }}}
  */
 object CachedRowCounts {
+
   /** A cache: `key` names it for its life (application and RDD id; a new cache is a new RDD),
    *  `count` runs the job that sums its batches' row counts per partition. */
   final case class Cache(key: (String, Int), private val batches: RDD[Long]) {

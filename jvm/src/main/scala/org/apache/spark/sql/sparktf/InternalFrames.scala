@@ -17,6 +17,6 @@ object InternalFrames {
       case classic: org.apache.spark.sql.classic.SparkSession =>
         classic.internalCreateDataFrame(rows, schema)
       case other => throw new UnsupportedOperationException(
-        s"sparktf needs a classic SparkSession (not Spark Connect), found ${other.getClass.getName}")
+          s"sparktf needs a classic SparkSession (not Spark Connect), found ${other.getClass.getName}")
     }
 }

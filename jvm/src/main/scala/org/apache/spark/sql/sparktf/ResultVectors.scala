@@ -17,6 +17,7 @@ import org.apache.spark.sql.types._
  *  (`sql.execution.vectorized`): sparktf reaches them only through this shim.
  */
 object ResultVectors {
+
   /** `n` rows of one number each. */
   def numbers(t: DataType, values: ByteBuffer, n: Int): OnHeapColumnVector = {
     val v = vector(t, n)
@@ -53,14 +54,16 @@ object ResultVectors {
   private def put(v: WritableColumnVector, t: DataType, b: ByteBuffer, n: Int): Unit = {
     v.reserve(n)
     t match {
-      case BooleanType =>  // any non-zero byte is true
+      case BooleanType => // any non-zero byte is true
         var k = 0
         while (k < n) { v.putBoolean(k, b.get(k) != 0); k += 1 }
       case ByteType => val a = new Array[Byte](n); b.duplicate().get(a); v.putBytes(0, n, a, 0)
-      case ShortType => val a = new Array[Short](n); b.asShortBuffer().get(a); v.putShorts(0, n, a, 0)
+      case ShortType =>
+        val a = new Array[Short](n); b.asShortBuffer().get(a); v.putShorts(0, n, a, 0)
       case IntegerType => val a = new Array[Int](n); b.asIntBuffer().get(a); v.putInts(0, n, a, 0)
       case LongType => val a = new Array[Long](n); b.asLongBuffer().get(a); v.putLongs(0, n, a, 0)
-      case FloatType => val a = new Array[Float](n); b.asFloatBuffer().get(a); v.putFloats(0, n, a, 0)
+      case FloatType =>
+        val a = new Array[Float](n); b.asFloatBuffer().get(a); v.putFloats(0, n, a, 0)
       case DoubleType =>
         val a = new Array[Double](n); b.asDoubleBuffer().get(a); v.putDoubles(0, n, a, 0)
       case other => throw new IllegalStateException(s"no answer vector for $other")
