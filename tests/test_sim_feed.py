@@ -29,12 +29,15 @@ def count_then_answer(args: dict[str, Any], ctx: Any) -> None:
         ids += int(batch["id"].sum())
     with open(os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}.json"), "w") as f:
         json.dump({"rows": rows, "id_sum": ids}, f)
-    if args.get("infer"):
-        answers = ctx.get_data_feed(train_mode=False)
-        while not answers.should_stop():
-            batch = answers.next_batch(100)
-            if batch:
-                answers.batch_results({"twice": batch["id"] * 2})
+
+
+def answer_twice(args: dict[str, Any], ctx: Any) -> None:
+    """Answers every inference batch until the cluster shuts down."""
+    feed = ctx.get_data_feed(train_mode=False)
+    while not feed.should_stop():
+        batch = feed.next_batch(100)
+        if batch:
+            feed.batch_results({"twice": batch["id"] * 2})
 
 
 def _seen(out: str) -> list[dict[str, int]]:

@@ -165,9 +165,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     feed_servicer = (
         None
         if queue is None
-        else DataFeedServicer(
-            boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared
-        )
+        else DataFeedServicer(boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared)
     )
     inference = (
         None
