@@ -14,8 +14,8 @@ import pytest
 from sparktf import TFCluster
 
 
-def count_then_answer(args: dict[str, Any], ctx: Any) -> None:
-    """Counts the rows of one feed (training), then answers inference batches until shutdown."""
+def count_rows(args: dict[str, Any], ctx: Any) -> None:
+    """Counts and sums the ids of one feed and writes them."""
     import json
     import os
 
@@ -45,7 +45,7 @@ def _seen(out: str) -> list[dict[str, int]]:
 
 
 @pytest.mark.timeout(400)
-def test_one_node_per_host_feeds_through_shared_memory_and_infers_in_order(sim_hosts) -> None:
+def test_one_node_per_host_feeds_cached_rows_through_shared_memory(sim_hosts) -> None:
     spark, sim = sim_hosts.spark, sim_hosts.sim
     out = os.path.join(sim.shared_dir, f"feed-{uuid.uuid4().hex}")
     os.makedirs(out)
@@ -54,15 +54,14 @@ def test_one_node_per_host_feeds_through_shared_memory_and_infers_in_order(sim_h
     assert df.count() == 3000
     cluster = TFCluster.run(
         spark,
-        count_then_answer,
-        {"out": out, "infer": True},
+        count_rows,
+        {"out": out},
         num_executors=3,
         feed_timeout=120,
         reservation_timeout=120,
     )
     try:
         report = cluster.train(df)
-        scored = cluster.inference(spark.range(0, 2000, 1, 5), "twice long").collect()
     finally:
         cluster.shutdown(timeout=120)
     print(f"report: {json.dumps(report)}")
@@ -75,6 +74,18 @@ def test_one_node_per_host_feeds_through_shared_memory_and_infers_in_order(sim_h
         "sockets"
     )
     assert share >= 0.9, report
+
+
+@pytest.mark.timeout(400)
+def test_inference_on_three_hosts_keeps_row_order_and_count(sim_hosts) -> None:
+    spark = sim_hosts.spark
+    cluster = TFCluster.run(
+        spark, answer_twice, None, num_executors=3, feed_timeout=120, reservation_timeout=120
+    )
+    try:
+        scored = cluster.inference(spark.range(0, 2000, 1, 5), "twice long").collect()
+    finally:
+        cluster.shutdown(timeout=120)
     assert [(r["id"], r["twice"]) for r in scored] == [(i, 2 * i) for i in range(2000)]
 
 
@@ -86,7 +97,7 @@ def test_four_executors_feed_two_nodes_on_their_hosts(sim_hosts) -> None:
     os.makedirs(out)
     cluster = TFCluster.run(
         spark,
-        count_then_answer,
+        count_rows,
         {"out": out},
         num_executors=2,
         feed_timeout=120,
@@ -101,5 +112,5 @@ def test_four_executors_feed_two_nodes_on_their_hosts(sim_hosts) -> None:
     assert sorted(s["rows"] for s in _seen(out)) == [2000, 2000]
     assert sum(s["id_sum"] for s in _seen(out)) == 4000 * 3999 // 2
     # The spare executor of each host feeds the node on its host: shared memory, except the
-    # remainder of a host that ran more than its node's share.
+    # remainder of a host that ran more than its node's share, or a host without a node.
     assert report["shared_memory_rows"] > 0
