@@ -152,7 +152,8 @@ object ClusterFeed {
     "epoch in one train(df, num_epochs)."
 
   /** How `df`'s rows split over `nodes` fed nodes, counted once for every epoch (free for a
-   *  cached DataFrame, from files' metadata for Parquet or ORC). Refuses a DataFrame with no row for some node, before anything is fed.
+   *  cached DataFrame, from files' metadata for Parquet or ORC). Refuses a DataFrame with no
+   *  row for some node, before anything is fed.
    */
   def plan(df: DataFrame, clusterId: String, nodes: Int): FeedPlan = {
     val plan = JobDescription.during(df.sparkSession.sparkContext,
