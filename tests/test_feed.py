@@ -210,12 +210,14 @@ def test_feeds_every_type_exactly_once_through_retries_big_rows_and_terminate(sp
 
     retried = _merged(str(out), 2)
     logs = _executor_logs(spark)
-    # The executor logs hold every feed of the session: take this feed's line for partition 0.
+    # The executor logs hold every feed of the session: take this feed's lines for partition 0,
+    # one from each node the retry asked what it took.
     marker = f"feed '{reports[2]['feed_id']}' epoch 0 partition 0: retry attempt 1 begins"
     assert marker in logs, "the injected failure did not make Spark retry the feed task"
-    retry_line = next(l for l in logs.splitlines() if marker in l)
-    print(retry_line)
-    taken = int(retry_line.split("begins with ")[1].split()[0])
+    retry_lines = [l for l in logs.splitlines() if marker in l]
+    print("\n".join(retry_lines))
+    assert len(retry_lines) == 2, "the retry asks every fed node what it took"
+    taken = sum(int(l.split("begins with ")[1].split()[0]) for l in retry_lines)
     assert 0 < taken < 4000, "the failed attempt should have delivered part of its partition"
     assert retried["rows"] == 8000
     assert retried["columns"]["id"]["sum"] == sum(range(8000)), "a row was taken twice or lost"
@@ -326,6 +328,8 @@ def test_shared_memory_and_socket_feeds_deliver_the_same_rows(spark, tmp_path, s
         cluster.shutdown(timeout=120)
     assert [r["rows_total"] for r in reports] == [2000, 4000]
     assert [r["shared_memory_rows"] for r in reports] == ([2000, 4000] if shared else [0, 0])
+    # The 4000 rows of 300 floats weigh 4.8 MB: over the socket when memory is not shared.
+    assert (reports[1]["socket_bytes"] == 0) if shared else reports[1]["socket_bytes"] > 4.8e6
     deadline = time.monotonic() + 15  # each executor removes its node's dir as the node exits
     while any(os.path.exists(d) for d in dirs if d) and time.monotonic() < deadline:
         time.sleep(0.2)

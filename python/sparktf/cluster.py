@@ -237,7 +237,8 @@ class TFCluster:
         ``seconds``, ``rows_per_second``, ``restarts`` and ``restarted_epochs`` (1-based epochs
         partly fed to a cluster that failed, then fed again whole to the restarted one; every
         epoch is counted once in the row figures), ``shared_memory_rows`` (rows that reached
-        their node through shared memory, see ``shared_memory_feed``). After a program's
+        their node through shared memory, see ``shared_memory_feed``), ``socket_bytes`` (what
+        the batches sent over sockets weighed). After a program's
         ``feed.terminate()`` (``terminated``) its node counts the rows the program took.
 
         Refused before anything is fed, the cluster living on: a bad column, a DataFrame with

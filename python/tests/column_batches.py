@@ -83,19 +83,26 @@ def batch_message(column_batch: feed_pb2.ColumnBatch) -> feed_pb2.FeedMessage:
     return feed_pb2.FeedMessage(batch=column_batch)
 
 
-def feed_stream(stub, messages, metadata, timeout: float = 10) -> feed_pb2.FeedAck:
-    """What a JVM feed task does: BeginPartition for the stream's FeedStart, then the stream."""
+def feed_stream(
+    stub, messages, metadata, timeout: float = 10, node_rows: int = 1_000_000
+) -> feed_pb2.FeedAck:
+    """What a JVM feed task does: reserves the stream's rows (after those the node already took
+    of the partition) from a quota of ``node_rows``, then sends the stream."""
     messages = list(messages)
     if messages and messages[0].WhichOneof("kind") == "start":
         s = messages[0].start
-        stub.BeginPartition(
-            feed_pb2.PartitionKey(
-                cluster_id=s.cluster_id,
-                feed_id=s.feed_id,
-                epoch=s.epoch,
-                partition=s.partition,
-                attempt=s.attempt,
-            ),
+        key = feed_pb2.PartitionKey(
+            cluster_id=s.cluster_id,
+            feed_id=s.feed_id,
+            epoch=s.epoch,
+            partition=s.partition,
+            attempt=s.attempt,
+        )
+        progress = stub.BeginPartition(key, metadata=metadata, timeout=timeout)
+        start = max((r.start + r.rows for r in progress.taken), default=0)
+        rows = sum(m.batch.num_rows + m.shared_batch.num_rows for m in messages[1:])
+        stub.Reserve(
+            feed_pb2.ReserveRequest(key=key, start=start, rows=rows, node_rows=node_rows),
             metadata=metadata,
             timeout=timeout,
         )

@@ -49,7 +49,6 @@ class Node:
                 self.queue,
                 self.program,
                 put_timeout,
-                max_streams=4,
                 shared=SharedBatchDir(shared_dir) if shared_dir else None,
             ),
         )
@@ -57,8 +56,8 @@ class Node:
         self.data = feed_pb2_grpc.DataFeedStub(self.channel)
         self.control = node_control_pb2_grpc.NodeControlStub(self.channel)
 
-    def send(self, messages, metadata=AUTH) -> feed_pb2.FeedAck:
-        return feed_stream(self.data, messages, metadata)
+    def send(self, messages, metadata=AUTH, timeout: float = 10) -> feed_pb2.FeedAck:
+        return feed_stream(self.data, messages, metadata, timeout)
 
     def close(self) -> None:
         self.channel.close()
@@ -135,14 +134,18 @@ def test_malformed_batch_is_refused_naming_the_column(node):
 
 
 @pytest.mark.timeout(60)
-def test_terminate_answers_terminated_with_rows_taken():
+def test_a_full_queue_grants_nothing_and_terminate_answers_terminated():
     node = Node(capacity=1)
     try:
+        ack = node.send(_stream(starts=(0,), rows=(3,)))
+        assert ack.rows_received == 3  # one chunk fills the queue
+        grant = _reserve(node, 1, start=0, rows=3)
+        assert (grant.granted, grant.queue_free, grant.quota_left) == (0, 0, 1_000_000 - 3)
         threading.Timer(0.5, node.feed.terminate).start()
         began = time.monotonic()
-        ack = node.send(_stream(starts=(0, 3, 6, 9), rows=(3, 3, 3, 3)))
-        assert ack.terminated and ack.rows_received == 3  # one chunk fit, then the queue froze
-        assert time.monotonic() - began < 5
+        while not _reserve(node, 1, start=0, rows=3).terminated:
+            assert time.monotonic() - began < 5
+            time.sleep(0.05)
         ack = node.send(_stream())
         assert (ack.rows_received, ack.terminated) == (0, True)
     finally:
@@ -203,38 +206,85 @@ def test_streams_of_mixed_columns_survive_the_wire(node):
     assert got["txt"].tolist() == [b"a", b"bc"]
 
 
-@pytest.mark.timeout(60)
-def test_only_a_finished_stream_completes_its_partition(node):
-    def begin(partition, attempt=0):
-        return node.data.BeginPartition(
-            feed_pb2.PartitionKey(
-                cluster_id=CLUSTER, feed_id="f1", partition=partition, attempt=attempt
-            ),
-            metadata=AUTH,
-            timeout=5,
-        )
-
-    finish = feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=12))
-    begin(0)
-    assert (
-        node.data.Feed(
-            iter([*_stream(partition=0), finish]), metadata=AUTH, timeout=10
-        ).rows_received
-        == 12
+def _key(partition, attempt=0, feed_id="f1"):
+    return feed_pb2.PartitionKey(
+        cluster_id=CLUSTER, feed_id=feed_id, partition=partition, attempt=attempt
     )
-    assert begin(0, attempt=1).complete
-    # A stream that just stops (a cancelled task can look like that) leaves it open.
-    begin(1)
-    assert node.data.Feed(iter(_stream(partition=1)), metadata=AUTH, timeout=10).rows_received == 12
-    progress = begin(1, attempt=1)
-    assert (progress.rows_taken, progress.complete) == (12, False)
-    # A finish that disagrees with what arrived is data loss.
-    begin(2)
+
+
+def _reserve(node, partition, start, rows, attempt=0, node_rows=1_000_000):
+    return node.data.Reserve(
+        feed_pb2.ReserveRequest(
+            key=_key(partition, attempt), start=start, rows=rows, node_rows=node_rows
+        ),
+        metadata=AUTH,
+        timeout=5,
+    )
+
+
+def _attempt_stream(partition, attempt, starts, rows):
+    yield feed_pb2.FeedMessage(
+        start=feed_pb2.FeedStart(
+            cluster_id=CLUSTER, feed_id="f1", partition=partition, attempt=attempt, schema=SCHEMA
+        )
+    )
+    for s, r in zip(starts, rows):
+        yield batch_message(numeric_batch(SCHEMA, s, r))
+
+
+@pytest.mark.timeout(60)
+def test_the_node_grants_rows_up_to_its_quota_and_takes_back_what_a_stream_did_not_send(node):
+    grant = _reserve(node, 0, start=0, rows=20, node_rows=30)
+    assert (grant.granted, grant.quota_left, grant.outstanding) == (20, 10, 20)
+    assert (grant.queue_free, grant.queue_capacity) == (7, 8)  # the grant holds room
+    finish = feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=12))
+    ack = node.data.Feed(iter([*_stream(partition=0), finish]), metadata=AUTH, timeout=10)
+    assert ack.rows_received == 12
+    # The 8 rows reserved and not sent went back: another partition may have them.
+    grant = _reserve(node, 1, start=0, rows=100, node_rows=30)
+    assert (grant.granted, grant.quota_left, grant.outstanding) == (18, 0, 18)
+    assert grant.queue_free == 8 - 3 - 1  # three chunks of partition 0 wait for the program
+    grant = _reserve(node, 2, start=0, rows=5, node_rows=30)
+    assert (grant.granted, grant.queue_free) == (0, 4)  # the quota is used up, not the room
+
+
+@pytest.mark.timeout(60)
+def test_a_retry_learns_the_ranges_taken_and_the_old_attempt_is_refused(node):
+    assert _reserve(node, 0, start=0, rows=12, node_rows=30).granted == 12
+    # A stream that just stops (a cancelled task can look like that) keeps what it sent.
+    ack = node.data.Feed(_attempt_stream(0, 0, (0, 3), (3, 4)), metadata=AUTH, timeout=10)
+    assert ack.rows_received == 7
+    assert (
+        _reserve(node, 0, start=20, rows=4, node_rows=30).granted == 4
+    )  # a later range, not sent yet
+    progress = node.data.BeginPartition(_key(0, attempt=1), metadata=AUTH, timeout=5)
+    assert progress.rows_taken == 7
+    assert [(r.start, r.rows) for r in progress.taken] == [(0, 7)]
+    # Attempt 0's unsent rows (5 + 4) are back in the quota of 30.
+    assert _reserve(node, 1, start=0, rows=0, node_rows=30).quota_left == 30 - 7
+    with pytest.raises(grpc.RpcError) as err:
+        _reserve(node, 0, start=7, rows=5, node_rows=30)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "belongs to attempt 1" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        _reserve(node, 0, start=3, rows=5, attempt=1, node_rows=30)  # rows the node took already
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "overlap" in err.value.details()
+
+
+@pytest.mark.timeout(60)
+def test_rows_beyond_the_reservation_and_a_wrong_finish_are_refused(node):
+    assert _reserve(node, 0, start=0, rows=5).granted == 5
+    with pytest.raises(grpc.RpcError) as err:
+        node.data.Feed(_attempt_stream(0, 0, (0, 3), (3, 3)), metadata=AUTH, timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "reserved only 2 more" in err.value.details()
+    assert _reserve(node, 1, start=0, rows=3).granted == 3
     with pytest.raises(grpc.RpcError) as err:
         node.data.Feed(
             iter(
                 [
-                    *_stream(starts=(0,), rows=(3,), partition=2),
+                    *_attempt_stream(1, 0, (0,), (3,)),
                     feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=4)),
                 ]
             ),
@@ -242,3 +292,41 @@ def test_only_a_finished_stream_completes_its_partition(node):
             timeout=10,
         )
     assert err.value.code() == grpc.StatusCode.DATA_LOSS
+    with pytest.raises(grpc.RpcError) as err:
+        node.data.Feed(_attempt_stream(2, 0, (0,), (3,)), metadata=AUTH, timeout=10)
+    assert "before any Reserve" in err.value.details()
+
+
+@pytest.mark.timeout(60)
+def test_more_streams_than_server_threads_wait_instead_of_being_refused():
+    node = Node(capacity=100)
+    try:
+        streams = 70  # beyond the server's 64 threads: the last wait for a thread
+        release = threading.Event()
+        acks: list = []
+        errors: list = []
+
+        def held_open(p):
+            yield from _stream(starts=(p,), rows=(1,), partition=p)
+            release.wait(30)  # the stream stays open, holding its server thread
+
+        def send(p):
+            try:
+                assert _reserve(node, p, start=p, rows=1).granted == 1
+                acks.append(node.data.Feed(held_open(p), metadata=AUTH, timeout=60).rows_received)
+            except grpc.RpcError as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=send, args=(p,)) for p in range(streams)]
+        for t in threads:
+            t.start()
+        threading.Timer(1.0, release.set).start()
+        for t in threads:
+            t.join(30)
+        assert not errors and acks == [1] * streams
+        xs = []
+        while len(xs) < streams:
+            xs.extend(node.feed.next_batch(1)["x"].tolist())
+        assert sorted(xs) == list(range(streams))
+    finally:
+        node.close()

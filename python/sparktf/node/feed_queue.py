@@ -112,6 +112,13 @@ class FeedQueue:
         with self._cond:
             return self._taken.get(feed_id, 0)
 
+    def room(self, feed_id: str) -> int:
+        """Chunks the lane of ``feed_id`` can take now (the capacity before its first stream):
+        what a feed task weighs when it picks the node for its next rows."""
+        with self._cond:
+            lane = self._lanes.get(feed_id)
+            return self.capacity if lane is None else max(0, self.capacity - len(lane.chunks))
+
     def open_feed(self, feed_id: str, schema: feed_pb2.FeedSchema | None) -> None:
         """Register a stream of ``feed_id``; every stream of a feed must carry the same schema
         (``None``: streams whose chunks need no common schema, as inference streams)."""
@@ -144,12 +151,14 @@ class FeedQueue:
         timeout: float,
         interrupted: Callable[[], bool] | None = None,
         admit: Callable[[], None] | None = None,
+        reserved: bool = False,
     ) -> bool:
         """Queue ``chunk`` (its feed must be open); False when closed or ``interrupted()``.
 
         ``admit`` runs under the queue's lock just before the chunk is queued; an exception
         from it refuses the chunk. Raises TimeoutError when the feed's lane stayed full for
-        ``timeout`` seconds.
+        ``timeout`` seconds. A ``reserved`` chunk takes room the node set aside when it
+        granted the rows (``DataFeed.Reserve``), so it never waits for the program.
         """
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -162,7 +171,7 @@ class FeedQueue:
                         "still sending rows; EndFeed came too early"
                     )
                 lane = self._lanes[chunk.feed_id]
-                if len(lane.chunks) < self.capacity:
+                if reserved or len(lane.chunks) < self.capacity:
                     if admit is not None:
                         admit()
                     if chunk.num_rows:

@@ -10,7 +10,7 @@ from typing import NoReturn
 import grpc
 
 from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
-from sparktf.node.partition_ledger import PartitionLedger, SupersededError
+from sparktf.node.partition_ledger import PartitionLedger, ReservationError, SupersededError
 from sparktf.node.program_state import ProgramState
 from sparktf.v1 import feed_pb2, feed_pb2_grpc
 from sparktf.wire.column_batch import decode_batch, validate_schema
@@ -29,6 +29,11 @@ def add_data_feed_to_server(servicer: DataFeedServicer, server: grpc.Server) -> 
             request_deserializer=feed_pb2.PartitionKey.FromString,
             response_serializer=feed_pb2.PartitionProgress.SerializeToString,
         ),
+        "Reserve": grpc.unary_unary_rpc_method_handler(
+            servicer.Reserve,
+            request_deserializer=feed_pb2.ReserveRequest.FromString,
+            response_serializer=feed_pb2.ReserveReply.SerializeToString,
+        ),
         "Feed": grpc.stream_unary_rpc_method_handler(
             servicer.Feed,
             request_deserializer=parse_feed_message,
@@ -43,7 +48,15 @@ def add_data_feed_to_server(servicer: DataFeedServicer, server: grpc.Server) -> 
 class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
     """One Feed call per partition: FeedStart first, then ColumnBatch messages, or SharedBatch
     messages naming files in ``shared`` (the node's shared-memory directory) for tasks on this
-    machine."""
+    machine.
+
+    Admission is by reservation: a task reserves each range of rows before it sends it, and
+    the node grants rows only while its quota for the epoch lasts and its queue, counting the
+    ranges granted and not sent yet, has room. Granted rows then never wait for the program,
+    so a stream always drains and its task never waits on a node whose program waits for
+    another node: what keeps synchronous training deadlock-free (see FeedRouter.scala). Any
+    number of streams may come at once; none is refused.
+    """
 
     def __init__(
         self,
@@ -51,7 +64,6 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         queue: FeedQueue,
         program: ProgramState,
         put_timeout: float,
-        max_streams: int,
         shared: SharedBatchDir | None = None,
     ) -> None:
         self._cluster_id = cluster_id
@@ -59,10 +71,9 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         self._queue = queue
         self._program = program
         self._put_timeout = put_timeout
-        self._max_streams = max_streams
-        # A blocked stream holds a server thread; capping streams keeps threads for control.
-        self._streams = threading.BoundedSemaphore(max_streams)
         self.ledger = PartitionLedger()
+        # Serialized so two tasks never both take the last room of the queue.
+        self._reserving = threading.Lock()
 
     def BeginPartition(
         self, request: feed_pb2.PartitionKey, context: grpc.ServicerContext
@@ -77,39 +88,57 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             self._abort_failed(context)
         key = (request.feed_id, request.epoch, request.partition)
         try:
-            rows, complete = self.ledger.begin(key, request.attempt)
+            taken = self.ledger.begin(key, request.attempt)
         except SupersededError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
-        if request.attempt > 0:
-            log.info(
-                "feed '%s' epoch %d partition %d: retry attempt %d begins with %d rows "
-                "already taken%s",
-                request.feed_id,
-                request.epoch,
-                request.partition,
-                request.attempt,
-                rows,
-                " (complete)" if complete else "",
-            )
-        return feed_pb2.PartitionProgress(rows_taken=rows, complete=complete)
+        rows = sum(n for _, n in taken)
+        log.info(
+            "feed '%s' epoch %d partition %d: retry attempt %d begins with %d rows already "
+            "taken here",
+            request.feed_id,
+            request.epoch,
+            request.partition,
+            request.attempt,
+            rows,
+        )
+        return feed_pb2.PartitionProgress(
+            rows_taken=rows, taken=[feed_pb2.RowRange(start=s, rows=n) for s, n in taken if n > 0]
+        )
 
-    def Feed(
-        self, request_iterator: Iterator[FeedItem], context: grpc.ServicerContext
-    ) -> feed_pb2.FeedAck:
-        if not self._streams.acquire(blocking=False):
+    def Reserve(
+        self, request: feed_pb2.ReserveRequest, context: grpc.ServicerContext
+    ) -> feed_pb2.ReserveReply:
+        k = request.key
+        if k.cluster_id != self._cluster_id:
             context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"node {self._program.role} already serves {self._max_streams} feed "
-                "streams; retry when one ends, or feed fewer partitions at once",
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"this node serves cluster '{self._cluster_id}', the task feeds "
+                f"cluster '{k.cluster_id}'",
             )
+        if self._program.failed:
+            self._abort_failed(context)
+        if self._queue.closed:
+            return feed_pb2.ReserveReply(terminated=True, queue_capacity=self._queue.capacity)
+        key = (k.feed_id, k.epoch, k.partition)
         try:
-            return self._feed(request_iterator, context)
-        finally:
-            self._streams.release()
+            with self._reserving:
+                room = self._queue.room(k.feed_id) - self.ledger.open_ranges(k.feed_id)
+                rows = request.rows if room > 0 else 0
+                grant = self.ledger.reserve(key, k.attempt, request.start, rows, request.node_rows)
+                room -= 1 if grant.granted else 0
+        except SupersededError as e:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+        except ReservationError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        return feed_pb2.ReserveReply(
+            granted=grant.granted,
+            quota_left=grant.quota_left,
+            outstanding=grant.outstanding,
+            queue_free=max(0, room),
+            queue_capacity=self._queue.capacity,
+        )
 
-    def _feed(
-        self, messages: Iterator[FeedItem], context: grpc.ServicerContext
-    ) -> feed_pb2.FeedAck:
+    def Feed(self, messages: Iterator[FeedItem], context: grpc.ServicerContext) -> feed_pb2.FeedAck:
         if self._program.failed:
             self._abort_failed(context)
         first = next(messages, None)
@@ -153,7 +182,21 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             self.ledger.check_current(key, start.attempt)
         except SupersededError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
+        try:
+            return self._take(messages, context, start, key, where)
+        finally:
+            # Finished or cancelled: what the stream reserved and did not send goes back to the
+            # quota, for another task (or this one's retry) to reserve.
+            self.ledger.release(key, start.attempt)
 
+    def _take(
+        self,
+        messages: Iterator[FeedItem],
+        context: grpc.ServicerContext,
+        start: feed_pb2.FeedStart,
+        key: tuple[str, int, int],
+        where: str,
+    ) -> feed_pb2.FeedAck:
         rows = 0
         finished = False
         for message in messages:
@@ -185,9 +228,12 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
                     self._put_timeout,
                     interrupted=lambda: not context.is_active(),
                     admit=lambda n=batch.num_rows: self.ledger.admit(key, start.attempt, n),
+                    reserved=True,
                 )
             except SupersededError as e:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}")
+            except ReservationError as e:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: {e}")
             except TimeoutError as e:
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{where}: {e}")
             except FeedEndedError as e:
@@ -201,11 +247,9 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
             rows += batch.num_rows
         if self._program.failed:  # a closed queue means failure here, not terminate()
             self._abort_failed(context)
-        if finished:
-            self.ledger.finish(key, start.attempt)
-        else:
+        if not finished:
             # No FeedFinish: the stream was cancelled (its task failed), which can also end the
-            # iteration; the partition stays open and a retry continues after the rows taken.
+            # iteration; a retry skips the rows taken and reserves the rest again.
             log.info("%s: the stream ended without FeedFinish after %d rows", where, rows)
         return feed_pb2.FeedAck(rows_received=rows, terminated=self._queue.closed)
 

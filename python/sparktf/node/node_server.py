@@ -14,9 +14,11 @@ from sparktf.wire.auth import SecretInterceptor
 from sparktf.wire.infer_stream import add_inference_to_server
 from sparktf.wire.server_options import MAX_RECEIVE_BYTES, MAX_SEND_BYTES, bind_address
 
-SERVER_THREADS = 10
-# Feed streams may block on a full queue; the threads beyond them keep control calls served.
-MAX_FEED_STREAMS = SERVER_THREADS - 2
+# A feed or inference stream holds a thread while it waits for room in the queue; streams
+# beyond the threads wait for one (their tasks held back by gRPC flow control), never refused.
+# Idle threads cost little, so there are enough for the streams of many feed tasks at once
+# (each task opens at most two per feed) and the control and Reserve calls beside them.
+SERVER_THREADS = 64
 
 
 def start_node_server(

@@ -1,49 +1,114 @@
-"""Which rows of each partition this node took, per task attempt: what makes a retried feed
-task exactly-once.
+"""What this node granted and took of every partition, and of its quota per epoch: what makes
+the feed exactly-once (task retries included) and every node's share exact.
 
-A feed task first calls BeginPartition: its attempt becomes the partition's current one and it
-learns how many leading rows earlier attempts delivered, which it skips. Rows are admitted only
-for the current attempt, and admission happens under the queue's lock at the moment a chunk is
-queued, so the count an attempt is told is exact even while an older stream is still sending.
+A feed task reserves each range of rows before it sends them (``reserve``): the node grants up
+to what is left of its quota for the epoch. The task's stream then carries the rows of the
+ranges it reserved here, in order, so the node counts, per range, the prefix it took
+(``admit``, called under the queue's lock at the moment a chunk is queued: the counts are exact
+even while an older attempt's stream is still sending). When a stream ends, finished or
+cancelled, what it reserved and did not send returns to the quota (``release``).
+
+A retried task (attempt > 0) calls ``begin`` on every fed node before it sends: its attempt
+becomes current (older attempts' reservations and chunks are refused from then on, and what
+they reserved and did not send returns to the quota), and it learns the ranges this node took,
+which it skips.
+
+    >>> ledger = PartitionLedger()
+    >>> ledger.reserve(("feed", 0, 3), 0, start=0, rows=100, node_rows=150).granted
+    100
+    >>> ledger.admit(("feed", 0, 3), 0, 60)
+    >>> ledger.begin(("feed", 0, 3), 1)  # the task failed; its retry skips rows 0..59
+    [(0, 60)]
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PartitionId = tuple[str, int, int]  # feed_id, epoch, partition
+EpochId = tuple[str, int]  # feed_id, epoch
 
 
 class SupersededError(RuntimeError):
     """A newer attempt of the same task took the partition over."""
 
 
+class ReservationError(RuntimeError):
+    """Rows came that no reservation covers, or a reservation that contradicts the plan."""
+
+
+@dataclass
+class _Range:
+    attempt: int
+    start: int
+    granted: int
+    taken: int = 0
+
+
 @dataclass
 class _Entry:
     attempt: int
-    rows: int = 0
-    complete: bool = False
+    ranges: list[_Range] = field(default_factory=list)
+
+
+@dataclass
+class _Quota:
+    rows: int
+    granted: int = 0  # rows of ranges, taken or not
+    taken: int = 0
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A ``reserve`` answer: ``granted`` rows from the asked start; the quota's state after."""
+
+    granted: int
+    quota_left: int
+    outstanding: int
 
 
 class PartitionLedger:
-    """Thread-safe record of the partitions of every feed."""
+    """Thread-safe record of the partitions and quotas of every feed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[PartitionId, _Entry] = {}
+        self._quotas: dict[EpochId, _Quota] = {}
 
-    def begin(self, key: PartitionId, attempt: int) -> tuple[int, bool]:
-        """Makes ``attempt`` current; returns (rows already taken, partition complete)."""
+    def begin(self, key: PartitionId, attempt: int) -> list[tuple[int, int]]:
+        """Makes ``attempt`` current; returns the (start, rows) ranges this node took."""
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self._entries[key] = _Entry(attempt)
-                return 0, False
+            entry = self._entries.setdefault(key, _Entry(attempt))
             if attempt < entry.attempt:
                 raise SupersededError(self._refusal(key, attempt, entry))
             entry.attempt = attempt
-            return entry.rows, entry.complete
+            self._trim(key, entry, lambda r: r.attempt < attempt)
+            return [(r.start, r.taken) for r in sorted(entry.ranges, key=lambda r: r.start)]
+
+    def reserve(
+        self, key: PartitionId, attempt: int, start: int, rows: int, node_rows: int
+    ) -> Grant:
+        """Grants rows [start, start + granted) to ``attempt``, up to the epoch's quota left;
+        ``rows`` 0 only reads the quota."""
+        with self._lock:
+            quota = self._quotas.setdefault(key[:2], _Quota(node_rows))
+            if quota.rows != node_rows:
+                raise ReservationError(
+                    f"feed '{key[0]}' epoch {key[1]}: a task asks with a quota of {node_rows} "
+                    f"rows, an earlier one with {quota.rows}; all tasks of a feed share one plan"
+                )
+            granted = min(rows, quota.rows - quota.granted) if rows > 0 else 0
+            if granted > 0:
+                entry = self._entries.setdefault(key, _Entry(attempt))
+                if attempt < entry.attempt:
+                    raise SupersededError(self._refusal(key, attempt, entry))
+                if attempt > entry.attempt:  # a retry that did not call begin here first
+                    entry.attempt = attempt
+                    self._trim(key, entry, lambda r: r.attempt < attempt)
+                self._add_range(key, entry, attempt, start, granted)
+                quota.granted += granted
+            return Grant(granted, quota.rows - quota.granted, quota.granted - quota.taken)
 
     def check_current(self, key: PartitionId, attempt: int) -> None:
         """Raises SupersededError unless ``attempt`` is the partition's current one."""
@@ -52,39 +117,94 @@ class PartitionLedger:
             if entry is None:
                 raise SupersededError(
                     f"feed '{key[0]}' epoch {key[1]} partition {key[2]}: "
-                    "the stream came without BeginPartition"
+                    "the stream came before any Reserve"
                 )
-            if entry.attempt != attempt or entry.complete:
+            if entry.attempt != attempt:
                 raise SupersededError(self._refusal(key, attempt, entry))
 
     def admit(self, key: PartitionId, attempt: int, rows: int) -> None:
-        """Counts ``rows`` for ``attempt``; call it where the rows are queued, atomically."""
+        """Counts ``rows`` against ``attempt``'s reserved ranges, in order; call it where the
+        rows are queued, atomically. Refuses rows no reservation covers."""
         with self._lock:
-            entry = self._entries[key]
-            if entry.attempt != attempt or entry.complete:
+            entry = self._entries.get(key)
+            if entry is None or entry.attempt != attempt:
                 raise SupersededError(self._refusal(key, attempt, entry))
-            entry.rows += rows
+            open_ranges = [r for r in entry.ranges if r.attempt == attempt and r.taken < r.granted]
+            room = sum(r.granted - r.taken for r in open_ranges)
+            if rows > room:
+                raise ReservationError(
+                    f"feed '{key[0]}' epoch {key[1]} partition {key[2]} attempt {attempt}: "
+                    f"{rows} rows came, the task reserved only {room} more here"
+                )
+            left = rows
+            for r in sorted(open_ranges, key=lambda r: r.start):
+                n = min(left, r.granted - r.taken)
+                r.taken += n
+                left -= n
+            self._quotas[key[:2]].taken += rows
 
-    def finish(self, key: PartitionId, attempt: int) -> None:
-        """The attempt's stream ended normally: the partition is complete."""
+    def release(self, key: PartitionId, attempt: int) -> None:
+        """A stream of ``attempt`` ended: what it reserved and did not send returns to the
+        quota."""
         with self._lock:
-            entry = self._entries[key]
-            if entry.attempt == attempt:
-                entry.complete = True
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._trim(key, entry, lambda r: r.attempt == attempt)
+
+    def open_ranges(self, feed_id: str) -> int:
+        """Ranges of ``feed_id`` granted and not sent whole yet: queue room they hold."""
+        with self._lock:
+            return sum(
+                1
+                for k, e in self._entries.items()
+                if k[0] == feed_id
+                for r in e.ranges
+                if r.taken < r.granted
+            )
+
+    def rows_taken(self, feed_id: str, epoch: int) -> int:
+        """Rows of the epoch this node took, over all partitions."""
+        with self._lock:
+            quota = self._quotas.get((feed_id, epoch))
+            return 0 if quota is None else quota.taken
 
     def forget_feed(self, feed_id: str) -> None:
         """Drops a finished feed's entries (they are only needed while the feed runs)."""
         with self._lock:
             for key in [k for k in self._entries if k[0] == feed_id]:
                 del self._entries[key]
+            for epoch in [e for e in self._quotas if e[0] == feed_id]:
+                del self._quotas[epoch]
+
+    def _add_range(
+        self, key: PartitionId, entry: _Entry, attempt: int, start: int, rows: int
+    ) -> None:
+        end = start + rows
+        for r in entry.ranges:
+            if start < r.start + max(r.granted, r.taken) and r.start < end:
+                raise ReservationError(
+                    f"feed '{key[0]}' epoch {key[1]} partition {key[2]}: rows "
+                    f"[{start}, {end}) overlap rows [{r.start}, {r.start + r.granted}) reserved "
+                    f"by attempt {r.attempt}; a task must skip the rows the node already took"
+                )
+        last = entry.ranges[-1] if entry.ranges else None
+        if last is not None and last.attempt == attempt and last.start + last.granted == start:
+            last.granted += rows  # contiguous: one range, so a batch may straddle reservations
+        else:
+            entry.ranges.append(_Range(attempt, start, rows))
+
+    def _trim(self, key: PartitionId, entry: _Entry, which) -> None:
+        quota = self._quotas.get(key[:2])
+        for r in entry.ranges:
+            if which(r) and r.granted > r.taken:
+                if quota is not None:
+                    quota.granted -= r.granted - r.taken
+                r.granted = r.taken
+        entry.ranges = [r for r in entry.ranges if r.granted > 0]
 
     @staticmethod
-    def _refusal(key: PartitionId, attempt: int, entry: _Entry) -> str:
-        what = (
-            f"was delivered whole by attempt {entry.attempt}"
-            if entry.complete
-            else f"belongs to attempt {entry.attempt} now"
-        )
+    def _refusal(key: PartitionId, attempt: int, entry: _Entry | None) -> str:
+        what = "has no reservation" if entry is None else f"belongs to attempt {entry.attempt} now"
         return (
             f"feed '{key[0]}' epoch {key[1]} partition {key[2]} {what}; the rows of "
             f"attempt {attempt} are refused so no row is taken twice"

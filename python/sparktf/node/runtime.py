@@ -139,7 +139,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     from sparktf.node.feed_queue import FeedQueue
     from sparktf.node.feed_server import DataFeedServicer
     from sparktf.node.inference_server import NodeInferenceServicer
-    from sparktf.node.node_server import MAX_FEED_STREAMS, start_node_server
+    from sparktf.node.node_server import start_node_server
     from sparktf.node.program_state import ProgramState  # noqa: F811
     from sparktf.node.tensorboard import TensorBoardError, default_log_dir, start_tensorboard
     from sparktf.wire.shared_batches import SharedBatchDir
@@ -165,9 +165,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     feed_servicer = (
         None
         if queue is None
-        else DataFeedServicer(
-            boot.cluster_id, queue, program, boot.feed_timeout_seconds, MAX_FEED_STREAMS, shared
-        )
+        else DataFeedServicer(boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared)
     )
     inference = (
         None

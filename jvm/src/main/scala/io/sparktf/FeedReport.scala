@@ -9,7 +9,8 @@ import scala.jdk.CollectionConverters._
  *  took it whole; `restartedEpochs` are the epochs (1-based) that were partly fed to a failed
  *  cluster and then fed again from their start. `sharedMemoryRows` of the rows (those of the
  *  last cluster's feed, after a restart) reached their node through shared memory rather than
- *  the socket (see [[ClusterConfig.sharedMemoryFeed]]). After a program's `terminate()`
+ *  the socket (see [[ClusterConfig.sharedMemoryFeed]]); `socketBytes` is what the batches sent
+ *  over sockets weighed (on this machine or across the network). After a program's `terminate()`
  *  (`terminated`), its node counts the rows the program took, not those that reached its
  *  queue, and `epochs` the epochs some program took rows of.
  *  {{{
@@ -25,7 +26,8 @@ final case class FeedReport(
     terminated: Boolean,
     restarts: Int = 0,
     restartedEpochs: Seq[Int] = Nil,
-    sharedMemoryRows: Long = 0L) {
+    sharedMemoryRows: Long = 0L,
+    socketBytes: Long = 0L) {
   def rowsTotal: Long = rowsPerNode.values.sum
   def rowsPerSecond: Double = if (seconds > 0) rowsTotal / seconds else 0.0
 
@@ -41,6 +43,7 @@ final case class FeedReport(
     m.put("restarts", restarts)
     m.put("restarted_epochs", restartedEpochs.map(Int.box).asJava)
     m.put("shared_memory_rows", sharedMemoryRows)
+    m.put("socket_bytes", socketBytes)
     new ObjectMapper().writeValueAsString(m)
   }
 }

@@ -35,13 +35,10 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     requireRunningPrograms()
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
-    if (plan.partitionRows.size != rows.getNumPartitions) {
-      throw new IllegalStateException(s"counted ${plan.partitionRows.size} partitions, the feed " +
-        s"reads ${rows.getNumPartitions}")
-    }
     val started = System.nanoTime()
     val acked = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
     val shared = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
+    var socketBytes = 0L
     var closedByNode = false
     var epoch = 0
     while (epoch < numEpochs && !closedByNode) {
@@ -53,6 +50,13 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
       results.foreach { r =>
         acked(r.nodeIndex) += r.rowsAtNode
         shared(r.nodeIndex) += r.rowsShared
+        socketBytes += r.socketBytes
+      }
+      val fedRows = results.map(_.rowsAtNode).sum
+      if (!results.exists(_.terminated) && fedRows != plan.total) {
+        throw new SparkTFException(s"epoch ${epoch + 1} fed $fedRows rows, but the DataFrame " +
+          s"had ${plan.total} when the feed was planned: it is not deterministic; cache or " +
+          "checkpoint it before train()")
       }
       onEpochFed(results)
       closedByNode = results.exists(_.terminated)
@@ -79,7 +83,8 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
       fed.map(n => n.role.address -> rowsAt(n.barrierIndex)).toMap,
       (System.nanoTime() - started) / 1e9,
       terminated,
-      sharedMemoryRows = fed.map(n => shared(n.barrierIndex).min(rowsAt(n.barrierIndex))).sum
+      sharedMemoryRows = fed.map(n => shared(n.barrierIndex).min(rowsAt(n.barrierIndex))).sum,
+      socketBytes = socketBytes
     )
     log.info(s"sparktf cluster $clusterId fed ${report.rowsTotal} rows in " +
       f"${report.seconds}%.1f s (${report.rowsPerSecond}%.0f rows/s)")
@@ -147,12 +152,14 @@ object ClusterFeed {
     "epoch in one train(df, num_epochs)."
 
   /** How `df`'s rows split over `nodes` fed nodes, counted once for every epoch (free for a
-   *  cached DataFrame). Refuses a DataFrame with no row for some node, before anything is fed.
+   *  cached DataFrame, from files' metadata for Parquet or ORC). Refuses a DataFrame with no
+   *  row for some node, before anything is fed.
    */
   def plan(df: DataFrame, clusterId: String, nodes: Int): FeedPlan = {
     val plan = JobDescription.during(df.sparkSession.sparkContext,
-      s"sparktf cluster $clusterId: count rows per partition to plan the feed") {
-      FeedPlan(PartitionRowCounts(df), nodes)
+      s"sparktf cluster $clusterId: count the rows to plan the feed") {
+      // One count, which decodes no column, plans equal shares for every epoch.
+      FeedPlan(PartitionRowCounts.total(df), nodes)
     }
     try plan.check()
     catch {

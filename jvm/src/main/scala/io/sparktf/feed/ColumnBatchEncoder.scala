@@ -45,6 +45,9 @@ final class ColumnBatchEncoder(
     c.dtype == DType.STRING || c.dtype == DType.BINARY || c.shape == Shape.VAR_ARRAY
 
   def rows: Int = batchRows
+
+  /** Bytes of the batch so far, as `targetBytes` weighs them. */
+  def bytes: Long = batchBytes
   def isFull: Boolean = batchRows >= maxRows || batchBytes >= targetBytes
 
   /** The schema of the stream: known once the first row was added (array widths). */

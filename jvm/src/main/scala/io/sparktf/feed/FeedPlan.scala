@@ -2,27 +2,22 @@ package io.sparktf.feed
 
 import io.sparktf.SparkTFException
 
-/** How one epoch's rows are dealt to the fed nodes: global row `g` (rows numbered in partition
- *  order) goes to node `g % nodes`, like cards. Every node's share differs from the others' by at
- *  most one row whatever the partition sizes, and every feed task deals to every node as it
- *  goes, so all nodes receive data at the same pace: under synchronous training no node starves
- *  while another's queue is full (which would deadlock the two).
+/** How many rows each fed node takes per epoch: node k takes `total / nodes` rows, one more for
+ *  the first `total % nodes` nodes. Every node's share differs from the others' by at most one
+ *  row whatever the partition sizes, so every node cuts its share into the same number of steps.
+ *  The shares are quotas the nodes enforce (`DataFeed.Reserve`); which rows go where is decided
+ *  as the feed goes ([[FeedRouter]]), so the plan needs only the epoch's row count, which a
+ *  column-less scan gives without decoding the DataFrame ([[PartitionRowCounts.total]]).
  *  {{{
- *  val plan = FeedPlan(partitionRows = IndexedSeq(10L, 10000L), nodes = 2)
- *  plan.nodeRows(0) == 5005 && plan.nodeOf(partition = 1, row = 0) == 0
+ *  val plan = FeedPlan(total = 10010L, nodes = 2)
+ *  plan.nodeRows(0) == 5005 && plan.minNodeRows == 5005
  *  }}}
  */
-final case class FeedPlan(partitionRows: IndexedSeq[Long], nodes: Int) {
+final case class FeedPlan(total: Long, nodes: Int) {
   require(nodes >= 1, s"a plan needs at least one node, found $nodes")
-  val total: Long = partitionRows.sum
-  private val offsets: IndexedSeq[Long] = partitionRows.scanLeft(0L)(_ + _)
 
-  /** Rows of global index `k`, `k + nodes`, `k + 2 * nodes`, ... */
-  def nodeRows(k: Int): Long = (total - k + nodes - 1) / nodes
+  def nodeRows(k: Int): Long = total / nodes + (if (k < total % nodes) 1 else 0)
   def minNodeRows: Long = total / nodes
-
-  /** The node that takes row `row` (0-based) of partition `partition`. */
-  def nodeOf(partition: Int, row: Long): Int = ((offsets(partition) + row) % nodes).toInt
 
   /** Every fed node needs rows, or synchronous training would wait for one that has none. */
   def check(): Unit = if (nodes > 1 && minNodeRows == 0) {

@@ -3,13 +3,13 @@ package io.sparktf.feed
 import java.util.concurrent.{CountDownLatch, TimeUnit}
 import java.util.concurrent.locks.ReentrantLock
 
-import io.grpc.{Status, StatusRuntimeException}
+import io.grpc.Status
 import io.grpc.stub.{ClientCallStreamObserver, ClientResponseObserver}
 import org.apache.spark.sql.catalyst.InternalRow
 
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeInfo
-import io.sparktf.proto.v1.{DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart, PartitionKey}
+import io.sparktf.proto.v1.{ColumnBatch, DataFeedGrpc, FeedAck, FeedFinish, FeedMessage, FeedStart}
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
 import io.sparktf.rpc.{ClusterSecret, NodeChannelFactory, NodeChannels}
 
@@ -18,15 +18,14 @@ import io.sparktf.rpc.{ClusterSecret, NodeChannelFactory, NodeChannels}
  *  gets each batch as a file in its shared-memory directory, named by a `SharedBatch` message
  *  ([[SharedBatchFiles]]); other nodes get the batch itself on the stream.
  *
- *  Exactly once: [[begin]] calls `BeginPartition`, which makes this task attempt the partition's
- *  owner on the node and says how many of its rows earlier attempts delivered; [[offer]] skips
- *  those (Spark recomputes a partition in the same order), so a retry never repeats a row.
- *  Backpressure: a batch is sent only when gRPC flow control allows; a node that takes nothing
- *  for `idleTimeoutSeconds` fails the task instead of hanging it. The channel comes from
- *  `channels` (an in-process one in tests).
+ *  The rows offered are those of the ranges the task reserved from this node
+ *  ([[PartitionFeeder]]), in order: the node counts them against those ranges. Backpressure: a
+ *  batch is sent only when gRPC flow control allows (the node set room aside for reserved rows,
+ *  so that wait is short); a node that takes nothing for `idleTimeoutSeconds` fails the task
+ *  instead of hanging it. The channel comes from `channels` (an in-process one in tests).
  *  {{{
  *  val s = new NodeStream(node, secret, clusterId, feedId, columns, plan, epoch, p, attempt)
- *  s.begin(); rows.foreach(s.offer); val result = s.finish()
+ *  reservedRows.foreach(s.offer); val result = s.finish()
  *  }}}
  */
 final class NodeStream(
@@ -52,48 +51,39 @@ final class NodeStream(
   private val encoder = new ColumnBatchEncoder(columns, partition, maxRows = batchRows)
   private var requests: ClientCallStreamObserver[FeedMessage] = _
   private var shared: Option[SharedBatchFiles] = None
-  private var skip = 0L
-  private var skipped = 0L
-  private var complete = false
-  private var offered = 0L
+  private var lastBatchRows = 0
+  private var lastBatchBytes = 0L
   private var sent = 0L
   private var sentShared = 0L
+  private var socketBytes = 0L
 
   /** True once the node answered early: its program called `terminate()` (or failed). */
   def closedByNode: Boolean = done.getCount == 0
 
-  def begin(): Unit = {
-    val progress =
-      try DataFeedGrpc.newBlockingStub(channels.channel(node, secret))
-          .withDeadlineAfter(60, TimeUnit.SECONDS)
-          .beginPartition(PartitionKey.newBuilder().setClusterId(clusterId).setFeedId(feedId)
-              .setEpoch(epoch).setPartition(partition).setAttempt(attempt).build())
-      catch { case e: StatusRuntimeException => throw feedFailed(e) }
-    skip = progress.getRowsTaken
-    complete = progress.getComplete
-  }
-
   def offer(row: InternalRow): Unit = {
-    offered += 1
-    if (complete || closedByNode) return
-    if (skipped < skip) { skipped += 1; return }
+    if (closedByNode) return
     encoder.add(row)
     if (encoder.isFull) flush()
   }
 
+  /** Sends the rows offered so far: the task moves on to another node. */
+  def flushNow(): Unit = if (encoder.rows > 0 && !closedByNode) flush()
+
+  /** Rows that fit one batch, as the rows encoded so far measure them; `fallback` before any. */
+  def rowsPerBatch(fallback: Int): Int = {
+    val (rows, bytes) = if (encoder.rows > 0) (encoder.rows.toLong, encoder.bytes)
+    else (lastBatchRows.toLong, lastBatchBytes)
+    if (rows == 0 || bytes == 0) fallback
+    else math.max(1L,
+      math.min(ColumnBatchEncoder.DefaultMaxRows.toLong,
+        ColumnBatchEncoder.DefaultTargetBytes * rows / bytes)).toInt
+  }
+
   /** Sends what is left, closes the stream and checks the node's count. */
   def finish(): FeedResult = {
-    if (skipped < skip && !complete) {
-      throw new SparkTFException(s"partition $partition sent $offered rows to node " +
-        s"${node.describe} on attempt $attempt, fewer than the $skip an earlier attempt " +
-        "delivered; sparktf needs partitions recomputed in the same order (cache or " +
-        "checkpoint the DataFrame before train())")
-    }
     if (encoder.rows > 0 && !closedByNode) flush()
-    val alreadyTaken = if (complete) skip else skipped
     if (requests == null) {
-      return FeedResult(partition, epoch, node.barrierIndex, alreadyTaken, 0, 0,
-        terminated = false, seconds)
+      return FeedResult(partition, epoch, node.barrierIndex, 0, 0, 0, terminated = false, seconds)
     }
     if (!closedByNode) {
       send(FeedMessage.newBuilder().setFinish(FeedFinish.newBuilder().setRows(sent)).build())
@@ -115,8 +105,8 @@ final class NodeStream(
     }
     // The node takes batches in order and shared ones come first (a stream turns to the socket
     // for good), so the first `received` rows hold the shared rows that arrived.
-    FeedResult(partition, epoch, node.barrierIndex, alreadyTaken, sent, received,
-      ack.getTerminated, seconds, math.min(sentShared, received))
+    FeedResult(partition, epoch, node.barrierIndex, 0, sent, received,
+      ack.getTerminated, seconds, math.min(sentShared, received), socketBytes)
   }
 
   /** Ends the call after a failure: the node frees the stream and keeps exactly the rows it
@@ -151,9 +141,11 @@ final class NodeStream(
   private def flush(): Unit = {
     if (requests == null) open()
     val n = encoder.rows
+    lastBatchRows = n
+    lastBatchBytes = encoder.bytes
     val batch = encoder.flush()
     shared.filter(_.usable) match {
-      case None => if (send(FeedMessage.newBuilder().setBatch(batch).build())) sent += n
+      case None => sendOnSocket(batch, n)
       case Some(files) =>
         val deadline = System.nanoTime() + (idleTimeoutSeconds * 1e9).toLong
         if (files.awaitRoom(deadline, () => done.getCount > 0)) {
@@ -164,12 +156,18 @@ final class NodeStream(
                 sent += n
                 sentShared += n
               }
-            case None => if (send(FeedMessage.newBuilder().setBatch(batch).build())) sent += n
+            case None => sendOnSocket(batch, n)
           }
         } else if (done.getCount > 0) throw tookNoData()
       // else the node ended the stream (terminate() or a failure): finish() reports it
     }
   }
+
+  private def sendOnSocket(batch: ColumnBatch, rows: Int): Unit =
+    if (send(FeedMessage.newBuilder().setBatch(batch).build())) {
+      sent += rows
+      socketBytes += batch.getSerializedSize
+    }
 
   private def tookNoData(): SparkTFException = new SparkTFException(s"node ${node.describe} " +
     s"took no data for $idleTimeoutSeconds s while partition $partition waited to send; its " +

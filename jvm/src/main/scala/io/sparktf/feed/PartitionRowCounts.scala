@@ -2,7 +2,7 @@ package io.sparktf.feed
 
 import java.util.concurrent.ConcurrentHashMap
 
-import org.apache.spark.sql.DataFrame
+import org.apache.spark.sql.{Column, DataFrame}
 import org.apache.spark.sql.sparktf.CachedRowCounts
 
 /** The rows in each partition of a DataFrame, which the [[FeedPlan]] needs before any row is fed.
@@ -11,9 +11,10 @@ import org.apache.spark.sql.sparktf.CachedRowCounts
  *  without decoding a row ([[CachedRowCounts]]). Those counts are remembered for the cache's
  *  life, so `train()` per epoch on one cached DataFrame runs no counting job after the first (a
  *  feed task still checks its partition's count as it reads). Any other DataFrame is counted by
- *  a pass over its rows.
+ *  a pass over its rows; [[total]], all the feed plan needs, counts it without decoding a column.
  *  {{{
  *  val counts = PartitionRowCounts(df.cache())   // one entry per partition of df
+ *  val rows = PartitionRowCounts.total(spark.read.parquet(path))  // from footers, no column read
  *  }}}
  */
 object PartitionRowCounts {
@@ -21,6 +22,17 @@ object PartitionRowCounts {
   /** Counts of cached RDDs, by application and RDD id. */
   private val cachedCounts = new ConcurrentHashMap[(String, Int), IndexedSeq[Long]]()
   private val MaxRemembered = 256
+
+  /** The rows of `df`: from its cache's batch counts, or from the same plan with every column
+   *  pruned (a Parquet or ORC scan then reads row counts from its files' metadata and decodes
+   *  nothing; a filter still reads the columns it tests). */
+  def total(df: DataFrame): Long =
+    if (CachedRowCounts.of(df).isDefined) apply(df).sum
+    else columnless(df).queryExecution.toRdd.mapPartitions(rows => Iterator(rows.size.toLong))
+      .collect().sum
+
+  /** `df` with every column pruned: what [[total]] counts when `df` is not cached. */
+  def columnless(df: DataFrame): DataFrame = df.select(Seq.empty[Column]: _*)
 
   def apply(df: DataFrame): IndexedSeq[Long] = CachedRowCounts.of(df) match {
     case Some(cache) =>

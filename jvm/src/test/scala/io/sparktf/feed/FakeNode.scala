@@ -65,25 +65,37 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
   @volatile private var terminated = false
   @volatile private var closed = false
   private val received = new ConcurrentHashMap[String, java.lang.Long]()
-  private val ledger = new ConcurrentHashMap[(String, Int, Int), java.lang.Long]()
-  private val complete = ConcurrentHashMap.newKeySet[(String, Int, Int)]()
+  private val ledger = new RangeLedger
+
+  /** The node's queue has no room: Reserve grants nothing. */
+  @volatile var noRoom: Boolean = false
 
   def rowsReceived(feedId: String): Long = received.getOrDefault(feedId, 0L)
   def totalRows: Long = received.values().asScala.map(_.longValue).sum
 
-  /** An earlier attempt of (feed, epoch, partition) delivered `rows`. */
-  def delivered(feedId: String, epoch: Int, partition: Int, rows: Long,
-      whole: Boolean = false): Unit = {
-    ledger.put((feedId, epoch, partition), rows)
-    if (whole) complete.add((feedId, epoch, partition))
-  }
+  /** An earlier attempt (0) of (feed, epoch, partition) delivered its first `rows` rows. */
+  def delivered(feedId: String, epoch: Int, partition: Int, rows: Long): Unit =
+    ledger.delivered((feedId, epoch, partition), rows)
 
   private val feed = new DataFeedGrpc.DataFeedImplBase {
     override def beginPartition(k: PartitionKey, out: StreamObserver[PartitionProgress]): Unit = {
       if (state == NodeState.FAILED) return out.onError(failedStatus.asException())
-      val key = (k.getFeedId, k.getEpoch, k.getPartition)
-      out.onNext(PartitionProgress.newBuilder().setRowsTaken(ledger.getOrDefault(key, 0L))
-          .setComplete(complete.contains(key)).build())
+      val taken = ledger.begin((k.getFeedId, k.getEpoch, k.getPartition), k.getAttempt)
+      out.onNext(PartitionProgress.newBuilder().setRowsTaken(taken.map(_._2).sum)
+          .addAllTaken(taken.map { case (start, rows) =>
+              RowRange.newBuilder().setStart(start).setRows(rows).build()
+            }.asJava).build())
+      out.onCompleted()
+    }
+
+    override def reserve(r: ReserveRequest, out: StreamObserver[ReserveReply]): Unit = {
+      if (state == NodeState.FAILED) return out.onError(failedStatus.asException())
+      val k = r.getKey
+      val (granted, left, outstanding) = ledger.reserve((k.getFeedId, k.getEpoch,
+          k.getPartition), k.getAttempt, r.getStart, if (noRoom) 0L else r.getRows, r.getNodeRows)
+      out.onNext(ReserveReply.newBuilder().setGranted(granted).setQuotaLeft(left)
+          .setOutstanding(outstanding).setQueueFree(if (noRoom) 0 else 16).setQueueCapacity(16)
+          .setTerminated(closed).build())
       out.onCompleted()
     }
 
@@ -99,6 +111,8 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
 
         private def ack(terminatedNow: Boolean): Unit = {
           ended = true
+          // The stream ends: what it reserved and did not send returns to the quota.
+          if (key != null) ledger.release(key, attempt)
           out.onNext(FeedAck.newBuilder().setRowsReceived(if (losesARow) rows - 1 else rows)
               .setTerminated(terminatedNow).build())
           out.onCompleted()
@@ -118,14 +132,16 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
             rows += batch.getNumRows
             batches += 1
             received.merge(key._1, batch.getNumRows.toLong, (a, b) => a + b)
-            ledger.merge(key, batch.getNumRows.toLong, (a, b) => a + b)
+            ledger.admit(key, attempt, batch.getNumRows.toLong)
             if (totalRows >= failAfterRows) {
               ended = true
               state = NodeState.FAILED
               error = s"Traceback (most recent call last):\nValueError: boom on ${role.address}"
+              ledger.release(key, attempt)
               out.onError(failedStatus.asException())
             } else if (breakFirstAttemptOf.contains(key._3) && attempt == 0) {
               ended = true
+              ledger.release(key, attempt)
               out.onError(Status.INTERNAL.withDescription("the stream broke").asException())
             } else if (totalRows >= takeAtMost) {
               terminated = true
@@ -137,12 +153,14 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
               ack(terminatedNow = true)
             }
           } else if (m.hasFinish) {
-            complete.add(key)
             ack(terminatedNow = false)
           }
         }
-        override def onError(t: Throwable): Unit = ()
-        override def onCompleted(): Unit = if (!ended) ack(terminatedNow = closed)
+        override def onError(t: Throwable): Unit = if (key != null) ledger.release(key, attempt)
+        override def onCompleted(): Unit = {
+          if (key != null) ledger.release(key, attempt)
+          if (!ended) ack(terminatedNow = closed)
+        }
       }.tap(_ => if (readsNothing) call.request(1)) // the FeedStart, and nothing after it
     }
   }
@@ -193,6 +211,55 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
   private implicit class Tap[A](a: A) {
     def tap(f: A => Unit): A = { f(a); a }
   }
+}
+
+/** The ranges a fake node granted and took of each partition, and its quota per epoch: the
+ *  node's partition_ledger.py in brief. */
+final class RangeLedger {
+  private final class Range(val attempt: Int, val start: Long, var granted: Long,
+      var taken: Long = 0L)
+  private val ranges = scala.collection.mutable.Map[(String, Int, Int), Vector[Range]]()
+  private val quotas = scala.collection.mutable.Map[(String, Int), (Long, Long)]() // rows, granted
+
+  def delivered(key: (String, Int, Int), rows: Long): Unit = synchronized {
+    ranges(key) = ranges.getOrElse(key, Vector()) :+ new Range(0, 0L, rows, rows)
+  }
+
+  def begin(key: (String, Int, Int), attempt: Int): Seq[(Long, Long)] = synchronized {
+    trim(key, _.attempt < attempt)
+    ranges.getOrElse(key, Vector()).map(r => (r.start, r.taken))
+  }
+
+  def reserve(key: (String, Int, Int), attempt: Int, start: Long, rows: Long,
+      nodeRows: Long): (Long, Long, Long) = synchronized {
+    val (quota, granted) = quotas.getOrElse((key._1, key._2), (nodeRows, 0L))
+    val g = math.max(0L, math.min(rows, quota - granted))
+    if (g > 0) ranges(key) = ranges.getOrElse(key, Vector()) :+ new Range(attempt, start, g)
+    quotas((key._1, key._2)) = (quota, granted + g)
+    val open = ranges.valuesIterator.flatten.map(r => r.granted - r.taken).sum
+    (g, quota - granted - g, open)
+  }
+
+  def admit(key: (String, Int, Int), attempt: Int, rows: Long): Unit = synchronized {
+    var left = rows
+    ranges.getOrElse(key, Vector()).filter(_.attempt == attempt).foreach { r =>
+      val n = math.min(left, r.granted - r.taken)
+      r.taken += n
+      left -= n
+    }
+  }
+
+  def release(key: (String, Int, Int), attempt: Int): Unit = synchronized {
+    trim(key, _.attempt == attempt)
+  }
+
+  private def trim(key: (String, Int, Int), which: Range => Boolean): Unit =
+    ranges.getOrElse(key, Vector()).filter(which).foreach { r =>
+      quotas.get((key._1, key._2)).foreach { case (quota, granted) =>
+        quotas((key._1, key._2)) = (quota, granted - (r.granted - r.taken))
+      }
+      r.granted = r.taken
+    }
 }
 
 /** Channels to [[FakeNode]]s by their (unique) pid; serializable, so Spark tasks of a `local`

@@ -10,10 +10,11 @@ import org.scalatest.funsuite.AnyFunSuite
 
 import io.sparktf.SparkTFException
 import io.sparktf.cluster.NodeRole
-import io.sparktf.proto.v1.{FeedPlan => PlanMessage}
+import io.sparktf.proto.v1.{FeedPlan => PlanMessage, PartitionKey}
 import io.sparktf.rpc.ClusterSecret
 
-/** NodeStream against an in-process [[FakeNode]]: exactly once over retries, terminate(), a
+/** NodeStream (and, for retries, the PartitionFeeder around it) against an in-process
+ *  [[FakeNode]]: exactly once over retries, terminate(), a
  *  node that stops reading, one that fails mid-stream, and the acknowledged count. */
 class NodeStreamSuite extends AnyFunSuite with BeforeAndAfterEach {
   private val schema = StructType.fromDDL("id long")
@@ -45,9 +46,21 @@ class NodeStreamSuite extends AnyFunSuite with BeforeAndAfterEach {
   }
 
   private def feed(s: NodeStream, ids: Range): FeedResult = {
-    s.begin()
     rows(ids).foreach(s.offer)
     s.finish()
+  }
+
+  /** The partition through a [[PartitionFeeder]] with this one node: reservations, a retry's
+   *  skipping; its results summed. */
+  private def feedPartition(attempt: Int, ids: Range): FeedResult = {
+    val key = PartitionKey.newBuilder().setClusterId("c1").setFeedId("f1").setEpoch(0)
+      .setPartition(0).setAttempt(attempt).build()
+    val desk = new NodeQuotaDesk(IndexedSeq(node.info), n => FakeNodes(node).channel(n, secret),
+      key, _ => 1000000L)
+    val results = new PartitionFeeder(0, 0, attempt, 1, new FeedRouter(IndexedSeq(0), desk, 10),
+      _ => stream(attempt), desk).run(rows(ids))
+    FeedResult(0, 0, 0, results.map(_.rowsSkipped).sum, results.map(_.rowsSent).sum,
+      results.map(_.rowsReceived).sum, results.exists(_.terminated), 0)
   }
 
   private def idsAtNode: Seq[Long] = node.ids.asScala.map(_.longValue).toSeq
@@ -60,20 +73,20 @@ class NodeStreamSuite extends AnyFunSuite with BeforeAndAfterEach {
 
   test("a retried task skips what an earlier attempt delivered") {
     node.delivered("f1", 0, 0, 300)
-    val r = feed(stream(attempt = 1), 0 until 1000)
+    val r = feedPartition(attempt = 1, 0 until 1000)
     assert(idsAtNode == (300L until 1000L), "the retry sent again a row the node holds")
     assert((r.rowsSkipped, r.rowsSent, r.rowsAtNode) == (300, 700, 1000))
   }
 
   test("a retry of a partition an earlier attempt delivered whole sends nothing") {
-    node.delivered("f1", 0, 0, 1000, whole = true)
-    val r = feed(stream(attempt = 1), 0 until 1000)
+    node.delivered("f1", 0, 0, 1000)
+    val r = feedPartition(attempt = 1, 0 until 1000)
     assert(idsAtNode.isEmpty && r.rowsSent == 0 && r.rowsAtNode == 1000)
   }
 
   test("a retry that reads fewer rows than the earlier attempt delivered is refused") {
     node.delivered("f1", 0, 0, 500)
-    val e = intercept[SparkTFException](feed(stream(attempt = 1), 0 until 400))
+    val e = intercept[SparkTFException](feedPartition(attempt = 1, 0 until 400))
     assert(e.getMessage.contains("fewer than the 500 an earlier attempt delivered"))
   }
 
@@ -102,7 +115,6 @@ class NodeStreamSuite extends AnyFunSuite with BeforeAndAfterEach {
 
   test("a node that dies mid-stream is named unreachable") {
     val s = stream()
-    s.begin()
     rows(0 until 300).foreach(s.offer)
     node.kill()
     val e = intercept[SparkTFException] {

@@ -1,0 +1,125 @@
+package io.sparktf.feed
+
+import scala.collection.mutable
+import scala.util.control.NonFatal
+
+import org.apache.spark.sql.catalyst.InternalRow
+
+import io.sparktf.SparkTFException
+
+/** One feed task's partition: its rows go out in contiguous ranges, each reserved from one node
+ *  by the [[FeedRouter]] just before the rows are sent, over at most [[PartitionFeeder.MaxStreams]]
+ *  streams at a time whatever the number of nodes (the first choice's, usually the node on this
+ *  executor, and the current other one).
+ *
+ *  Exactly once: attempt 0 sends from its first row without asking anything first. A retried
+ *  attempt asks every fed node which ranges of the partition it took (which also makes it the
+ *  partition's current attempt there: the old attempt's streams and reservations are refused,
+ *  and its unsent reservations return to the quotas), then skips those rows as it iterates:
+ *  Spark recomputes a partition in the same order.
+ *  {{{
+ *  new PartitionFeeder(p, epoch, attempt, fed.size, router, k => stream(k), desk).run(rows)
+ *  }}}
+ *
+ *  @param openStream a new stream of this partition attempt to node k
+ */
+final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int,
+    router: FeedRouter, openStream: Int => NodeStream, desk: QuotaDesk) {
+  import PartitionFeeder._
+
+  private val home = router.target
+  private val streams = mutable.LinkedHashMap[Int, NodeStream]()
+  private val results = mutable.ArrayBuffer[FeedResult]()
+
+  def run(rows: Iterator[InternalRow]): Seq[FeedResult] = {
+    val skips = if (attempt == 0) IndexedSeq.empty else takenRanges()
+    var row = 0L
+    var left = 0L // rows of the current range not offered yet
+    var node = -1
+    var batchRows = FirstRangeRows
+    var stopped = false
+    var nextSkip = 0
+    try {
+      while (!stopped && rows.hasNext) {
+        val r = rows.next()
+        while (nextSkip < skips.size && skips(nextSkip)._2 <= row) nextSkip += 1
+        if (nextSkip < skips.size && skips(nextSkip)._1 <= row) row += 1
+        else {
+          if (left == 0) {
+            if (node >= 0) batchRows = streams(node).rowsPerBatch(batchRows)
+            val until = if (nextSkip < skips.size) skips(nextSkip)._1 else Long.MaxValue
+            val holding = node
+            router.reserve(row, math.min(batchRows.toLong, until - row),
+              () => if (holding >= 0) streams(holding).flushNow()) match {
+              case FeedRouter.Terminated => stopped = true
+              case FeedRouter.Granted(k, n) =>
+                if (node >= 0 && k != node) streams(node).flushNow()
+                streamTo(k)
+                node = k
+                left = n
+            }
+          }
+          if (!stopped) {
+            streams(node).offer(r)
+            left -= 1
+            row += 1
+            // A stream the node closed (terminate()) takes no more rows: looking only once in a
+            // while keeps that look off the per-row path.
+            if ((row & 255) == 0) stopped = streams.valuesIterator.exists(_.closedByNode)
+          }
+        }
+      }
+      val delivered = skips.lastOption.map(_._2).getOrElse(0L)
+      if (!stopped && row < delivered) {
+        throw new SparkTFException(s"partition $partition has $row rows on attempt $attempt, " +
+          s"fewer than the $delivered an earlier attempt delivered; sparktf needs partitions " +
+          "recomputed in the same order (cache or checkpoint the DataFrame before train())")
+      }
+      // Rows reserved and not sent (the partition ended first) return to the quota when the
+      // stream ends.
+      results ++= streams.values.map(_.finish())
+      results.toSeq
+    } catch {
+      case NonFatal(e) =>
+        streams.values.foreach(_.cancel(e))
+        throw e
+    }
+  }
+
+  /** The stream to node `k`, opened if need be; the oldest other than the first choice's is
+   *  finished to make room. */
+  private def streamTo(k: Int): NodeStream = streams.getOrElse(
+    k, {
+      if (streams.size >= MaxStreams) {
+        val victim = streams.keys.find(_ != home).getOrElse(streams.keys.head)
+        results += streams.remove(victim).get.finish()
+      }
+      val s = openStream(k)
+      streams(k) = s
+      s
+    }
+  )
+
+  /** [start, end) ranges every node took of this partition, sorted; the rows of earlier
+   *  attempts are reported as skipped, node by node. */
+  private def takenRanges(): IndexedSeq[(Long, Long)] = {
+    val taken = (0 until nodes).map(k => k -> desk.taken(k))
+    taken.foreach { case (k, ranges) =>
+      val rows = ranges.map(_._2).sum
+      if (rows > 0) {
+        results += FeedResult(partition, epoch, k, rowsSkipped = rows, rowsSent = 0,
+          rowsReceived = 0, terminated = false, seconds = 0)
+      }
+    }
+    taken.flatMap(_._2).map { case (start, n) => (start, start + n) }.sortBy(_._1)
+  }
+}
+
+object PartitionFeeder {
+
+  /** Streams a task holds open at once, whatever the number of nodes. */
+  val MaxStreams = 2
+
+  /** Rows asked for before a batch measured how many fit one (64 rows of 784 floats: 200 KB). */
+  val FirstRangeRows = 64
+}
