@@ -47,7 +47,8 @@ object FeedJob {
         channels,
         batchRows
       )
-      new PartitionFeeder(partition, epoch, attempt, fed.size, router, stream, desk).run(it)
+      new PartitionFeeder(partition, epoch, attempt, fed.size, router, stream, desk,
+        k => fed(k).barrierIndex).run(it)
         .iterator
     }.collect().toSeq
   }

@@ -21,10 +21,12 @@ import io.sparktf.SparkTFException
  *  new PartitionFeeder(p, epoch, attempt, fed.size, router, k => stream(k), desk).run(rows)
  *  }}}
  *
- *  @param openStream a new stream of this partition attempt to node k
+ *  @param openStream     a new stream of this partition attempt to node k
+ *  @param barrierIndexOf the barrier index of fed node k, which results name nodes by
  */
 final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int,
-    router: FeedRouter, openStream: Int => NodeStream, desk: QuotaDesk) {
+    router: FeedRouter, openStream: Int => NodeStream, desk: QuotaDesk,
+    barrierIndexOf: Int => Int = identity) {
   import PartitionFeeder._
 
   private val home = router.target
@@ -51,7 +53,12 @@ final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int
             val holding = node
             router.reserve(row, math.min(batchRows.toLong, until - row),
               () => if (holding >= 0) streams(holding).flushNow()) match {
-              case FeedRouter.Terminated => stopped = true
+              case FeedRouter.Terminated =>
+                // Said even when no stream of this task reached the node: the driver then knows
+                // the epoch ended early on purpose, not that rows went missing.
+                results += FeedResult(partition, epoch, barrierIndexOf(router.target),
+                  rowsSkipped = 0, rowsSent = 0, rowsReceived = 0, terminated = true, seconds = 0)
+                stopped = true
               case FeedRouter.Granted(k, n) =>
                 if (node >= 0 && k != node) streams(node).flushNow()
                 streamTo(k)
@@ -107,7 +114,7 @@ final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int
     taken.foreach { case (k, ranges) =>
       val rows = ranges.map(_._2).sum
       if (rows > 0) {
-        results += FeedResult(partition, epoch, k, rowsSkipped = rows, rowsSent = 0,
+        results += FeedResult(partition, epoch, barrierIndexOf(k), rowsSkipped = rows, rowsSent = 0,
           rowsReceived = 0, terminated = false, seconds = 0)
       }
     }
