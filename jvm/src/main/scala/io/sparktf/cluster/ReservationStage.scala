@@ -6,7 +6,7 @@ import java.util.concurrent.TimeUnit
 
 import scala.concurrent.{Await, TimeoutException}
 import scala.concurrent.duration._
-import scala.util.{Failure, Success, Try}
+import scala.util.{Failure, Random, Success, Try}
 
 import org.apache.spark.{BarrierTaskContext, FutureAction, SparkContext, TaskKilledException}
 import org.apache.spark.sparktf.ExecutorIdentity
@@ -232,8 +232,19 @@ object ReservationStage {
 
   /** A free port on the executor's address, for TensorFlow's own server to bind later. */
   private def freePort(host: String): Int = {
-    val s = new ServerSocket(0, 1, InetAddress.getByName(host))
-    try s.getLocalPort
-    finally s.close()
+    val address = InetAddress.getByName(host)
+    // TensorFlow binds the port later, in the node: one the kernel hands out for bind(0) (from
+    // the ephemeral range) may meanwhile go to another socket that asks for any port, such as
+    // the node's own gRPC server. A port below that range is taken only by someone naming it.
+    val below = Iterator.continually(LowPorts.start + Random.nextInt(LowPorts.size)).take(64)
+      .find(p => Try(new ServerSocket(p, 1, address).close()).isSuccess)
+    below.getOrElse {
+      val s = new ServerSocket(0, 1, address)
+      try s.getLocalPort
+      finally s.close()
+    }
   }
+
+  /** Ports for TensorFlow's servers: under Linux's default ephemeral range (32768-60999). */
+  private val LowPorts = 20000 until 32768
 }
