@@ -212,10 +212,14 @@ def _key(partition, attempt=0, feed_id="f1"):
     )
 
 
-def _reserve(node, partition, start, rows, attempt=0, node_rows=1_000_000):
+def _reserve(node, partition, start, rows, attempt=0, node_rows=1_000_000, batch_rows=0):
     return node.data.Reserve(
         feed_pb2.ReserveRequest(
-            key=_key(partition, attempt), start=start, rows=rows, node_rows=node_rows
+            key=_key(partition, attempt),
+            start=start,
+            rows=rows,
+            node_rows=node_rows,
+            batch_rows=batch_rows,
         ),
         metadata=AUTH,
         timeout=5,
@@ -246,6 +250,25 @@ def test_the_node_grants_rows_up_to_its_quota_and_takes_back_what_a_stream_did_n
     assert grant.queue_free == 8 - 3 - 1  # three chunks of partition 0 wait for the program
     grant = _reserve(node, 2, start=0, rows=5, node_rows=30)
     assert (grant.granted, grant.queue_free) == (0, 4)  # the quota is used up, not the room
+
+
+@pytest.mark.timeout(60)
+def test_a_lease_of_several_batches_is_granted_as_far_as_the_queue_has_room(node):
+    # 8 chunks of room: a lease of 5 batches of 10 rows holds 5 of them.
+    grant = _reserve(node, 0, start=0, rows=50, batch_rows=10)
+    assert (grant.granted, grant.queue_free) == (50, 3)
+    # The next lease gets the 3 batches left, not the 6 it asked for.
+    grant = _reserve(node, 1, start=0, rows=60, batch_rows=10)
+    assert (grant.granted, grant.queue_free) == (30, 0)
+    assert _reserve(node, 2, start=0, rows=10, batch_rows=10).granted == 0
+    # Partition 0 sends 12 rows in 3 chunks (they wait in the queue for the program) and ends:
+    # the 38 rows of its lease it did not send return, and their room with them.
+    finish = feed_pb2.FeedMessage(finish=feed_pb2.FeedFinish(rows=12))
+    ack = node.data.Feed(iter([*_stream(partition=0), finish]), metadata=AUTH, timeout=10)
+    assert ack.rows_received == 12
+    grant = _reserve(node, 2, start=0, rows=100, batch_rows=10)
+    # 8 chunks - 3 queued - 3 leased to partition 1 = 2 batches.
+    assert (grant.granted, grant.queue_free) == (20, 0)
 
 
 @pytest.mark.timeout(60)

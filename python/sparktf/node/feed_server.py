@@ -122,10 +122,16 @@ class DataFeedServicer(feed_pb2_grpc.DataFeedServicer):
         key = (k.feed_id, k.epoch, k.partition)
         try:
             with self._reserving:
-                room = self._queue.room(k.feed_id) - self.ledger.open_ranges(k.feed_id)
-                rows = request.rows if room > 0 else 0
-                grant = self.ledger.reserve(key, k.attempt, request.start, rows, request.node_rows)
-                room -= 1 if grant.granted else 0
+                room = self._queue.room(k.feed_id) - self.ledger.open_batches(k.feed_id)
+                per_batch = request.batch_rows
+                rows = 0 if room <= 0 else request.rows
+                if per_batch > 0:  # a lease of several batches: as many as the queue has room for
+                    rows = min(rows, room * per_batch)
+                grant = self.ledger.reserve(
+                    key, k.attempt, request.start, rows, request.node_rows, per_batch
+                )
+                if grant.granted:
+                    room -= 1 if per_batch <= 0 else -(-grant.granted // per_batch)
         except SupersededError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
         except ReservationError as e:

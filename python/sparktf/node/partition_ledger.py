@@ -44,6 +44,14 @@ class _Range:
     start: int
     granted: int
     taken: int = 0
+    batch_rows: int = 0  # rows per batch the task sends it in; 0: one batch
+
+    def open_batches(self) -> int:
+        """Queue chunks the rows granted and not taken yet will fill."""
+        left = self.granted - self.taken
+        if left <= 0:
+            return 0
+        return 1 if self.batch_rows <= 0 else -(-left // self.batch_rows)
 
 
 @dataclass
@@ -87,10 +95,17 @@ class PartitionLedger:
             return [(r.start, r.taken) for r in sorted(entry.ranges, key=lambda r: r.start)]
 
     def reserve(
-        self, key: PartitionId, attempt: int, start: int, rows: int, node_rows: int
+        self,
+        key: PartitionId,
+        attempt: int,
+        start: int,
+        rows: int,
+        node_rows: int,
+        batch_rows: int = 0,
     ) -> Grant:
         """Grants rows [start, start + granted) to ``attempt``, up to the epoch's quota left;
-        ``rows`` 0 only reads the quota."""
+        ``rows`` 0 only reads the quota. ``batch_rows``: rows per batch the task sends them in
+        (``open_batches`` counts the queue room they hold)."""
         with self._lock:
             quota = self._quotas.setdefault(key[:2], _Quota(node_rows))
             if quota.rows != node_rows:
@@ -106,7 +121,7 @@ class PartitionLedger:
                 if attempt > entry.attempt:  # a retry that did not call begin here first
                     entry.attempt = attempt
                     self._trim(key, entry, lambda r: r.attempt < attempt)
-                self._add_range(key, entry, attempt, start, granted)
+                self._add_range(key, entry, attempt, start, granted, batch_rows)
                 quota.granted += granted
             return Grant(granted, quota.rows - quota.granted, quota.granted - quota.taken)
 
@@ -151,15 +166,15 @@ class PartitionLedger:
             if entry is not None:
                 self._trim(key, entry, lambda r: r.attempt == attempt)
 
-    def open_ranges(self, feed_id: str) -> int:
-        """Ranges of ``feed_id`` granted and not sent whole yet: queue room they hold."""
+    def open_batches(self, feed_id: str) -> int:
+        """Queue chunks that the rows of ``feed_id`` granted and not sent yet will fill: the
+        queue room they hold."""
         with self._lock:
             return sum(
-                1
+                r.open_batches()
                 for k, e in self._entries.items()
                 if k[0] == feed_id
                 for r in e.ranges
-                if r.taken < r.granted
             )
 
     def rows_taken(self, feed_id: str, epoch: int) -> int:
@@ -177,7 +192,7 @@ class PartitionLedger:
                 del self._quotas[epoch]
 
     def _add_range(
-        self, key: PartitionId, entry: _Entry, attempt: int, start: int, rows: int
+        self, key: PartitionId, entry: _Entry, attempt: int, start: int, rows: int, batch_rows: int
     ) -> None:
         end = start + rows
         for r in entry.ranges:
@@ -190,8 +205,9 @@ class PartitionLedger:
         last = entry.ranges[-1] if entry.ranges else None
         if last is not None and last.attempt == attempt and last.start + last.granted == start:
             last.granted += rows  # contiguous: one range, so a batch may straddle reservations
+            last.batch_rows = batch_rows
         else:
-            entry.ranges.append(_Range(attempt, start, rows))
+            entry.ranges.append(_Range(attempt, start, rows, batch_rows=batch_rows))
 
     def _trim(self, key: PartitionId, entry: _Entry, which) -> None:
         quota = self._quotas.get(key[:2])

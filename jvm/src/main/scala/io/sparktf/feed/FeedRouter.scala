@@ -32,7 +32,8 @@ import io.sparktf.SparkTFException
  *     acknowledgement comes, in network time. The only wait of a task is for a grant, and
  *     before it waits it sends every row it was granted (`beforeWait`): rows held back in a
  *     half-full batch would keep the room they were granted, and the node's program might
- *     wait for exactly those rows.
+ *     wait for exactly those rows. A lease asked for ahead ([[PartitionFeeder]]) is sent, or
+ *     returned when the partition ends: a task waits for a grant only when it holds none.
  *  2. Quotas are exact and known up front: node k takes T / n rows (+1 for the first T % n),
  *     so every program cuts its share into the same number of steps, and none waits for a row
  *     that no task will send it.
@@ -70,17 +71,19 @@ final class FeedRouter(order: IndexedSeq[Int], desk: QuotaDesk, timeoutSeconds: 
   /** The node the next range goes to, unless it refuses. */
   def target: Int = current
 
-  /** Reserves up to `want` rows from partition row `start` on some node; waits while no node
-   *  can take rows, after calling `beforeWait` once: the caller sends the rows it holds of
-   *  earlier grants then (a node counts them as room taken until they come). */
-  def reserve(start: Long, want: Long, beforeWait: () => Unit = () => ()): FeedRouter.Route = {
+  /** Reserves up to `want` rows from partition row `start` on some node, sent in batches of
+   *  `batchRows` (a lease of several batches; 0: one batch); waits while no node can take
+   *  rows, after calling `beforeWait` once: the caller sends the rows it holds of earlier
+   *  grants then (a node counts them as room taken until they come). */
+  def reserve(start: Long, want: Long, beforeWait: () => Unit = () => (),
+      batchRows: Long = 0L): FeedRouter.Route = {
     var flushed = false
     val began = now()
     var fullSince = -1L
     var wait = 1000000L // 1 ms, doubling: a step of training frees room in milliseconds
     val last = mutable.Map[Int, Grant]()
     while (true) {
-      val g = desk.reserve(current, start, want)
+      val g = desk.reserve(current, start, want, batchRows)
       last(current) = g
       if (g.terminated) return FeedRouter.Terminated
       if (g.granted > 0) return FeedRouter.Granted(current, g.granted)

@@ -1,6 +1,6 @@
 package io.sparktf.feed
 
-import java.util.concurrent.TimeUnit
+import java.util.concurrent.{ExecutionException, TimeUnit}
 
 import scala.jdk.CollectionConverters._
 
@@ -36,7 +36,18 @@ object Grant {
  *  }}}
  */
 trait QuotaDesk {
-  def reserve(node: Int, start: Long, rows: Long): Grant
+
+  /** @param batchRows rows per batch the task sends the range in: the node grants as many
+   *                   batches as its queue has room for (0: the range is one batch) */
+  def reserve(node: Int, start: Long, rows: Long, batchRows: Long = 0L): Grant
+
+  /** [[reserve]] sent now and answered later: a task asks for its next lease while it sends
+   *  the current one, so the round trip is off its path. The returned function waits for the
+   *  answer. */
+  def reserveAhead(node: Int, start: Long, rows: Long, batchRows: Long): () => Grant = {
+    val g = reserve(node, start, rows, batchRows)
+    () => g
+  }
 
   /** For a retried attempt: makes it the partition's current one on the node, and returns the
    *  (start, rows) ranges of the partition the node took from earlier attempts. */
@@ -50,11 +61,25 @@ trait QuotaDesk {
 final class NodeQuotaDesk(fed: IndexedSeq[NodeInfo], channelOf: NodeInfo => Channel,
     key: PartitionKey, nodeRows: Int => Long, deadlineSeconds: Double = 60.0) extends QuotaDesk {
   private val stubs = fed.map(n => DataFeedGrpc.newBlockingStub(channelOf(n)))
+  private lazy val futureStubs = fed.map(n => DataFeedGrpc.newFutureStub(channelOf(n)))
 
-  override def reserve(node: Int, start: Long, rows: Long): Grant = {
+  override def reserve(node: Int, start: Long, rows: Long, batchRows: Long): Grant = {
     val request = ReserveRequest.newBuilder().setKey(key).setStart(start).setRows(rows)
-      .setNodeRows(nodeRows(node)).build()
+      .setNodeRows(nodeRows(node)).setBatchRows(batchRows).build()
     call(node, "reserved rows")(Grant.of(stub(node).reserve(request)))
+  }
+
+  override def reserveAhead(node: Int, start: Long, rows: Long,
+      batchRows: Long): () => Grant = {
+    val request = ReserveRequest.newBuilder().setKey(key).setStart(start).setRows(rows)
+      .setNodeRows(nodeRows(node)).setBatchRows(batchRows).build()
+    val reply = futureStubs(node).withDeadlineAfter((deadlineSeconds * 1000).toLong,
+      TimeUnit.MILLISECONDS).reserve(request)
+    () =>
+      call(node, "reserved rows") {
+        try Grant.of(reply.get())
+        catch { case e: ExecutionException => throw e.getCause }
+      }
   }
 
   override def taken(node: Int): Seq[(Long, Long)] =

@@ -17,7 +17,7 @@ class FeedRouterSuite extends AnyFunSuite {
     var terminated = false
     var onAsk: () => Unit = () => ()
 
-    override def reserve(node: Int, start: Long, rows: Long): Grant = {
+    override def reserve(node: Int, start: Long, rows: Long, batchRows: Long): Grant = {
       asked += node -> rows
       onAsk()
       val room = capacity - queued(node)
