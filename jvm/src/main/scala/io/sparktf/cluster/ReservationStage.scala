@@ -113,7 +113,10 @@ object ReservationStage {
       logDir = config.logDir,
       inputMode = config.inputMode,
       sharedDir = sharedDir,
-      executorId = place.executorId
+      executorId = place.executorId,
+      result = Some(NodeBootstrap.ResultFile(workDir.resolve(NodeBootstrap.ResultFileName),
+        config.maxResultBytes)).filter(_ => config.maxResultBytes > 0 &&
+        config.inputMode == InputMode.TENSORFLOW && layout.actingChief.contains(place.role))
     )
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
@@ -127,7 +130,8 @@ object ReservationStage {
       s"${place.host}:${ready.port} (TF port ${place.tfPort}" +
       boot.cudaVisibleDevices.fold("")(d => s", CUDA_VISIBLE_DEVICES='$d'") +
       ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
-    if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node)
+    val result =
+      if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node, boot.result) else None
     NodeInfo(
       place.index,
       place.role,
@@ -139,7 +143,8 @@ object ReservationStage {
       gpus.getOrElse(Nil),
       boot.cudaVisibleDevices,
       ready.tensorboardUrl,
-      sharedDir.map(_.toString)
+      sharedDir.map(_.toString),
+      result
     )
   }
 
@@ -211,8 +216,10 @@ object ReservationStage {
     }
   }
 
-  /** InputMode.TENSORFLOW: the task lives as long as its node's program. */
-  private def awaitProgram(ctx: BarrierTaskContext, node: NodeProcess): Unit = {
+  /** InputMode.TENSORFLOW: the task lives as long as its node's program; returns the program's
+   *  pickled return value when the node was asked for it (`result`). */
+  private def awaitProgram(ctx: BarrierTaskContext, node: NodeProcess,
+      result: Option[NodeBootstrap.ResultFile]): Option[Array[Byte]] = {
     // Spark kills the other tasks of a failed barrier stage without interrupting them: a node
     // blocked on its dead peer would hold the executor (and a restart) forever.
     while (!node.process.waitFor(500, TimeUnit.MILLISECONDS)) {
@@ -223,11 +230,14 @@ object ReservationStage {
     }
     Thread.sleep(200) // let the pumps copy the last lines
     val code = node.process.exitValue()
+    // Read before stop(), which removes the working directory.
+    val returned = if (code == 0) result.map(r => ProgramResultFile.read(r, node.role)) else None
     node.stop(0)
     if (code != 0) {
       throw new SparkTFException(s"node ${node.role.address} ${node.exitDescription}; its " +
         s"stderr ends with:\n${node.stderrTail}")
     }
+    returned
   }
 
   /** A free port on the executor's address, for TensorFlow's own server to bind later. */

@@ -25,6 +25,11 @@ object TFClusterBridge {
   def run(spark: SparkSession, program: TFProgram, configJson: String): TFCluster =
     TFCluster.run(spark, program, ClusterConfig.fromJson(configJson))
 
+  /** [[TFCluster.runFunction]]: the settings as JSON; the chief's pickled return value. */
+  def runFunction(spark: SparkSession, program: TFProgram, configJson: String,
+      maxResultBytes: Long): Array[Byte] =
+    TFCluster.runFunction(spark, program, ClusterConfig.fromJson(configJson), maxResultBytes)
+
   /** [[TFCluster.nodes]]: a JSON list of objects (role, host, pid, gpus, ...). */
   def nodes(cluster: TFCluster): String =
     new ObjectMapper().writeValueAsString(cluster.nodes.map(_.toJavaMap).asJava)
