@@ -11,6 +11,8 @@ import zipfile
 import pytest
 from conftest import ROOT
 
+import sparktf
+
 PROGRAMS = os.path.join(ROOT, "tests", "programs", "tfos")
 
 
@@ -26,16 +28,16 @@ def tfos_run(spark_env, tmp_path_factory):
     env = dict(spark_env)
     env.pop("PYTHONPATH", None)  # sparktf comes from the jar, the helpers from --py-files
     env.update(SPARK_HOME=spark_home, PYSPARK_DRIVER_PYTHON=spark_env["PYSPARK_PYTHON"])
-    repo = os.environ.get("SPARKTF_MAVEN_REPO", os.path.expanduser("~/.m2/repository"))
+    # The jar of this build, as a user without a Maven repository ships it: --jars for the JVM,
+    # in --py-files for `import sparktf` (what --packages does for Python apps).
+    jar = sparktf.jar_path()
     cmd = [
         os.path.join(spark_home, "bin", "spark-submit"),
         "--master", "local-cluster[2,1,1024]",
-        "--packages", "io.sparktf:sparktf_2.13:0.1.0",
-        "--repositories", f"file://{repo}",
-        "--conf", f"spark.jars.ivy={work / 'ivy'}",
+        "--jars", jar,
         "--conf", "spark.driver.host=127.0.0.1",
         "--conf", "spark.ui.showConsoleProgress=false",
-        "--py-files", f"{shipped},{os.path.join(PROGRAMS, 'shipped_marker.py')}",
+        "--py-files", f"{jar},{shipped},{os.path.join(PROGRAMS, 'shipped_marker.py')}",
         os.path.join(PROGRAMS, "mnist_style.py"),
         "--work", str(work),
     ]  # fmt: skip

@@ -66,6 +66,8 @@ def run_pickled(
     unknown = sorted(set(settings) - _SETTINGS)
     if unknown:
         raise TypeError(f"sparktf.run() got unknown settings {unknown}; known: {sorted(_SETTINGS)}")
+    if not 0 < max_result_bytes < 2**31:
+        raise ValueError(f"max_result_bytes is {max_result_bytes}: use 1 to 2**31 - 1 bytes")
     config = settings_json({"num_executors": num_nodes, **settings})
     session = _session(spark if spark is not None else SparkSession.builder.getOrCreate())
     jprogram = _jvm_class(session, "io.sparktf.TFProgram").pickled(bytearray(program))

@@ -68,17 +68,19 @@ def default_fs(sc: SparkContext) -> str:
     return fs[:-1] if fs.startswith("file://") and len(fs) > 7 and fs.endswith("/") else fs
 
 
-def _plain(value: Any) -> Any:
-    """An element Spark SQL can infer a type for: numpy arrays and scalars as lists and numbers."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
+def _plain_rows() -> Callable[[Any], tuple[Any, ...]]:
+    """An element as a row Spark SQL can infer types for: numpy arrays and scalars as lists and
+    numbers, a scalar as a one-value row. A closure, so Spark's Python workers need no sparktf."""
 
+    def plain(value: Any) -> Any:
+        return value.tolist() if hasattr(value, "tolist") else value
 
-def _plain_row(element: Any) -> tuple[Any, ...]:
-    if isinstance(element, (tuple, list)):
-        return tuple(_plain(v) for v in element)
-    return (_plain(element),)
+    def row(element: Any) -> tuple[Any, ...]:
+        if isinstance(element, (tuple, list)):
+            return tuple(plain(v) for v in element)
+        return (plain(element),)
+
+    return row
 
 
 def as_frame(spark: SparkSession, data: RDD | DataFrame) -> DataFrame:
@@ -95,7 +97,7 @@ def as_frame(spark: SparkSession, data: RDD | DataFrame) -> DataFrame:
         first = data.first()
     except ValueError:
         raise ValueError("the RDD is empty: there is nothing to feed") from None
-    rows = data.map(_plain_row)
+    rows = data.map(_plain_rows())
     if isinstance(first, (tuple, list)):
         return spark.createDataFrame(rows)
     return spark.createDataFrame(rows, [SCALAR_COLUMN])

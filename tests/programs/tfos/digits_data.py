@@ -4,8 +4,9 @@ TensorFlowOnSpark programs import their helpers in its Python workers."""
 IMAGE_SHAPE = (8, 8, 1)
 
 
-def scaled(pixels):
-    """scikit-learn's digits have pixels 0..16."""
+def as_image(pixels):
+    """A flat row of 64 pixels (0..16) as the CNN's input, unscaled: TFModel feeds the same
+    column as it is."""
     import numpy as np
 
-    return np.asarray(pixels, dtype=np.float32).reshape(IMAGE_SHAPE) / 16.0
+    return np.asarray(pixels, dtype=np.float32).reshape(IMAGE_SHAPE)

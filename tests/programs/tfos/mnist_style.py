@@ -65,7 +65,7 @@ def main_fun(args, ctx):
         )
         model.compile(
             loss=tf.keras.losses.sparse_categorical_crossentropy,
-            optimizer=tf.keras.optimizers.Adam(learning_rate=0.01),
+            optimizer=tf.keras.optimizers.Adam(learning_rate=0.005),
             metrics=["accuracy"],
         )
         return model
@@ -77,7 +77,7 @@ def main_fun(args, ctx):
             batch = tf_feed.next_batch(1)
             if len(batch) > 0:
                 example = batch[0]
-                image = digits_data.scaled(example[0])
+                image = digits_data.as_image(example[0])
                 label = np.reshape(np.array(example[1]).astype(np.float32), (1,))
                 yield (image, label)
             else:
@@ -118,7 +118,7 @@ def inference(args, ctx):
             "image": tf.io.FixedLenFeature(64, tf.int64),
         }
         features = tf.io.parse_single_example(serialized=example_proto, features=feature_def)
-        image = tf.reshape(tf.cast(features["image"], tf.float32) / 16.0, [8, 8, 1])
+        image = tf.reshape(tf.cast(features["image"], tf.float32), [8, 8, 1])
         return (image, tf.cast(features["label"], tf.float32))
 
     ds = tf.data.Dataset.list_files(f"{args.tfrecords}/part-*", shuffle=False)

@@ -89,6 +89,24 @@ object ReservationStage {
           place.role.takesData) {
         NodeLauncher.sharedDir(clusterId, label)
       } else None
+    // runFunction's chief leaves its return value here: a directory of its own, since the
+    // node's working directory is removed the moment its process exits.
+    val resultDir =
+      if (config.maxResultBytes > 0 && config.inputMode == InputMode.TENSORFLOW &&
+          layout.actingChief.contains(place.role)) {
+        Some(NodeLauncher.workingDir(clusterId, s"$label-result"))
+      } else None
+    try startPlacedNode(ctx, clusterId, layout, config, program, secret, python, place, spec,
+        gpus, visibleDevices, workDir, sharedDir, resultDir)
+    finally resultDir.foreach(NodeProcess.deleteTree)
+  }
+
+  /** [[startNode]] once the task knows its place and the cluster's. */
+  private def startPlacedNode(ctx: BarrierTaskContext, clusterId: String, layout: ClusterLayout,
+      config: ClusterConfig, program: TFProgram, secret: ClusterSecret, python: String,
+      place: NodePlace, spec: Map[String, Seq[String]], gpus: Option[Seq[String]],
+      visibleDevices: Try[Option[String]], workDir: Path, sharedDir: Option[Path],
+      resultDir: Option[Path]): NodeInfo = {
     val boot = NodeBootstrap(
       clusterId = clusterId,
       role = place.role,
@@ -114,9 +132,8 @@ object ReservationStage {
       inputMode = config.inputMode,
       sharedDir = sharedDir,
       executorId = place.executorId,
-      result = Some(NodeBootstrap.ResultFile(workDir.resolve(NodeBootstrap.ResultFileName),
-        config.maxResultBytes)).filter(_ => config.maxResultBytes > 0 &&
-        config.inputMode == InputMode.TENSORFLOW && layout.actingChief.contains(place.role))
+      result = resultDir.map(d =>
+        NodeBootstrap.ResultFile(d.resolve(NodeBootstrap.ResultFileName), config.maxResultBytes))
     )
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
@@ -230,7 +247,6 @@ object ReservationStage {
     }
     Thread.sleep(200) // let the pumps copy the last lines
     val code = node.process.exitValue()
-    // Read before stop(), which removes the working directory.
     val returned = if (code == 0) result.map(r => ProgramResultFile.read(r, node.role)) else None
     node.stop(0)
     if (code != 0) {
