@@ -55,9 +55,11 @@ def main_fun(args, ctx):
     def build_and_compile_cnn_model():
         model = tf.keras.Sequential(
             [
-                tf.keras.layers.Conv2D(
-                    16, 3, activation="relu", input_shape=digits_data.IMAGE_SHAPE
+                # The input's name as tf.keras gives it (TFoS's examples rely on it), stated.
+                tf.keras.layers.InputLayer(
+                    input_shape=digits_data.IMAGE_SHAPE, name="conv2d_input"
                 ),
+                tf.keras.layers.Conv2D(16, 3, activation="relu"),
                 tf.keras.layers.Flatten(),
                 tf.keras.layers.Dense(32, activation="relu"),
                 tf.keras.layers.Dense(10, activation="softmax"),
