@@ -26,11 +26,13 @@ object ShippedPythonFiles {
     else Try(new File(SparkFiles.getRootDirectory())).toOption.filter(_.isDirectory)
       .map(in).getOrElse(Nil)
 
-  /** `dir` and its archives, in name order (the order is the same on every executor). */
+  /** `dir` and its archives, absolute (an executor's SparkFiles directory is "."; the node runs
+   *  in a directory of its own), in name order (the same on every executor). */
   def in(dir: File): Seq[String] = {
-    val archives = Option(dir.listFiles()).getOrElse(Array.empty[File]).toSeq
+    val root = dir.getAbsoluteFile
+    val archives = Option(root.listFiles()).getOrElse(Array.empty[File]).toSeq
       .filter(f => f.isFile && Archives.exists(f.getName.endsWith))
       .map(_.getPath).sorted
-    dir.getPath +: archives
+    root.getPath +: archives
   }
 }

@@ -17,4 +17,9 @@ class ShippedPythonFilesSuite extends AnyFunSuite {
     } finally ManagedProcess.deleteTree(dir)
   }
 
+  test("a relative directory (an executor's SparkFiles root is \".\") is given absolute") {
+    val here = new java.io.File(".")
+    assert(ShippedPythonFiles.in(here).head == here.getAbsolutePath)
+  }
+
 }
