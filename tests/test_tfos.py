@@ -50,9 +50,10 @@ def tfos_run(spark_env, tmp_path_factory):
         timeout=840,
         cwd=str(work),
     )
-    assert done.returncode == 0, (
-        f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-8000:]}"
-    )
+    # The driver's traceback, not the shutdown chatter after it.
+    at = done.stderr.find("Traceback (most recent call last)")
+    cause = done.stderr[at : at + 8000] if at >= 0 else done.stderr[-8000:]
+    assert done.returncode == 0, f"spark-submit failed:\n{done.stdout[-3000:]}\n{cause}"
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
