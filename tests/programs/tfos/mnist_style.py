@@ -245,11 +245,14 @@ if __name__ == "__main__":
         "count": loaded.count(),
         "schema": loaded.schema.simpleString(),
     }
-    examples = df.limit(3).rdd.mapPartitions(dfutil.toTFExample(df.dtypes))
+    firsts = df.take(3)
+    examples = sc.parallelize(firsts, 1).mapPartitions(dfutil.toTFExample(df.dtypes))
     back = examples.mapPartitions(lambda it: dfutil.fromTFExample(it)).collect()
     report["round_trip"] = [
-        [list(r["image"]), r["label"]] == [list(o[0]), o[1]] for r, o in zip(back, rows[:3])
+        (list(r["image"]), r["label"]) == (list(o["image"]), o["label"])
+        for r, o in zip(back, firsts)
     ]
+    report["round_trip_first"] = [back[0].asDict(), firsts[0].asDict()] if back else None
     from sparktf.v1 import example_pb2
 
     first_example = example_pb2.Example.FromString(bytes(examples.first()[0]))
