@@ -90,20 +90,21 @@ object ModelPlan {
       if (c.shape == Shape.VAR_ARRAY && rank > 1) refuse("ragged columns cannot feed a dense input")
       if (rank == columnRank) {
         // A known width is checked on the first row, in the JVM, naming the column.
-        if (rank == 2 && c.shape == Shape.FIXED_ARRAY && dims(1) >= 0) c.copy(rowDims = dims.drop(1))
+        if (rank == 2 && c.shape == Shape.FIXED_ARRAY && dims(1) >= 0)
+          c.copy(rowDims = dims.drop(1))
         else c
-      }
-      else if (rank == 1) refuse("the input takes one value a row, the column holds arrays")
+      } else if (rank == 1) refuse("the input takes one value a row, the column holds arrays")
       else if (rank == 0) refuse("the input takes one scalar a call, not rows")
-      else if (columnRank == 1) refuse(s"the input takes rank-$rank rows, the column one value a row")
+      else if (columnRank == 1)
+        refuse(s"the input takes rank-$rank rows, the column one value a row")
       else {
         // A flat array (an image as 784 values, as TensorFlowOnSpark fed them) takes the input's
         // row shape when every dimension but the batch is known.
         val rowDims = dims.drop(1)
         if (rowDims.exists(_ < 0)) refuse(s"the input takes rows of shape " +
-            s"${rowDims.map(d => if (d < 0) "?" else d.toString).mkString("[", ", ", "]")}; " +
-            "sparktf reshapes a flat array column only to a fully known row shape: export the " +
-            "model with a fixed input shape, or feed a rank-2 input")
+          s"${rowDims.map(d => if (d < 0) "?" else d.toString).mkString("[", ", ", "]")}; " +
+          "sparktf reshapes a flat array column only to a fully known row shape: export the " +
+          "model with a fixed input shape, or feed a rank-2 input")
         c.copy(rowDims = rowDims)
       }
     }

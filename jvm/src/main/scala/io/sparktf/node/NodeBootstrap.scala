@@ -93,8 +93,9 @@ final case class NodeBootstrap(
     checkpointDir.foreach(b.setCheckpointDir)
     logDir.foreach(b.setLogDir)
     sharedDir.foreach(d => b.setSharedDir(d.toString))
-    result.foreach(r => b.setResult(
-      v1.ProgramResult.newBuilder().setPath(r.path.toString).setMaxBytes(r.maxBytes)))
+    result.foreach(r =>
+      b.setResult(
+        v1.ProgramResult.newBuilder().setPath(r.path.toString).setMaxBytes(r.maxBytes)))
     b.build()
   }
 
