@@ -14,7 +14,7 @@ follow TensorFlowOnSpark, so its programs port by changing imports::
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["TFCluster", "InputMode", "jar_path", "__version__"]
+__all__ = ["TFCluster", "InputMode", "jar_path", "run", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,6 +27,10 @@ def __getattr__(name: str) -> Any:
         from sparktf.input_mode import InputMode
 
         return InputMode
+    if name == "run":
+        from sparktf.runner import run
+
+        return run
     if name == "jar_path":
         from sparktf.jar import jar_path
 

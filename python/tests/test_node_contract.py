@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from sparktf.node.bootstrap import load_bootstrap
 from sparktf.serving.model_server import load_model_server_bootstrap
 from sparktf.v1 import node_pb2
@@ -43,7 +45,8 @@ def test_the_bootstrap_the_jvm_writes_reads_field_by_field():
 
 def test_every_field_python_reads_is_in_the_written_file():
     written = set(json.loads((TESTDATA / "node_bootstrap.json").read_text()))
-    unset_optionals = {"export_dir", "log_dir"}  # None in this bootstrap
+    # None in this bootstrap (result: the chief of TFCluster.runFunction alone has one).
+    unset_optionals = {"export_dir", "log_dir", "result"}
     assert written | unset_optionals == set(node_pb2.NodeBootstrap.DESCRIPTOR.fields_by_name)
 
 
@@ -66,3 +69,16 @@ def test_the_ready_file_python_writes_is_the_one_the_jvm_parses(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     write_ready_file(str(path), 5)
     assert set(json.loads(path.read_text())) == {"port", "pid"}
+
+
+def test_the_chiefs_return_value_is_written_where_the_bootstrap_says_and_bounded(tmp_path):
+    import cloudpickle
+
+    from sparktf.node.runtime import write_result
+
+    target = tmp_path / "result.pkl"
+    write_result({"loss": 0.5}, node_pb2.ProgramResult(path=str(target), max_bytes=1024))
+    assert cloudpickle.loads(target.read_bytes()) == {"loss": 0.5}
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(ValueError, match=r"over max_result_bytes \(1024\)"):
+        write_result(b"x" * 2048, node_pb2.ProgramResult(path=str(target), max_bytes=1024))

@@ -77,6 +77,19 @@ class DataFeed:
         """True once the current feed ended or ``terminate()`` was called."""
         return self._cursor.should_stop()
 
+    @property
+    def exhausted(self) -> bool:
+        """True once no row can come any more: after ``terminate()``, or once ``next_batch``
+        returned the ``{}`` that ends the inference feed, which ends when ``cluster.shutdown()``
+        begins. A loop that serves every ``train()`` of a cluster stops on it::
+
+            while True:
+                batch = feed.next_batch(64)
+                if not batch and feed.exhausted:
+                    break   # the cluster is shutting down
+        """
+        return self._cursor.exhausted
+
     def terminate(self) -> None:
         """Take no more data; feeding Spark tasks get ``FeedAck.terminated`` and stop.
 

@@ -18,14 +18,13 @@ from sparktf.node.feed_queue import FeedChunk, FeedEndedError, FeedQueue
 from sparktf.node.program_state import ProgramState
 from sparktf.v1 import inference_pb2, inference_pb2_grpc, node_control_pb2
 from sparktf.wire.column_batch import decode_batch
-from sparktf.wire.feed_wire import InferItem
+from sparktf.wire.feed_wire import INFERENCE_FEED_ID, InferItem
 from sparktf.wire.infer_stream import read_start
 from sparktf.wire.shared_batches import SharedBatchDir, carried_batch, carries_batch
 
 log = logging.getLogger(__name__)
 
 # The lane of the feed queue all inference streams share; it ends when the cluster shuts down.
-INFERENCE_FEED_ID = "inference"
 
 
 class NodeInferenceServicer(inference_pb2_grpc.InferenceServicer):

@@ -204,7 +204,8 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
         data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds),
     )
 
-    code = _run_program(boot.program, ctx, program)
+    result = boot.message.result if boot.message.HasField("result") else None
+    code = _run_program(boot.program, ctx, program, result)
     if queue is not None:
         queue.close()  # feed tasks still streaming get FeedAck.terminated
     if boot.linger and not program.stop_requested.is_set():
@@ -218,10 +219,17 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     return code
 
 
-def _run_program(spec: node_pb2.ProgramSpec, ctx: NodeContext, program: ProgramState) -> int:
+def _run_program(
+    spec: node_pb2.ProgramSpec,
+    ctx: NodeContext,
+    program: ProgramState,
+    result: node_pb2.ProgramResult | None = None,
+) -> int:
     try:
         main_fun, args = load_program(spec)
-        main_fun(args, ctx)
+        returned = main_fun(args, ctx)
+        if result is not None:
+            write_result(returned, result)
     except SystemExit as e:
         if e.code in (None, 0):
             program.mark_finished()
@@ -236,6 +244,23 @@ def _run_program(spec: node_pb2.ProgramSpec, ctx: NodeContext, program: ProgramS
     sys.stderr.write(f"sparktf node {program.role}: the program raised:\n{program.error}")
     log.error("program failed")
     return EXIT_FAILED
+
+
+def write_result(value: Any, result: node_pb2.ProgramResult) -> None:
+    """The chief's return value for ``TFCluster.runFunction``: cloudpickled into a private file
+    its executor task reads; a pickle over ``max_bytes`` fails the program."""
+    import cloudpickle
+
+    data = cloudpickle.dumps(value)
+    if len(data) > result.max_bytes:
+        raise ValueError(
+            f"the program's return value is {len(data)} bytes pickled, over max_result_bytes "
+            f"({result.max_bytes}): return less (the path of a file holding it, say) or raise "
+            "max_result_bytes"
+        )
+    fd = os.open(result.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 def _start_stop_watch(program: ProgramState, stop_server: Callable[[], None]) -> None:

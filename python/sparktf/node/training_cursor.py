@@ -24,6 +24,7 @@ from sparktf.node.feed_queue import FeedChunk, FeedEnd, FeedQueue
 from sparktf.node.inference_answers import PendingAnswers
 from sparktf.v1 import feed_pb2
 from sparktf.wire.column_batch import Column, concat_rows, slice_rows
+from sparktf.wire.feed_wire import INFERENCE_FEED_ID
 
 
 class Place(enum.Enum):
@@ -106,6 +107,14 @@ class TrainingCursor:
             return False
         self._place = Place.END_SEEN  # the program has seen the end: no {} is owed
         return True
+
+    @property
+    def exhausted(self) -> bool:
+        """True once no row can come any more: ``terminate()`` was called, or the program has
+        seen the inference feed end, which happens only when the cluster's shutdown begins."""
+        if self._queue.closed:
+            return True
+        return self._feed_id == INFERENCE_FEED_ID and self._place is not Place.IN_FEED
 
     def terminate(self) -> None:
         """Take no more data; a ``next_batch`` blocked in another thread returns ``{}``."""

@@ -38,6 +38,12 @@ def _chief_copy(model: Any, ctx: Any, path: str | None, what: str) -> tuple[Any,
     target = path or ctx.export_dir
     if not target:
         raise ValueError("no export path: pass path= or start the cluster with export_dir=...")
+    keras, clone = _undistributed_copy(model, what)
+    return keras, clone, target
+
+
+def _undistributed_copy(model: Any, what: str) -> tuple[Any, Any]:
+    """``(keras, a clone of model outside any strategy, holding its trained weights)``."""
     keras = _keras_of(model)
     import tensorflow as tf
 
@@ -47,7 +53,7 @@ def _chief_copy(model: Any, ctx: Any, path: str | None, what: str) -> tuple[Any,
         )
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    return keras, clone, target
+    return keras, clone
 
 
 def export_model(model: Any, ctx: Any, path: str | None = None) -> str | None:
@@ -79,6 +85,17 @@ def export_saved_model(model: Any, ctx: Any, path: str | None = None) -> str | N
     if copy is None:
         return None
     keras, clone, target = copy
+    return _save_saved_model(keras, clone, target)
+
+
+def save_saved_model(model: Any, path: str) -> str:
+    """``export_saved_model`` on whichever node calls it, the caller having decided it is the
+    one to save (``sparktf.tfos.compat.export_saved_model(model, dir, is_chief)``)."""
+    keras, clone = _undistributed_copy(model, "save_saved_model")
+    return _save_saved_model(keras, clone, path)
+
+
+def _save_saved_model(keras: Any, clone: Any, target: str) -> str:
     if keras.__name__ == "tf_keras":
         clone.save(target, save_format="tf")
     else:

@@ -60,6 +60,9 @@ class SignatureRunner:
                     f"column '{spec.source_column}' gives input '{spec.name}' rows of shape "
                     f"{tuple(np.shape(col)[1:])}, the signature wants {wanted.shape[1:]}"
                 )
+            if wanted.dtype.is_numpy_compatible and wanted.dtype != tf.string:
+                # An int column (TFRecords give int64 pixels) feeds a float input as TFoS did.
+                col = np.asarray(col, dtype=wanted.dtype.as_numpy_dtype)
             feeds[spec.name] = tf.constant(col, dtype=wanted.dtype)
         outputs = self._fn(**feeds)
         return {name: value.numpy() for name, value in outputs.items()}

@@ -104,6 +104,11 @@ def validate_schema(schema: feed_pb2.FeedSchema) -> None:
             raise ValueError(
                 f"{describe(spec)} is FIXED_ARRAY with width {spec.width}; expected width >= 1"
             )
+        if spec.row_dims and int(np.prod(spec.row_dims)) != spec.width:
+            raise ValueError(
+                f"{describe(spec)} has rows of {spec.width} values, which do not fill its row "
+                f"shape {list(spec.row_dims)}"
+            )
 
 
 def decode_batch(
@@ -142,7 +147,10 @@ def decode_column(
             f"{len(offsets)} offset bytes; expected none"
         )
     flat = _as_bool(spec, flat)
-    return flat.reshape(num_rows, width) if spec.shape == feed_pb2.FIXED_ARRAY else flat
+    if spec.shape != feed_pb2.FIXED_ARRAY:
+        return flat
+    # row_dims: the shape a model's input wants each flat row in (28 x 28 x 1 for 784 values).
+    return flat.reshape(num_rows, *(spec.row_dims or (width,)))
 
 
 def _as_bool(spec: feed_pb2.ColumnSpec, flat: np.ndarray) -> np.ndarray:

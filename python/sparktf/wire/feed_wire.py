@@ -18,6 +18,10 @@ from typing import Any
 
 from sparktf.v1 import feed_pb2, inference_pb2
 
+#: The one feed every inference stream to a node shares; it ends only when the cluster's
+#: shutdown begins, so its end says no row will come any more.
+INFERENCE_FEED_ID = "inference"
+
 # Wire types (protobuf encoding).
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 # FeedMessage.batch (and InferRequest.batch), ColumnBatch.num_rows / columns,

@@ -43,6 +43,8 @@ import io.sparktf.proto.v1
  *  @param sharedMemoryFeed    feed tasks on a node's own machine hand it batches as files in a
  *                             shared-memory directory (/dev/shm) instead of on the socket;
  *                             false sends every batch over gRPC
+ *  @param maxResultBytes      [[TFCluster.runFunction]] alone (not a setting): the chief's
+ *                             pickled return value may take this many bytes; 0 sends none back
  *  {{{
  *  ClusterConfig(numExecutors = 2).withModelDir("/tmp/model")
  *  ClusterConfig(numExecutors = 2, checkpointDir = Some("hdfs:///ckpt/run1"), maxRestarts = 2)
@@ -67,7 +69,8 @@ final case class ClusterConfig(
     logDir: Option[String] = None,
     checkpointDir: Option[String] = None,
     maxRestarts: Int = 0,
-    sharedMemoryFeed: Boolean = true) {
+    sharedMemoryFeed: Boolean = true,
+    maxResultBytes: Long = 0) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))

@@ -132,6 +132,10 @@ final class TFCluster private (
     }
   }
 
+  /** InputMode.TENSORFLOW, once the programs ended well: the nodes of the last run. */
+  private[sparktf] def programResults: Seq[NodeInfo] =
+    programEnd.flatMap(_.value).flatMap(_.toOption).getOrElse(Nil)
+
   /** InputMode.TENSORFLOW: the barrier job lives as long as the programs. */
   private def awaitReservationJob(timeoutSeconds: Double): Seq[String] = programEnd match {
     case Some(f) =>
@@ -204,6 +208,18 @@ object TFCluster {
     lifecycle.started()
     new TFCluster(config, layout, supervisor, health, lifecycle, programEnd)
   }
+
+  /** Runs `program` on `config.numExecutors` barrier slots (InputMode.TENSORFLOW: TF_CONFIG set,
+   *  no feed), waits for every program (up to `config.shutdownTimeout`) and returns the chief's
+   *  return value, cloudpickled (at most `maxResultBytes`); see [[FunctionRunner]].
+   *  {{{
+   *  val pickled = TFCluster.runFunction(spark, TFProgram.script("train.py", "main_fun"),
+   *    ClusterConfig(numExecutors = 2, shutdownTimeout = 3600))
+   *  }}}
+   */
+  def runFunction(spark: SparkSession, program: TFProgram, config: ClusterConfig,
+      maxResultBytes: Long = FunctionRunner.DefaultMaxResultBytes): Array[Byte] =
+    FunctionRunner.run(spark, program, config, maxResultBytes)
 
   /** The most specific message in a chain of causes (Spark wraps task errors several times). */
   private[sparktf] def rootMessage(e: Throwable): String = {

@@ -68,7 +68,10 @@ class ClusterConfigSuite extends AnyFunSuite {
     val names = io.sparktf.proto.v1.ClusterSettings.getDescriptor.getFields.size
     val c = ClusterConfig.fromJson(all)
     val d = ClusterConfig(numExecutors = 2)
-    assert(c.productArity == names)
+    // The settings come first; after them only what TFCluster.runFunction sets, never a user.
+    val runFunctionOnly = Seq("maxResultBytes")
+    assert(c.productArity == names + runFunctionOnly.size)
+    assert(c.productElementNames.drop(names).toSeq == runFunctionOnly)
     (0 until names).foreach { i =>
       assert(c.productElement(i) != d.productElement(i), c.productElementName(i))
     }

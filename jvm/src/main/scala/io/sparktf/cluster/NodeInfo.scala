@@ -13,6 +13,7 @@ import scala.jdk.CollectionConverters._
  *  @param tensorboardUrl the URL of the TensorBoard this node serves, if it runs one
  *  @param sharedDir    the node's shared-memory directory: feed tasks that can see it (on the
  *                      node's machine) hand batches over as files there instead of on the socket
+ *  @param result       [[io.sparktf.TFCluster.runFunction]]: the chief's cloudpickled return value
  */
 final case class NodeInfo(
     barrierIndex: Int,
@@ -25,7 +26,8 @@ final case class NodeInfo(
     gpus: Seq[String] = Nil,
     cudaVisibleDevices: Option[String] = None,
     tensorboardUrl: Option[String] = None,
-    sharedDir: Option[String] = None) {
+    sharedDir: Option[String] = None,
+    result: Option[Array[Byte]] = None) {
   def describe: String = s"${role.address} (executor $executorId on $host, pid $pid)"
 
   /** The fields under the Python API's snake_case names, ready for a JSON writer. */

@@ -89,6 +89,24 @@ object ReservationStage {
           place.role.takesData) {
         NodeLauncher.sharedDir(clusterId, label)
       } else None
+    // runFunction's chief leaves its return value here: a directory of its own, since the
+    // node's working directory is removed the moment its process exits.
+    val resultDir =
+      if (config.maxResultBytes > 0 && config.inputMode == InputMode.TENSORFLOW &&
+          layout.actingChief.contains(place.role)) {
+        Some(NodeLauncher.workingDir(clusterId, s"$label-result"))
+      } else None
+    try startPlacedNode(ctx, clusterId, layout, config, program, secret, python, place, spec,
+        gpus, visibleDevices, workDir, sharedDir, resultDir)
+    finally resultDir.foreach(NodeProcess.deleteTree)
+  }
+
+  /** [[startNode]] once the task knows its place and the cluster's. */
+  private def startPlacedNode(ctx: BarrierTaskContext, clusterId: String, layout: ClusterLayout,
+      config: ClusterConfig, program: TFProgram, secret: ClusterSecret, python: String,
+      place: NodePlace, spec: Map[String, Seq[String]], gpus: Option[Seq[String]],
+      visibleDevices: Try[Option[String]], workDir: Path, sharedDir: Option[Path],
+      resultDir: Option[Path]): NodeInfo = {
     val boot = NodeBootstrap(
       clusterId = clusterId,
       role = place.role,
@@ -113,7 +131,9 @@ object ReservationStage {
       logDir = config.logDir,
       inputMode = config.inputMode,
       sharedDir = sharedDir,
-      executorId = place.executorId
+      executorId = place.executorId,
+      result = resultDir.map(d =>
+        NodeBootstrap.ResultFile(d.resolve(NodeBootstrap.ResultFileName), config.maxResultBytes))
     )
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
@@ -127,7 +147,8 @@ object ReservationStage {
       s"${place.host}:${ready.port} (TF port ${place.tfPort}" +
       boot.cudaVisibleDevices.fold("")(d => s", CUDA_VISIBLE_DEVICES='$d'") +
       ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
-    if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node)
+    val result =
+      if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node, boot.result) else None
     NodeInfo(
       place.index,
       place.role,
@@ -139,7 +160,8 @@ object ReservationStage {
       gpus.getOrElse(Nil),
       boot.cudaVisibleDevices,
       ready.tensorboardUrl,
-      sharedDir.map(_.toString)
+      sharedDir.map(_.toString),
+      result
     )
   }
 
@@ -211,8 +233,10 @@ object ReservationStage {
     }
   }
 
-  /** InputMode.TENSORFLOW: the task lives as long as its node's program. */
-  private def awaitProgram(ctx: BarrierTaskContext, node: NodeProcess): Unit = {
+  /** InputMode.TENSORFLOW: the task lives as long as its node's program; returns the program's
+   *  pickled return value when the node was asked for it (`result`). */
+  private def awaitProgram(ctx: BarrierTaskContext, node: NodeProcess,
+      result: Option[NodeBootstrap.ResultFile]): Option[Array[Byte]] = {
     // Spark kills the other tasks of a failed barrier stage without interrupting them: a node
     // blocked on its dead peer would hold the executor (and a restart) forever.
     while (!node.process.waitFor(500, TimeUnit.MILLISECONDS)) {
@@ -223,11 +247,13 @@ object ReservationStage {
     }
     Thread.sleep(200) // let the pumps copy the last lines
     val code = node.process.exitValue()
+    val returned = if (code == 0) result.map(r => ProgramResultFile.read(r, node.role)) else None
     node.stop(0)
     if (code != 0) {
       throw new SparkTFException(s"node ${node.role.address} ${node.exitDescription}; its " +
         s"stderr ends with:\n${node.stderrTail}")
     }
+    returned
   }
 
   /** A free port on the executor's address, for TensorFlow's own server to bind later. */

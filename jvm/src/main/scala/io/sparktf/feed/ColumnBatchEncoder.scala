@@ -102,8 +102,10 @@ final class ColumnBatchEncoder(
       elements(i) += n
       off.putInt(elements(i))
       batchBytes += 4
-    } else if (widths(i) < 0) widths(i) = n
-    else if (widths(i) != n) {
+    } else if (widths(i) < 0) {
+      c.checkWidth(n, partition)
+      widths(i) = n
+    } else if (widths(i) != n) {
       throw new SparkTFException(s"column '${c.source}' holds arrays of ${widths(i)} elements, " +
         s"but row ${rowsSeen + 1} of partition $partition has $n; sparktf feeds array columns " +
         "of one fixed length: pad or trim them to the same length")
@@ -142,8 +144,10 @@ final class ColumnBatchEncoder(
   private def writeVector(i: Int, c: FeedColumn, v: InternalRow): Unit = {
     val dense = v.getByte(0) == 1
     val size = if (dense) v.getArray(3).numElements() else v.getInt(1)
-    if (widths(i) < 0) widths(i) = size
-    else if (widths(i) != size) {
+    if (widths(i) < 0) {
+      c.checkWidth(size, partition)
+      widths(i) = size
+    } else if (widths(i) != size) {
       throw new SparkTFException(s"column '${c.source}' holds vectors of size ${widths(i)}, but " +
         s"row ${rowsSeen + 1} of partition $partition has size $size; sparktf feeds vectors of " +
         "one size per column")

@@ -14,18 +14,33 @@ import io.sparktf.proto.v1.{ColumnSpec, DType, FeedSchema, Shape}
  *  @param shape     SCALAR; FIXED_ARRAY (width learned from the first row, or an ML vector's
  *                   size); VAR_ARRAY (arrays named in `raggedColumns`)
  *  @param isVector  a Spark ML vector (dense or sparse), fed dense as float64
+ *  @param rowDims   FIXED_ARRAY only: the shape the node gives each row's values (a model's
+ *                   input shape without its batch dimension, e.g. 28 x 28 x 1 for 784 values);
+ *                   empty leaves rows flat. [[checkWidth]] refuses a width they do not fit.
  */
 final case class FeedColumn(ordinal: Int, source: String, tensor: String, dtype: DType,
-    shape: Shape, sparkType: DataType, isVector: Boolean = false) {
+    shape: Shape, sparkType: DataType, isVector: Boolean = false, rowDims: Seq[Long] = Nil) {
   def elementBytes: Int = FeedColumn.elementBytes(dtype)
   def isArray: Boolean = shape != Shape.SCALAR
 
   def spec(width: Int): ColumnSpec = {
     val b = ColumnSpec.newBuilder().setName(tensor).setSourceColumn(source).setDtype(dtype)
       .setShape(shape)
-    if (shape == Shape.FIXED_ARRAY) b.setWidth(width)
+    if (shape == Shape.FIXED_ARRAY) {
+      b.setWidth(width)
+      rowDims.foreach(d => b.addRowDims(d))
+    }
     b.build()
   }
+
+  /** The first row's width fits [[rowDims]] (their product), else an error naming both. */
+  def checkWidth(width: Int, partition: Int): Unit =
+    if (rowDims.nonEmpty && rowDims.product != width) {
+      throw new SparkTFException(s"column '$source' holds arrays of $width values (partition " +
+        s"$partition), but input '$tensor' takes rows of shape ${rowDims.mkString("[", ", ", "]")}" +
+        s" = ${rowDims.product} values: feed a column of ${rowDims.product}-value arrays, or " +
+        "map the input to another column")
+    }
 }
 
 object FeedColumn {

@@ -48,7 +48,7 @@ object ModelPlan {
         ", which inputMapping feeds from no column")
     }
     val columns = FeedColumn.fromSchema(schema, mapping)
-    columns.foreach(c => checkKind(c, sig.inputs(c.tensor), where))
+      .map(c => checkKind(c, sig.inputs(c.tensor), where))
 
     val outputs =
       if (outputMapping.nonEmpty) outputMapping else sig.outputs.keys.toSeq.sorted.map(o => o -> o)
@@ -70,7 +70,10 @@ object ModelPlan {
     ModelPlan(columns, results, schema)
   }
 
-  private def checkKind(c: FeedColumn, t: TensorSpec, where: String): Unit = {
+  /** `c` as it can feed `t`: a flat array column feeding an input of rank 3 or more gets the
+   *  input's row shape (`rowDims`), checked against the column's width when its first row is
+   *  read; anything else that cannot feed `t` is refused here, naming the column. */
+  private def checkKind(c: FeedColumn, t: TensorSpec, where: String): FeedColumn = {
     val isString = c.dtype == DType.STRING || c.dtype == DType.BINARY
     val wantsString = t.dtype == 7
     def refuse(why: String) = throw new SparkTFException(s"column '${c.source}' " +
@@ -81,13 +84,29 @@ object ModelPlan {
     if (!wantsString && !SavedModelSignature.DTypeNames.contains(t.dtype)) {
       refuse("sparktf feeds numbers, booleans and strings only")
     }
-    t.rank.foreach { rank =>
+    t.dims.fold(c) { dims =>
+      val rank = dims.size
       val columnRank = if (c.shape == Shape.SCALAR) 1 else 2
-      if (rank != columnRank) refuse(
-        if (rank == 1) "the input takes one value a row, the column holds arrays"
-        else if (columnRank == 1) s"the input takes rank-$rank rows, the column one value a row"
-        else s"the input takes rank-$rank tensors; feed rows as flat arrays of rank 2")
-      if (c.shape == Shape.VAR_ARRAY) refuse("ragged columns cannot feed a dense input")
+      if (c.shape == Shape.VAR_ARRAY && rank > 1) refuse("ragged columns cannot feed a dense input")
+      if (rank == columnRank) {
+        // A known width is checked on the first row, in the JVM, naming the column.
+        if (rank == 2 && c.shape == Shape.FIXED_ARRAY && dims(1) >= 0)
+          c.copy(rowDims = dims.drop(1))
+        else c
+      } else if (rank == 1) refuse("the input takes one value a row, the column holds arrays")
+      else if (rank == 0) refuse("the input takes one scalar a call, not rows")
+      else if (columnRank == 1)
+        refuse(s"the input takes rank-$rank rows, the column one value a row")
+      else {
+        // A flat array (an image as 784 values, as TensorFlowOnSpark fed them) takes the input's
+        // row shape when every dimension but the batch is known.
+        val rowDims = dims.drop(1)
+        if (rowDims.exists(_ < 0)) refuse(s"the input takes rows of shape " +
+          s"${rowDims.map(d => if (d < 0) "?" else d.toString).mkString("[", ", ", "]")}; " +
+          "sparktf reshapes a flat array column only to a fully known row shape: export the " +
+          "model with a fixed input shape, or feed a rank-2 input")
+        c.copy(rowDims = rowDims)
+      }
     }
   }
 }

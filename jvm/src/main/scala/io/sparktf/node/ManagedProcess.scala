@@ -125,12 +125,14 @@ object ManagedProcess {
   }
 
   /** `python -u -m module arg` run in `dir`, with this jar's `sparktf` package first on
-   *  PYTHONPATH and unbuffered output (the pumps forward it line by line). */
+   *  PYTHONPATH, then the Python files the application shipped ([[ShippedPythonFiles]]), and
+   *  unbuffered output (the pumps forward it line by line). */
   def pythonModule(python: String, module: String, arg: String, dir: Path): ProcessBuilder = {
     val pb = new ProcessBuilder(python, "-u", "-m", module, arg).directory(dir.toFile)
     val env = pb.environment()
     env.put("PYTHONPATH",
-      (pythonPath() ++ Option(env.get("PYTHONPATH")).filter(_.nonEmpty))
+      (pythonPath() ++ ShippedPythonFiles.paths() ++
+        Option(env.get("PYTHONPATH")).filter(_.nonEmpty))
         .mkString(File.pathSeparator))
     env.put("PYTHONUNBUFFERED", "1")
     pb

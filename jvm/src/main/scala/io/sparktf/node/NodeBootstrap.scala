@@ -53,7 +53,8 @@ final case class NodeBootstrap(
     logDir: Option[String] = None,
     inputMode: InputMode.InputMode = InputMode.SPARK,
     sharedDir: Option[Path] = None,
-    executorId: String = "") {
+    executorId: String = "",
+    result: Option[NodeBootstrap.ResultFile] = None) {
 
   def readyFile: Path = workingDir.resolve(NodeBootstrap.ReadyFileName)
 
@@ -92,6 +93,9 @@ final case class NodeBootstrap(
     checkpointDir.foreach(b.setCheckpointDir)
     logDir.foreach(b.setLogDir)
     sharedDir.foreach(d => b.setSharedDir(d.toString))
+    result.foreach(r =>
+      b.setResult(
+        v1.ProgramResult.newBuilder().setPath(r.path.toString).setMaxBytes(r.maxBytes)))
     b.build()
   }
 
@@ -109,6 +113,11 @@ final case class NodeBootstrap(
 object NodeBootstrap {
   val FileName = "bootstrap.json"
   val ReadyFileName = "ready.json"
+  val ResultFileName = "result.pkl"
+
+  /** Where the chief cloudpickles its program's return value ([[io.sparktf.TFCluster.runFunction]])
+   *  and the most bytes it may take. */
+  final case class ResultFile(path: Path, maxBytes: Long)
 
   /** Proto3 JSON with the .proto's own field names and every field shown, zeros too: the file is
    *  what a person reads when a node will not start. */

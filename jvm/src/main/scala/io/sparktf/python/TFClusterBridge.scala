@@ -25,6 +25,13 @@ object TFClusterBridge {
   def run(spark: SparkSession, program: TFProgram, configJson: String): TFCluster =
     TFCluster.run(spark, program, ClusterConfig.fromJson(configJson))
 
+  /** [[TFCluster.runFunction]]: the settings as JSON; the chief's pickled return value (an Int
+   *  bound: a py4j int, and a task result that large is already more than Spark ships well). */
+  def runFunction(spark: SparkSession, program: TFProgram, configJson: String,
+      maxResultBytes: Int): Array[Byte] =
+    TFCluster.runFunction(spark, program, ClusterConfig.fromJson(configJson),
+      maxResultBytes.toLong)
+
   /** [[TFCluster.nodes]]: a JSON list of objects (role, host, pid, gpus, ...). */
   def nodes(cluster: TFCluster): String =
     new ObjectMapper().writeValueAsString(cluster.nodes.map(_.toJavaMap).asJava)

@@ -41,4 +41,24 @@ class ModelPlanSuite extends AnyFunSuite {
       ModelPlan(schema, sig, Seq("features" -> "x"), Seq("logits" -> "p")))
     assert(e.getMessage.contains("'logits'") && e.getMessage.contains("score"))
   }
+
+  test("a flat array column takes an image input's row shape; an unknown row shape is refused") {
+    val cnn = sig.copy(inputs = Map("conv2d_input" -> TensorSpec("conv2d_input", 1,
+      Some(Seq(-1L, 28L, 28L, 1L)))))
+    val images = StructType.fromDDL("image array<bigint>, label bigint")
+    val plan = ModelPlan(images, cnn, Seq("image" -> "conv2d_input"), Seq("score" -> "s"))
+    assert(plan.columns.map(_.rowDims) == Seq(Seq(28L, 28L, 1L)))
+    assert(plan.columns.head.spec(784).getRowDimsList.toArray.toSeq == Seq(28L, 28L, 1L))
+    val wrong = intercept[SparkTFException](plan.columns.head.checkWidth(100, partition = 3))
+    assert(
+      wrong.getMessage.contains("column 'image' holds arrays of 100 values (partition 3)") &&
+        wrong.getMessage.contains("[28, 28, 1] = 784 values"),
+      wrong.getMessage
+    )
+    val open = sig.copy(inputs = Map("x" -> TensorSpec("x", 1, Some(Seq(-1L, -1L, -1L, 3L)))))
+    val e = intercept[SparkTFException](ModelPlan(images, open, Seq("image" -> "x"), Nil))
+    assert(e.getMessage.contains("column 'image'") && e.getMessage.contains("[?, ?, 3]"))
+    // A rank-2 input of known width is checked on the first row too.
+    assert(ModelPlan(schema, sig, Seq("features" -> "x"), Nil).columns.head.rowDims == Seq(4L))
+  }
 }

@@ -84,10 +84,20 @@ class NodeBootstrapSuite extends AnyFunSuite {
 
   test("every field of NodeBootstrap is written") {
     val written = new ObjectMapper().readTree(testdata.resolve("node_bootstrap.json").toFile)
-    val unset = Set("export_dir", "log_dir") // optional, and None in this bootstrap
+    // Optional, and None in this bootstrap (result: runFunction's chief alone has one).
+    val unset = Set("export_dir", "log_dir", "result")
     v1.NodeBootstrap.getDescriptor.getFields.forEach { f =>
       assert(written.has(f.getName) != unset.contains(f.getName), f.getName)
     }
+  }
+
+  test("runFunction's chief is told where to leave its return value, and how large it may be") {
+    val dir = Paths.get("/tmp/sparktf-c1-chief-0")
+    val boot = bootstrap(dir, TFProgram.pickled(Array[Byte](1))).copy(
+      result = Some(NodeBootstrap.ResultFile(dir.resolve(NodeBootstrap.ResultFileName), 1024)))
+    val json = new ObjectMapper().readTree(NodeBootstrap.json(boot.message))
+    assert(json.get("result").get("path").asText() == "/tmp/sparktf-c1-chief-0/result.pkl")
+    assert(json.get("result").get("max_bytes").asText() == "1024")
   }
 
   test("the model server's bootstrap is the contract file Python reads") {
