@@ -44,8 +44,10 @@ def server_command(port: int) -> list[str]:
         "spark.ui.enabled": "false",
         "spark.task.maxFailures": "2",
         "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures": "1",
-        # A command whose client is gone is interrupted 5 s after it detached (default 5 min),
-        # so the disconnect test sees its cluster stopped within seconds.
+        # A command whose client is gone is interrupted once its response stream ends (every
+        # 10 s here, 2 min by default; a live client reattaches) and it stays detached for 5 s
+        # (5 min by default): the disconnect test sees its cluster stopped within seconds.
+        "spark.connect.execute.reattachable.senderMaxStreamDuration": "10s",
         "spark.connect.execute.manager.detachedTimeout": "5s",
         "spark.connect.execute.manager.maintenanceInterval": "1s",
     }
@@ -170,7 +172,7 @@ def test_train_from_a_connect_dataframe_counts_every_row(connect_server):
     assert report["rows_total"] == 2 * 600, report
     assert sum(report["rows_per_node"].values()) == 2 * 600, report
     assert len(report["rows_per_node"]) == 2, report
-    assert result["roles"] == ["chief", "worker"], result
+    assert result["roles"] == ["chief:0", "worker:0"], result
     assert result["cluster_id"] and result["tensorboard_url"] is None, result
     assert result["state"] == "done", result
     # A Connect client runs no JVM: pyspark's Connect client is gRPC alone.
@@ -224,12 +226,12 @@ def test_a_client_killed_mid_training_leaves_no_node(connect_server):
                     break
             assert time.time() < deadline, "the client did not start training within 180 s"
         assert len(pids) == 2, f"nodes: {pids}\n{connect_server.tail()}"
-        time.sleep(5)  # training is under way: the program takes 10 rows a second
+        time.sleep(5)  # training is under way: the program takes 10 rows a second, of 20,000
         assert all(_alive(pid) for pid in pids), "the nodes ended before the client was killed"
     finally:
         client.kill()
         client.wait(timeout=30)
-    # The server interrupts the orphaned train (detachedTimeout 5 s) and sparktf stops its
+    # The server interrupts the orphaned train (10 s + 5 s here) and sparktf stops its
     # cluster: no node is left, although the client never called shutdown().
     deadline = time.time() + 90
     while any(_alive(pid) for pid in pids) and time.time() < deadline:

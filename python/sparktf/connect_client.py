@@ -100,4 +100,4 @@ def _as_sparktf_error(e: Exception) -> Exception:
     if at < 0:
         return e
     message = text[at + len(_SERVER_ERROR) :].lstrip(":) ")
-    return SparkTFError(message)
+    return SparkTFError(message.split("\n\nJVM stacktrace:")[0].rstrip())

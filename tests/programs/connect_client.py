@@ -134,10 +134,12 @@ def scenario_failure(spark, _dir):
 
 
 def scenario_disconnect(spark, _dir):
-    cluster = TFCluster.run(spark, read_slowly, None, num_executors=2, **TIMEOUTS)
+    # Rows of 1 KiB and a queue of one batch: the feed waits on the slow program for minutes.
+    df = spark.range(20000, numPartitions=2).selectExpr("cast(sequence(0, 255) as array<float>) x")
+    cluster = TFCluster.run(spark, read_slowly, None, num_executors=2, queue_capacity=1, **TIMEOUTS)
     say(pids=[n["pid"] for n in cluster.nodes])
     say(training=True)
-    cluster.train(features(spark, 20000))  # the test kills this process here
+    cluster.train(df)  # the test kills this process here
     say(finished=True)
 
 

@@ -95,7 +95,7 @@ object ConnectOperations {
     node.put("cluster_id", cluster.clusterId).put("restarts", cluster.restarts)
       .put("state", cluster.state.name)
     cluster.tensorboardUrl.fold(node.putNull("tensorboard_url"))(node.put("tensorboard_url", _))
-    node.set("nodes", mapper.readTree(TFClusterBridge.nodes(cluster)))
+    node.replace("nodes", mapper.readTree(TFClusterBridge.nodes(cluster)))
     node
   }
 

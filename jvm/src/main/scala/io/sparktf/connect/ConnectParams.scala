@@ -37,7 +37,7 @@ object ConnectParams {
     val node = mapper.createObjectNode()
     stage.extractParamMap().toSeq.foreach { pair =>
       val param = pair.param.asInstanceOf[Param[Any]]
-      node.set(param.name, mapper.readTree(param.jsonEncode(pair.value)))
+      node.replace(param.name, mapper.readTree(param.jsonEncode(pair.value)))
     }
     mapper.writeValueAsString(node)
   }
