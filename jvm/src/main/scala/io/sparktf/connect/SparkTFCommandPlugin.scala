@@ -1,5 +1,6 @@
 package io.sparktf.connect
 
+import com.google.protobuf.{Any => ProtoAny}
 import org.apache.spark.connect.proto.ExecutePlanResponse
 import org.apache.spark.sql.connect.planner.SparkConnectPlanner
 import org.apache.spark.sql.connect.plugin.CommandPlugin
@@ -8,7 +9,6 @@ import org.slf4j.LoggerFactory
 
 import io.sparktf.SparkTFException
 import io.sparktf.proto.v1.{ConnectCommand, ConnectReply}
-import com.google.protobuf.{Any => ProtoAny}
 
 /** sparktf's Spark Connect command plugin: runs a client's [[ConnectCommand]] (start a cluster,
  *  train, status, shutdown, fit a TFEstimator) in the server's driver and answers one

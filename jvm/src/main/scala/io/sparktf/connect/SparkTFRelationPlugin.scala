@@ -2,13 +2,13 @@ package io.sparktf.connect
 
 import java.util.Optional
 
+import com.google.protobuf.{Any => ProtoAny}
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan
 import org.apache.spark.sql.connect.planner.SparkConnectPlanner
 import org.apache.spark.sql.connect.plugin.RelationPlugin
 import org.apache.spark.sql.sparktf.ConnectFrames
 
 import io.sparktf.proto.v1.ConnectRelation
-import com.google.protobuf.{Any => ProtoAny}
 
 /** sparktf's Spark Connect relation plugin: plans a client's [[ConnectRelation]]
  *  (`cluster.inference`, `TFModel.transform`) into the DataFrame the classic API returns, so the
