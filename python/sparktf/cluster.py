@@ -188,6 +188,11 @@ class TFCluster:
         """
         # First, while locals() holds the arguments alone: the settings the caller gave.
         config = settings_json(locals())
+        if type(sc).__module__.startswith("pyspark.sql.connect"):
+            # A Spark Connect session: no JVM here, the server's sparktf plugin runs the cluster.
+            from sparktf.connect_cluster import ConnectTFCluster
+
+            return ConnectTFCluster.start(sc, map_fun, tf_args, config)
         spark = _session(sc)
         program = _jvm_class(spark, "io.sparktf.TFProgram").pickled(
             bytearray(_pickle_program(map_fun, tf_args))

@@ -38,9 +38,14 @@ from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import JavaMLReadable, JavaMLReader, JavaMLWritable
 from pyspark.ml.wrapper import JavaEstimator, JavaModel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, is_remote
 
 from sparktf.cluster import _call, _pickle_program
+
+
+def _connect(dataset: DataFrame) -> bool:
+    """A Spark Connect DataFrame (``pyspark.sql.connect``): the stage runs in the server."""
+    return type(dataset).__module__.startswith("pyspark.sql.connect")
 
 
 class _JavaClassReader(JavaMLReader):
@@ -151,7 +156,9 @@ class TFModel(JavaModel, _TFParams, JavaMLReadable, JavaMLWritable):
         batch_size: int | None = None,
         signature: str | None = None,
     ) -> None:
-        if java_model is None and SparkSession.getActiveSession() is not None:
+        # Under Spark Connect (is_remote) the stage is params alone: the server builds the
+        # Scala one for each transform.
+        if java_model is None and not is_remote() and SparkSession.getActiveSession() is not None:
             java_model = JavaModel._new_java_obj(self._java_class_name)
         super().__init__(java_model)
         if java_model is not None:
@@ -171,6 +178,10 @@ class TFModel(JavaModel, _TFParams, JavaMLReadable, JavaMLWritable):
             self._transfer_params_to_java()
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
+        if _connect(dataset):
+            from sparktf import connect_ml
+
+            return connect_ml.transform(self, dataset)
         # As JavaTransformer does, with sparktf's errors raised as SparkTFError.
         self._transfer_params_to_java()
         return DataFrame(_call(self._java_obj.transform, dataset._jdf), dataset.sparkSession)
@@ -233,9 +244,11 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
         """A parameter left None takes the Scala stage's default (``io.sparktf.ml.TFEstimator``
         and ``TFParams``: no ps, one epoch, 1,024 rows per batch, ``serving_default``)."""
         super().__init__()
-        self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
-        # The Scala stage's defaults: they are stated there alone.
-        self._transfer_params_from_java()
+        self._connect_program: bytes | None = None
+        if not is_remote():
+            self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
+            # The Scala stage's defaults: they are stated there alone.
+            self._transfer_params_from_java()
         if train_fn is not None:
             self.setTrainFn(train_fn, tf_args)
         given = {
@@ -258,9 +271,21 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
     def setTrainFn(self, train_fn: Callable[[Any, Any], Any], tf_args: Any = None) -> TFEstimator:
         """The program: ``train_fn(tf_args, ctx)`` on every node (cloudpickled, like
         ``TFCluster.run``)."""
+        if is_remote():
+            # Spark Connect: no JVM here; the bytes travel with fit's command.
+            self._connect_program = _pickle_program(train_fn, tf_args)
+            return self
         jvm = SparkSession.getActiveSession()._jvm  # type: ignore[union-attr]
         jprogram = jvm.io.sparktf.TFProgram.pickled(bytearray(_pickle_program(train_fn, tf_args)))
         return self._set(program=jvm.io.sparktf.TFProgram.toJson(jprogram))
+
+    def _fit(self, dataset: DataFrame) -> TFModel:
+        if _connect(dataset):
+            from sparktf import connect_ml
+
+            model = connect_ml.fit(self, dataset, self._connect_program, TFModel())
+            return self._copyValues(model)
+        return super()._fit(dataset)
 
     def _fit_java(self, dataset: DataFrame) -> Any:
         # As JavaEstimator does, with sparktf's errors raised as SparkTFError.
