@@ -13,6 +13,7 @@ ROWS = 2000
 
 
 def chatty(args, ctx):
+    import os
     import sys
     import time
 
@@ -23,6 +24,7 @@ def chatty(args, ctx):
         if batch:
             rows += len(batch["id"])
     print(f"{ctx.job_name}:{ctx.task_index} took {rows} rows")
+    print(f"TF_CPP_MIN_LOG_LEVEL={os.environ.get('TF_CPP_MIN_LOG_LEVEL')}")
     print(f"a warning from {ctx.job_name}", file=sys.stderr)
     if ctx.job_name == "worker":
         time.sleep(1)  # the lines above reach the driver before the flood pushes them out
@@ -55,6 +57,8 @@ def test_chief_lines_and_progress_by_default(spark, capsys):
     assert "[chief:0] chief:0 took 2000 rows" in out.splitlines()
     assert "[chief:0] a warning from chief" in out.splitlines()
     assert "[worker:0]" not in out, "node_output defaults to the chief alone"
+    # TensorFlow's C++ logging starts at warnings on the nodes, unless the user sets it.
+    assert "[chief:0] TF_CPP_MIN_LOG_LEVEL=2" in out.splitlines()
     progress = [line for line in err.splitlines() if line.startswith("sparktf: train 1: ")]
     assert progress, err
     assert re.match(
@@ -66,11 +70,14 @@ def test_chief_lines_and_progress_by_default(spark, capsys):
 
 def test_all_nodes_a_flood_and_no_progress(spark, capsys):
     flood = 100_000
-    run_and_train(spark, flood=flood, node_output="all", progress=False)
+    run_and_train(
+        spark, flood=flood, node_output="all", progress=False, env={"TF_CPP_MIN_LOG_LEVEL": "1"}
+    )
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert "[worker:0] worker:0 took 2000 rows" in lines
     assert "[chief:0] chief:0 took 2000 rows" in lines
+    assert "[chief:0] TF_CPP_MIN_LOG_LEVEL=1" in lines, "the user's setting wins"
     shown = [
         int(m.group(1)) for m in map(re.compile(r"\[worker:0\] flood (\d+)$").match, lines) if m
     ]
