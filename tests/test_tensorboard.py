@@ -169,3 +169,40 @@ def test_every_workers_summaries_appear_in_tensorboard(spark, tmp_path):
             assert [p[1] for p in points] == [0, 1, 2], (run, points)
     finally:
         cluster.shutdown()
+
+
+def wait_for_release(args, ctx):
+    import os
+    import time
+
+    deadline = time.monotonic() + 120
+    while not os.path.exists(args["release"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def test_input_mode_tensorflow_reports_the_url_while_the_programs_run(spark, tmp_path, capsys):
+    release = tmp_path / "release"
+    cluster = TFCluster.run(
+        spark,
+        wait_for_release,
+        {"release": str(release)},
+        num_executors=2,
+        input_mode=InputMode.TENSORFLOW,
+        tensorboard=True,
+        log_dir=str(tmp_path / "logs"),
+        reservation_timeout=60,
+        shutdown_timeout=120,
+    )
+    try:
+        # The URL rides on the executor's heartbeat (every 10 s by default).
+        deadline = time.monotonic() + 60
+        while cluster.tensorboard_url is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        url = cluster.tensorboard_url
+        assert url and url.startswith("http://127.0.0.1:"), url
+        assert answers(url)
+    finally:
+        release.write_text("done")
+        cluster.shutdown()
+    out, _ = capsys.readouterr()
+    assert f"sparktf: TensorBoard serves every node's runs at {url}" in out.splitlines()

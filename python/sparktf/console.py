@@ -1,7 +1,8 @@
 """What the driver's console shows while a cluster runs: the nodes' output lines
-(``[chief:0] Epoch 1/3 ...``) and ``train()``'s progress, both read from the JVM
-(``TFClusterBridge.console``: ``io.sparktf.cluster.NodeConsole`` and
-``io.sparktf.feed.FeedProgress``), which decides what there is to show; this module only prints.
+(``[chief:0] Epoch 1/3 ...``), the TensorBoard URL once known and ``train()``'s progress, all
+read from the JVM (``TFClusterBridge.console``: ``io.sparktf.cluster.NodeConsole``,
+``TFCluster.tensorboardUrl`` and ``io.sparktf.feed.FeedProgress``), which decides what there is
+to show; this module only prints.
 
 In a terminal or a notebook the progress is a ``tqdm`` bar; when the output is not interactive
 (a log file, CI) it is a line every ``LOG_SECONDS`` and at each epoch's end. Example::
@@ -95,6 +96,7 @@ class ClusterConsole:
         self._view = ProgressView(interactive())
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._tensorboard_url: str | None = None
         self._thread = threading.Thread(target=self._run, name="sparktf-console", daemon=True)
 
     def start(self) -> ClusterConsole:
@@ -114,6 +116,10 @@ class ClusterConsole:
             state = json.loads(self._read())
             for line in state["lines"]:
                 self._view.write(line)
+            url = state.get("tensorboard_url")
+            if url and url != self._tensorboard_url:
+                self._tensorboard_url = url
+                self._view.write(f"sparktf: TensorBoard serves every node's runs at {url}")
             if self._show_progress and state["progress"] is not None:
                 self._view.show(state["progress"])
 

@@ -7,7 +7,6 @@ import scala.util.control.NonFatal
 
 import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.apache.spark.sql.types.StructType
-import org.slf4j.LoggerFactory
 
 import io.sparktf.cluster._
 import io.sparktf.feed.{ClusterFeed, FeedColumn, FeedProgress, FeedRefused, RestartingFeed}
@@ -51,9 +50,12 @@ final class TFCluster private (
   def nodes: Seq[NodeInfo] = supervisor.current.nodes
   def fedNodes: IndexedSeq[NodeInfo] = nodes.filter(_.role.takesData).toIndexedSeq
 
-  /** Where the cluster's TensorBoard answers (`tensorboard = true`, InputMode.SPARK), e.g.
-   *  `Some("http://10.0.0.5:39871/")`; it stops with the cluster. */
-  def tensorboardUrl: Option[String] = nodes.flatMap(_.tensorboardUrl).headOption
+  /** Where the cluster's TensorBoard answers (`tensorboard = true`), e.g.
+   *  `Some("http://10.0.0.5:39871/")`; it stops with the cluster. In InputMode.TENSORFLOW it is
+   *  known a heartbeat after the node started (see [[io.sparktf.cluster.TensorBoardAnnouncement]]).
+   */
+  def tensorboardUrl: Option[String] =
+    nodes.flatMap(_.tensorboardUrl).headOption.orElse(supervisor.announcedTensorBoardUrl)
 
   private val trainCalls = new java.util.concurrent.atomic.AtomicInteger()
   @volatile private var lastProgress: Option[FeedProgress] = None
@@ -176,7 +178,6 @@ final class TFCluster private (
 }
 
 object TFCluster {
-  private val log = LoggerFactory.getLogger(classOf[TFCluster])
 
   /** Starts a cluster: checks the settings, waits for the executors, reserves them in a barrier
    *  stage and starts one TensorFlow node on each.
@@ -213,10 +214,6 @@ object TFCluster {
         console = NodeConsole.start(supervisor, layout, config.nodeOutput)
         None
       case _ =>
-        if (config.tensorboard) {
-          log.warn("sparktf: in InputMode.TENSORFLOW the driver learns no TensorBoard URL (the " +
-            "nodes report when their programs end); the chief's executor log has it")
-        }
         // The barrier tasks live as long as the programs; the job runs in the background and
         // shutdown() waits for it.
         Some(supervisor.startPrograms())

@@ -31,7 +31,8 @@ object TFClusterBridge {
 
   /** What the driver's Python shows while the cluster runs, as JSON: `lines`, the nodes' output
    *  lines since the last call (see [[io.sparktf.cluster.NodeConsole]]; from the first call on
-   *  the JVM prints none itself), and `progress`, the last train()'s
+   *  the JVM prints none itself), `tensorboard_url` ([[TFCluster.tensorboardUrl]]) and
+   *  `progress`, the last train()'s
    *  ([[io.sparktf.feed.FeedProgress.Snapshot]]) or null. */
   def console(cluster: TFCluster): String = {
     val lines = cluster.console.fold(Seq.empty[String])(_.take())
@@ -39,6 +40,10 @@ object TFClusterBridge {
     val out = mapper.createObjectNode()
     val array = out.putArray("lines")
     lines.foreach(l => array.add(l))
+    cluster.tensorboardUrl match {
+      case Some(u) => out.put("tensorboard_url", u)
+      case None => out.putNull("tensorboard_url")
+    }
     cluster.progress match {
       case Some(p) => out.set("progress", mapper.readTree(p.toJson))
       case None => out.putNull("progress")
