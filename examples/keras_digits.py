@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export-dir", default=None)
     parser.add_argument("--jar", default=None, help="sparktf jar (default: sparktf.jar_path())")
     opts = parser.parse_args(argv)
+    # The driver's own TensorFlow (the evaluation) at errors only, as the nodes' at warnings.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     from pyspark.sql import SparkSession
 
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             "export_dir": export_dir,
             "sparktf_from": os.path.dirname(os.path.dirname(os.path.abspath(sparktf.__file__))),
         }
-        print(json.dumps(result))
+        print(summary_table(result), file=sys.stderr)
+        print(json.dumps(result))  # for scripts
         if report["rows_total"] != train_rows * opts.epochs:
             print(
                 f"rows fed {report['rows_total']} != {train_rows} x {opts.epochs}", file=sys.stderr
@@ -153,6 +156,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         spark.stop()
+
+
+def summary_table(result: dict[str, Any]) -> str:
+    """The run at a glance, for a person (the JSON line after it is for scripts)."""
+    per_node = ", ".join(
+        f"{node} {rows:,}" for node, rows in sorted(result["rows_per_node"].items())
+    )
+    rows = [
+        ("test accuracy", f"{result['test_accuracy']:.4f}"),
+        (
+            "rows fed",
+            f"{result['rows_fed']:,} = {result['train_rows']:,} x {result['epochs']} "
+            f"epochs ({per_node})",
+        ),
+        ("feed", f"{result['feed_rows_per_second']:,.0f} rows/s"),
+        ("cluster start", f"{result['cluster_start_seconds']} s"),
+        ("wall time", f"{result['wall_seconds']} s"),
+        ("model", result["export_dir"]),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(["", "sparktf demo", *(f"  {n:<{width}}  {v}" for n, v in rows), ""])
 
 
 def _jar_on_classpath() -> bool:

@@ -16,6 +16,7 @@ from py4j.protocol import Py4JJavaError
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 
+from sparktf.console import ClusterConsole
 from sparktf.settings import JVM_DEFAULT, settings_json
 
 
@@ -123,6 +124,10 @@ class TFCluster:
         self._spark = spark
         # The py4j forms of the Scala cluster's calls (JSON in, JSON out).
         self._bridge = _jvm_class(spark, _BRIDGE)
+        bridge = self._bridge
+        self._console = ClusterConsole(
+            lambda: bridge.console(java_obj), show_progress=bool(java_obj.config().progress())
+        ).start()
 
     @staticmethod
     def run(
@@ -148,6 +153,8 @@ class TFCluster:
         checkpoint_dir: str | None = JVM_DEFAULT,
         max_restarts: int = JVM_DEFAULT,
         shared_memory_feed: bool = JVM_DEFAULT,
+        progress: bool = JVM_DEFAULT,
+        node_output: str = JVM_DEFAULT,
     ) -> TFCluster:
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
 
@@ -185,6 +192,14 @@ class TFCluster:
         batch as a file in a private shared-memory directory (``/dev/shm``) rather than through
         the socket, which saves the copies of the network path; tasks on other machines, and
         every task with ``shared_memory_feed=False``, send batches over gRPC.
+
+        ``progress`` (default True): ``train()`` shows a progress bar in a terminal or notebook
+        (epoch, rows fed of the total, rows/s, ETA), a line every 10 s and per epoch otherwise;
+        False shows nothing. ``node_output`` (default ``"chief"``): whose program output lines
+        (stdout and stderr through Python: print, Keras, logging) the driver prints, prefixed
+        ``[chief:0] ``: ``"chief"`` (worker:0 without a chief), ``"all"`` or ``"none"``. They
+        are in the executor logs too. A node that floods its output loses lines on the console
+        only (a line says how many), never waits for it.
         """
         # First, while locals() holds the arguments alone: the settings the caller gave.
         config = settings_json(locals())
@@ -257,9 +272,12 @@ class TFCluster:
         """
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
-        return json.loads(
-            _call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping, ragged)
-        )
+        try:
+            return json.loads(
+                _call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping, ragged)
+            )
+        finally:
+            self._console.refresh()  # the last epoch's figures, before the caller prints its own
 
     def inference(
         self,
@@ -298,7 +316,10 @@ class TFCluster:
     def shutdown(self, timeout: float | None = None) -> None:
         """Waits for the programs to return, then stops every node; raises SparkTFError naming
         any node that failed, with its traceback."""
-        if timeout is None:
-            _call(self._java_obj.shutdown, self._java_obj.config().shutdownTimeout())
-        else:
-            _call(self._java_obj.shutdown, float(timeout))
+        try:
+            if timeout is None:
+                _call(self._java_obj.shutdown, self._java_obj.config().shutdownTimeout())
+            else:
+                _call(self._java_obj.shutdown, float(timeout))
+        finally:
+            self._console.stop()

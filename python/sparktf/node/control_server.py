@@ -7,6 +7,7 @@ import logging
 import grpc
 
 from sparktf.node.feed_queue import FeedQueue
+from sparktf.node.output_ring import OutputRing
 from sparktf.node.partition_ledger import PartitionLedger
 from sparktf.node.program_state import ProgramState
 from sparktf.v1 import node_control_pb2, node_control_pb2_grpc
@@ -15,17 +16,24 @@ log = logging.getLogger(__name__)
 
 # A traceback of a runaway recursion can be megabytes; the cause is at the end.
 MAX_STATUS_ERROR_CHARS = 64 * 1024
+# Output lines in one ReadOutput reply at most, whatever the caller asks (bounds the message).
+MAX_OUTPUT_LINES_PER_READ = 1000
 
 
 class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
     """Served by every node; ``queue`` is None on nodes that take no data (ps, evaluator)."""
 
     def __init__(
-        self, program: ProgramState, queue: FeedQueue | None, ledger: PartitionLedger | None = None
+        self,
+        program: ProgramState,
+        queue: FeedQueue | None,
+        ledger: PartitionLedger | None = None,
+        output: OutputRing | None = None,
     ) -> None:
         self._program = program
         self._queue = queue
         self._ledger = ledger  # the feed server's: a feed that ended needs no retry records
+        self._output = output or OutputRing(max_lines=1)
 
     def GetStatus(
         self, request: node_control_pb2.StatusRequest, context: grpc.ServicerContext
@@ -87,6 +95,20 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
         )
         return node_control_pb2.EndFeedReply(
             rows_received=rows, rows_taken=taken, program_state=state, terminated=terminated
+        )
+
+    def ReadOutput(
+        self, request: node_control_pb2.NodeOutputRequest, context: grpc.ServicerContext
+    ) -> node_control_pb2.NodeOutput:
+        lines, dropped = self._output.after(
+            request.after, min(max(request.max_lines, 0), MAX_OUTPUT_LINES_PER_READ)
+        )
+        return node_control_pb2.NodeOutput(
+            lines=[
+                node_control_pb2.NodeOutputLine(seq=seq, stderr=err, text=text)
+                for seq, err, text in lines
+            ],
+            dropped=dropped,
         )
 
     def Stop(

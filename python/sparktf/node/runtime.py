@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sparktf.node.bootstrap import BootstrapError, NodeBootstrap, load_bootstrap
+from sparktf.node.output_ring import OutputRing, tee_process_output
 from sparktf.v1 import node_pb2
 from sparktf.wire.parent_watch import watch_parent
 from sparktf.wire.ready_file import write_ready_file
@@ -67,6 +68,10 @@ def run(bootstrap_path: str) -> int:
         sys.stderr.write(f"sparktf node: {e}\n")
         return EXIT_STARTUP_FAILED
     _configure_logging(f"{boot.job_name}:{boot.task_index}")
+    # After sparktf's own log handler took the real stderr: the driver's console gets the
+    # program's lines, not the node's bookkeeping (which stays in the executor log).
+    output = OutputRing()
+    tee_process_output(output)
     # What the executor would remove when the node ends, if it is gone: shared memory outlives
     # a process (batch files left there would hold RAM until reboot), and the working directory
     # holds the bootstrap with the cluster secret.
@@ -78,7 +83,7 @@ def run(bootstrap_path: str) -> int:
         log.error("cannot enter working_dir %s: %s", boot.working_dir, e)
         return EXIT_STARTUP_FAILED
     try:
-        return _serve_and_run(boot)
+        return _serve_and_run(boot, output)
     finally:
         if boot.shared_dir:  # the executor removes it too, unless it died first
             shutil.rmtree(boot.shared_dir, ignore_errors=True)
@@ -131,7 +136,7 @@ def load_program(spec: node_pb2.ProgramSpec) -> tuple[MainFun, Any]:
     return main_fun, dict(script.args)
 
 
-def _serve_and_run(boot: NodeBootstrap) -> int:
+def _serve_and_run(boot: NodeBootstrap, output: OutputRing) -> int:
     # Imported here, after TF_CONFIG and env are set: these pull in grpc and numpy only.
     from sparktf.node.context import NodeContext  # noqa: F811 - the runtime import
     from sparktf.node.control_server import NodeControlServicer
@@ -141,7 +146,12 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
     from sparktf.node.inference_server import NodeInferenceServicer
     from sparktf.node.node_server import start_node_server
     from sparktf.node.program_state import ProgramState  # noqa: F811
-    from sparktf.node.tensorboard import TensorBoardError, default_log_dir, start_tensorboard
+    from sparktf.node.tensorboard import (
+        TensorBoardError,
+        default_log_dir,
+        node_log_dir,
+        start_tensorboard,
+    )
     from sparktf.wire.shared_batches import SharedBatchDir
 
     log_dir = default_log_dir(boot.log_dir, boot.model_dir, boot.working_dir)
@@ -174,7 +184,9 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
             boot.cluster_id, queue, program, boot.feed_timeout_seconds, shared
         )
     )
-    control = NodeControlServicer(program, queue, feed_servicer.ledger if feed_servicer else None)
+    control = NodeControlServicer(
+        program, queue, feed_servicer.ledger if feed_servicer else None, output
+    )
     try:
         server, port = start_node_server(boot.host, boot.secret, control, feed_servicer, inference)
         write_ready_file(boot.ready_file, port, tensorboard_url)
@@ -199,7 +211,7 @@ def _serve_and_run(boot: NodeBootstrap) -> int:
         export_dir=boot.export_dir,
         checkpoint_dir=boot.checkpoint_dir,
         working_dir=boot.working_dir,
-        log_dir=log_dir,
+        log_dir=node_log_dir(log_dir, boot.job_name, boot.task_index),
         stop_requested=program.stop_requested,
         data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds),
     )

@@ -1,8 +1,13 @@
-"""TensorBoard inside the node process: it serves the node's log dir and dies with the node.
+"""TensorBoard inside the node process: it serves the cluster's log dir and dies with the node.
+
+Each node writes its summaries under its own run, ``<log_dir>/<role>-<index>`` (its
+``ctx.log_dir``), and TensorBoard serves ``<log_dir>``, so every node's runs appear side by side
+when ``log_dir`` is on storage every node reaches.
 
 Example::
 
     log_dir = default_log_dir(None, "/data/model", "/tmp/sparktf-abc-chief-0")
+    ctx_log_dir = node_log_dir(log_dir, "worker", 1)   # "/data/model/tensorboard/worker-1"
     url = start_tensorboard(log_dir, "10.0.0.5")   # "http://10.0.0.5:39871/"
 """
 
@@ -27,6 +32,11 @@ def default_log_dir(log_dir: str | None, model_dir: str | None, working_dir: str
     if is_uri(path) or os.path.isabs(path):
         return path
     return under(model_dir, path) if model_dir else os.path.join(working_dir, path)
+
+
+def node_log_dir(log_dir: str, job_name: str, task_index: int) -> str:
+    """The node's own run under the cluster's log dir: ``ctx.log_dir``."""
+    return under(log_dir, f"{job_name}-{task_index}")
 
 
 def start_tensorboard(log_dir: str, host: str) -> str:

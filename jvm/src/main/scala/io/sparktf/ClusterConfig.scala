@@ -45,6 +45,11 @@ import io.sparktf.proto.v1
  *                             false sends every batch over gRPC
  *  @param maxResultBytes      [[TFCluster.runFunction]] alone (not a setting): the chief's
  *                             pickled return value may take this many bytes; 0 sends none back
+ *  @param progress            show train()'s progress on the driver: a bar or log lines in
+ *                             Python, log lines in Scala (see [[io.sparktf.feed.FeedProgress]])
+ *  @param nodeOutput          whose program output reaches the driver's console, each line
+ *                             prefixed "[chief:0] ": "chief", "all" or "none" (see
+ *                             [[NodeOutputChoice]])
  *  {{{
  *  ClusterConfig(numExecutors = 2).withModelDir("/tmp/model")
  *  ClusterConfig(numExecutors = 2, checkpointDir = Some("hdfs:///ckpt/run1"), maxRestarts = 2)
@@ -70,7 +75,9 @@ final case class ClusterConfig(
     checkpointDir: Option[String] = None,
     maxRestarts: Int = 0,
     sharedMemoryFeed: Boolean = true,
-    maxResultBytes: Long = 0) {
+    maxResultBytes: Long = 0,
+    progress: Boolean = true,
+    nodeOutput: String = NodeOutputChoice.Chief) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))
@@ -96,6 +103,7 @@ final case class ClusterConfig(
     if (queueCapacity < 1) {
       throw new SparkTFException(s"queue_capacity is $queueCapacity: use 1 or more")
     }
+    NodeOutputChoice.check(nodeOutput)
     if (maxRestarts < 0) throw new SparkTFException(s"max_restarts is $maxRestarts: use 0 or more")
     if (maxRestarts > 0) checkpointLocation match {
       case None => throw new SparkTFException(s"max_restarts is $maxRestarts but there is no " +
@@ -194,7 +202,9 @@ object ClusterConfig {
         .orElse(d.checkpointDir),
       maxRestarts = opt(s.hasMaxRestarts, s.getMaxRestarts).getOrElse(d.maxRestarts),
       sharedMemoryFeed = opt(s.hasSharedMemoryFeed, s.getSharedMemoryFeed)
-        .getOrElse(d.sharedMemoryFeed)
+        .getOrElse(d.sharedMemoryFeed),
+      progress = opt(s.hasProgress, s.getProgress).getOrElse(d.progress),
+      nodeOutput = opt(s.hasNodeOutput, s.getNodeOutput).getOrElse(d.nodeOutput)
     )
   }
 }

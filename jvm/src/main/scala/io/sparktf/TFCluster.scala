@@ -2,14 +2,14 @@ package io.sparktf
 
 import scala.concurrent.{Await, Future}
 import scala.concurrent.duration._
+import scala.util.Try
 import scala.util.control.NonFatal
 
 import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.apache.spark.sql.types.StructType
-import org.slf4j.LoggerFactory
 
 import io.sparktf.cluster._
-import io.sparktf.feed.{ClusterFeed, FeedColumn, FeedRefused, RestartingFeed}
+import io.sparktf.feed.{ClusterFeed, FeedColumn, FeedProgress, FeedRefused, RestartingFeed}
 import io.sparktf.infer.{ClusterInference, ResultColumn}
 
 /** A running TensorFlow cluster on Spark executors: one node per executor.
@@ -33,7 +33,8 @@ final class TFCluster private (
     supervisor: ClusterSupervisor,
     health: ClusterHealth,
     lifecycle: ClusterLifecycle,
-    programEnd: Option[Future[Seq[NodeInfo]]]) {
+    programEnd: Option[Future[Seq[NodeInfo]]],
+    nodeConsole: Option[NodeConsole]) {
 
   /** The current incarnation's id: a restart gives the cluster a new one. */
   def clusterId: String = supervisor.current.clusterId
@@ -49,9 +50,24 @@ final class TFCluster private (
   def nodes: Seq[NodeInfo] = supervisor.current.nodes
   def fedNodes: IndexedSeq[NodeInfo] = nodes.filter(_.role.takesData).toIndexedSeq
 
-  /** Where the cluster's TensorBoard answers (`tensorboard = true`, InputMode.SPARK), e.g.
-   *  `Some("http://10.0.0.5:39871/")`; it stops with the cluster. */
-  def tensorboardUrl: Option[String] = nodes.flatMap(_.tensorboardUrl).headOption
+  /** Where the cluster's TensorBoard answers (`tensorboard = true`), e.g.
+   *  `Some("http://10.0.0.5:39871/")`; it stops with the cluster. In InputMode.TENSORFLOW it is
+   *  known a heartbeat after the node started (see [[io.sparktf.cluster.TensorBoardAnnouncement]]).
+   */
+  def tensorboardUrl: Option[String] =
+    nodes.flatMap(_.tensorboardUrl).headOption.orElse(supervisor.announcedTensorBoardUrl)
+
+  private val trainCalls = new java.util.concurrent.atomic.AtomicInteger()
+  @volatile private var lastProgress: Option[FeedProgress] = None
+
+  /** How far the running (or the last) `train()` call got: epoch, rows fed of the total,
+   *  rows/s, time left. Another thread may ask while `train()` runs (the Python API's
+   *  progress bar does); None before the first `train()`. */
+  def progress: Option[FeedProgress.Snapshot] = lastProgress.map(_.snapshot)
+
+  /** The nodes' output lines for the driver's console (the `node_output` setting; InputMode.SPARK).
+   */
+  private[sparktf] def console: Option[NodeConsole] = nodeConsole
 
   /** Feeds `df` to the chief and workers `numEpochs` times, then ends the feed: each node's data
    *  feed runs dry after what it holds. Every row is counted and checked against what the nodes
@@ -74,8 +90,10 @@ final class TFCluster private (
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
     val plan = ClusterFeed.plan(df, clusterId, layout.fed.size)
+    val progress = new FeedProgress(trainCalls.incrementAndGet(), plan.total, numEpochs)
+    lastProgress = Some(progress)
     try new RestartingFeed(supervisor, health, layout, config.feedTimeout)
-        .run(df, columns, plan, numEpochs)
+        .run(df, columns, plan, numEpochs, Some(progress), config.progress)
     catch {
       case e: FeedRefused => throw e
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
@@ -124,6 +142,8 @@ final class TFCluster private (
       catch {
         case NonFatal(e) => Seq(s"waiting for the programs failed: ${TFCluster.rootMessage(e)}")
       }
+    // The programs' last lines, before their nodes go.
+    Try(nodeConsole.foreach(_.stop()))
     // Whatever the wait saw, every node is stopped.
     try health.stopAll()
     finally lifecycle.ended(failures)
@@ -162,7 +182,6 @@ final class TFCluster private (
 }
 
 object TFCluster {
-  private val log = LoggerFactory.getLogger(classOf[TFCluster])
 
   /** Starts a cluster: checks the settings, waits for the executors, reserves them in a barrier
    *  stage and starts one TensorFlow node on each.
@@ -192,21 +211,19 @@ object TFCluster {
     val lifecycle = new ClusterLifecycle(() => supervisor.current.clusterId)
     val health = new ClusterHealth(sc, supervisor)
     // The barrier stage starts every node or none (a failed start leaves no node behind).
+    var console: Option[NodeConsole] = None
     val programEnd = config.inputMode match {
       case InputMode.SPARK =>
         supervisor.start()
+        console = NodeConsole.start(supervisor, layout, config.nodeOutput)
         None
       case _ =>
-        if (config.tensorboard) {
-          log.warn("sparktf: in InputMode.TENSORFLOW the driver learns no TensorBoard URL (the " +
-            "nodes report when their programs end); the chief's executor log has it")
-        }
         // The barrier tasks live as long as the programs; the job runs in the background and
         // shutdown() waits for it.
         Some(supervisor.startPrograms())
     }
     lifecycle.started()
-    new TFCluster(config, layout, supervisor, health, lifecycle, programEnd)
+    new TFCluster(config, layout, supervisor, health, lifecycle, programEnd, console)
   }
 
   /** Runs `program` on `config.numExecutors` barrier slots (InputMode.TENSORFLOW: TF_CONFIG set,

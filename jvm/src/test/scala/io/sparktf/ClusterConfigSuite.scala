@@ -64,7 +64,8 @@ class ClusterConfigSuite extends AnyFunSuite {
       "reservation_timeout": 1, "feed_timeout": 2, "shutdown_timeout": 3, "queue_capacity": 4,
       "env": {"A": "1"}, "python": "/py", "ps_gpus": true, "tensorboard": true,
       "log_dir": "/l", "checkpoint_dir": "/c", "max_restarts": 1,
-      "shared_memory_feed": false}"""
+      "shared_memory_feed": false,
+      "progress": false, "node_output": "all"}"""
     val names = io.sparktf.proto.v1.ClusterSettings.getDescriptor.getFields.size
     val c = ClusterConfig.fromJson(all)
     val d = ClusterConfig(numExecutors = 2)
@@ -75,6 +76,12 @@ class ClusterConfigSuite extends AnyFunSuite {
     (0 until names).foreach { i =>
       assert(c.productElement(i) != d.productElement(i), c.productElementName(i))
     }
+  }
+
+  test("node_output is chief, all or none") {
+    assert(ClusterConfig(2).nodeOutput == "chief" && ClusterConfig(2).progress)
+    val e = intercept[SparkTFException](ClusterConfig(2, nodeOutput = "workers").validate())
+    assert(e.getMessage.contains("node_output is 'workers': use one of chief, all, none"))
   }
 
   test("a setting of the wrong type names it") {

@@ -8,7 +8,7 @@ import scala.util.control.NonFatal
 import org.apache.spark.SparkContext
 import org.slf4j.LoggerFactory
 
-import io.sparktf.{ClusterConfig, SparkTFException, TFCluster, TFProgram}
+import io.sparktf.{ClusterConfig, InputMode, SparkTFException, TFCluster, TFProgram}
 import io.sparktf.rpc.ClusterSecret
 
 /** Starts a cluster's nodes, and starts them again after a failure, up to `config.maxRestarts`
@@ -34,6 +34,14 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
   @volatile private var incarnation: Option[ClusterIncarnation] = None
   private var restartsDone = 0
   private var stopping = false
+
+  /** InputMode.TENSORFLOW with TensorBoard: the URL the running programs' node announced. */
+  private val tensorboard =
+    if (config.inputMode == InputMode.TENSORFLOW && config.tensorboard) {
+      Some(new TensorBoardAnnouncement(sc))
+    } else None
+
+  def announcedTensorBoardUrl: Option[String] = tensorboard.flatMap(_.url)
 
   override def current: ClusterIncarnation =
     incarnation.getOrElse(throw new IllegalStateException("the cluster was never started"))
@@ -103,18 +111,24 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
         }
         sc.setJobGroup(jobGroup(run.clusterId), s"sparktf cluster ${run.clusterId}",
           interruptOnCancel = true)
-        Right(ReservationStage.run(sc, run.clusterId, layout, config, program, run.secret, python))
+        tensorboard.foreach(_.forget())
+        Right(ReservationStage.run(sc, run.clusterId, layout, config, program, run.secret, python,
+            tensorboard.map(_.accumulator)))
       } catch {
         case NonFatal(e) => Left(e)
       }
     outcome match {
-      case Right(nodes) => nodes
+      case Right(nodes) =>
+        tensorboard.foreach(_.close())
+        nodes
       case Left(e) => takeRestart() match {
           case Some(number) =>
             log.warn(s"sparktf cluster ${run.clusterId}: restart $number/${config.maxRestarts} " +
               s"after: ${TFCluster.rootMessage(e)}")
             runPrograms(begin(number))
-          case None => throw e
+          case None =>
+            tensorboard.foreach(_.close())
+            throw e
         }
     }
   }

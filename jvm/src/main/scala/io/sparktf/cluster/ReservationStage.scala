@@ -10,6 +10,7 @@ import scala.util.{Failure, Random, Success, Try}
 
 import org.apache.spark.{BarrierTaskContext, FutureAction, SparkContext, TaskKilledException}
 import org.apache.spark.sparktf.ExecutorIdentity
+import org.apache.spark.util.CollectionAccumulator
 import org.slf4j.LoggerFactory
 
 import io.sparktf.{ClusterConfig, InputMode, JobDescription, SparkTFException, TFProgram}
@@ -34,14 +35,17 @@ object ReservationStage {
   private val StopGraceOnKillSeconds = 2.0
 
   /** Runs the stage. In InputMode.SPARK it returns once every node is ready; in
-   *  InputMode.TENSORFLOW its tasks wait for their nodes' programs to end. */
+   *  InputMode.TENSORFLOW its tasks wait for their nodes' programs to end.
+   *  `tensorboardUrls`: where the node serving TensorBoard announces its URL (see
+   *  [[TensorBoardAnnouncement]]). */
   def run(sc: SparkContext, clusterId: String, layout: ClusterLayout, config: ClusterConfig,
-      program: TFProgram, secret: ClusterSecret, python: String): Seq[NodeInfo] = {
+      program: TFProgram, secret: ClusterSecret, python: String,
+      tensorboardUrls: Option[CollectionAccumulator[String]] = None): Seq[NodeInfo] = {
     val job = JobDescription.during(sc,
       s"sparktf cluster $clusterId: start ${layout.size} TensorFlow nodes") {
       sc.parallelize(0 until layout.size, layout.size).barrier().mapPartitions { _ =>
         Iterator(startNode(BarrierTaskContext.get(), clusterId, layout, config, program, secret,
-            python))
+            python, tensorboardUrls))
       }.collectAsync()
     }
     awaitSlots(sc, job, clusterId, layout.size, config.reservationTimeout)
@@ -75,8 +79,8 @@ object ReservationStage {
 
   /** One barrier task: the node of partition `ctx.partitionId()`, started and ready. */
   private def startNode(ctx: BarrierTaskContext, clusterId: String, layout: ClusterLayout,
-      config: ClusterConfig, program: TFProgram, secret: ClusterSecret,
-      python: String): NodeInfo = {
+      config: ClusterConfig, program: TFProgram, secret: ClusterSecret, python: String,
+      tensorboardUrls: Option[CollectionAccumulator[String]]): NodeInfo = {
     val place = NodePlace.here(ctx.partitionId(), layout)
     val spec = exchangePlaces(ctx, place, layout)
     val gpus = ctx.resources().get(GpuBinding.ResourceName).map(_.addresses.toSeq)
@@ -147,6 +151,7 @@ object ReservationStage {
       s"${place.host}:${ready.port} (TF port ${place.tfPort}" +
       boot.cudaVisibleDevices.fold("")(d => s", CUDA_VISIBLE_DEVICES='$d'") +
       ready.tensorboardUrl.fold("")(u => s", TensorBoard $u") + ")")
+    tensorboardUrls.foreach(urls => ready.tensorboardUrl.foreach(urls.add))
     val result =
       if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node, boot.result) else None
     NodeInfo(

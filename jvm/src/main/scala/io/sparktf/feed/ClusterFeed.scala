@@ -5,7 +5,10 @@ import java.util.UUID
 import scala.util.Try
 
 import io.grpc.StatusRuntimeException
+import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.DataFrame
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.util.LongAccumulator
 import org.slf4j.LoggerFactory
 
 import io.sparktf.{FeedReport, JobDescription, SparkTFException}
@@ -29,12 +32,28 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
   /** @param columns    the fed columns, as [[FeedColumn.fromSchema]] checked them for `df`
    *  @param plan       `df`'s split over the fed nodes, from [[ClusterFeed.plan]]
    *  @param onEpochFed called with each epoch's task results once the epoch is fed (a feed
-   *                    that fails later has still fed those; see [[RestartingFeed]]) */
+   *                    that fails later has still fed those; see [[RestartingFeed]])
+   *  @param progress   moved as the epochs go (None: nobody watches)
+   *  @param showProgress poll the nodes for the rows of the epoch in progress and log the
+   *                    progress (the `progress` setting) */
   def run(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan, numEpochs: Int,
-      onEpochFed: Seq[FeedResult] => Unit = _ => ()): FeedReport = {
+      onEpochFed: Seq[FeedResult] => Unit = _ => (), progress: Option[FeedProgress] = None,
+      showProgress: Boolean = false): FeedReport = {
     requireRunningPrograms()
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
+    val sc = df.sparkSession.sparkContext
+    // The Spark UI shows it on each feed stage, summed over the stage's tasks.
+    val rowsFed = sc.longAccumulator(s"sparktf cluster $clusterId: rows fed")
+    val watch = new FeedProgressWatch(clusterId, fed, secret, channels,
+      progress.getOrElse(FeedProgress.untracked(plan.total, numEpochs)), showProgress)
+    try feedEpochs(df, rows, feedId, plan, numEpochs, columns, onEpochFed, rowsFed, watch)
+    finally watch.close()
+  }
+
+  private def feedEpochs(df: DataFrame, rows: RDD[InternalRow], feedId: String, plan: FeedPlan,
+      numEpochs: Int, columns: IndexedSeq[FeedColumn], onEpochFed: Seq[FeedResult] => Unit,
+      rowsFed: LongAccumulator, watch: FeedProgressWatch): FeedReport = {
     val started = System.nanoTime()
     val acked = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
     val shared = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
@@ -42,10 +61,11 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     var closedByNode = false
     var epoch = 0
     while (epoch < numEpochs && !closedByNode) {
+      watch.epochStarted()
       val results = JobDescription.during(df.sparkSession.sparkContext,
         s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs") {
         FeedJob.run(rows, fed, plan, numEpochs, secret, clusterId, feedId, columns, epoch,
-          feedTimeoutSeconds, channels)
+          feedTimeoutSeconds, channels, rowsFed = Some(rowsFed))
       }
       results.foreach { r =>
         acked(r.nodeIndex) += r.rowsAtNode
@@ -59,6 +79,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
           "checkpoint it before train()")
       }
       onEpochFed(results)
+      watch.epochFed(fedRows)
       closedByNode = results.exists(_.terminated)
       epoch += 1
     }

@@ -4,6 +4,7 @@ import org.apache.spark.TaskContext
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sparktf.ExecutorIdentity
 import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.util.LongAccumulator
 
 import io.sparktf.cluster.NodeInfo
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage, PartitionKey}
@@ -23,7 +24,8 @@ object FeedJob {
       secret: ClusterSecret, clusterId: String, feedId: String, columns: IndexedSeq[FeedColumn],
       epoch: Int, idleTimeoutSeconds: Double,
       channels: NodeChannelFactory = NodeChannels,
-      batchRows: Int = ColumnBatchEncoder.DefaultMaxRows): Seq[FeedResult] = {
+      batchRows: Int = ColumnBatchEncoder.DefaultMaxRows,
+      rowsFed: Option[LongAccumulator] = None): Seq[FeedResult] = {
     rows.mapPartitionsWithIndex { (partition, it) =>
       val attempt = Option(TaskContext.get()).map(_.attemptNumber()).getOrElse(0)
       val order = NodePreference.order(fed, ExecutorIdentity.executorId, ExecutorIdentity.host,
@@ -47,9 +49,10 @@ object FeedJob {
         channels,
         batchRows
       )
-      new PartitionFeeder(partition, epoch, attempt, fed.size, router, stream, desk,
+      val results = new PartitionFeeder(partition, epoch, attempt, fed.size, router, stream, desk,
         k => fed(k).barrierIndex).run(it)
-        .iterator
+      rowsFed.foreach(acc => results.foreach(r => acc.add(r.rowsAtNode)))
+      results.iterator
     }.collect().toSeq
   }
 }

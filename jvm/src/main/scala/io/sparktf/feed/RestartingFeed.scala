@@ -28,8 +28,10 @@ final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHea
     layout: ClusterLayout, feedTimeoutSeconds: Double,
     channels: NodeChannelFactory = NodeChannels) {
 
-  def run(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan,
-      numEpochs: Int): FeedReport = {
+  /** @param progress     moved as the epochs go, back to the epochs kept on a restart
+   *  @param showProgress  poll and log the progress (see [[FeedProgressWatch]]) */
+  def run(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan, numEpochs: Int,
+      progress: Option[FeedProgress] = None, showProgress: Boolean = false): FeedReport = {
     val started = System.nanoTime()
     // Rows per node address, one entry per epoch fed whole to a cluster that failed later.
     val before = ArrayBuffer[Map[String, Long]]()
@@ -51,7 +53,9 @@ final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHea
               fedNow += zero ++
                 results.groupBy(_.nodeIndex).map { case (i, rs) =>
                   layout.roles(i).address -> rs.map(_.rowsAtNode).sum
-                }
+                },
+            progress,
+            showProgress
           ))
       } catch {
         case e: FeedRefused => throw e
@@ -64,9 +68,11 @@ final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHea
           // on the last one, so it is the epoch in progress.
           if (before.size == numEpochs) before.remove(before.size - 1)
           restartedEpochs += before.size + 1
+          progress.foreach(_.restarted(before.size))
           incarnations.restart(failures.mkString("\n"))
       }
     }
+    progress.foreach(_.finished())
     val report = last.get
     val rowsPerNode = (before.flatten ++ report.rowsPerNode).groupMapReduce(_._1)(_._2)(_ + _)
     report.copy(

@@ -44,6 +44,8 @@ final class ClusterInference(clusterId: String, fed: IndexedSeq[NodeInfo], secre
       new InferenceCall(factory.channel(node, sec), start, columns, results,
         s"node ${node.describe}", p, batchRows, timeout, sharedDir = node.sharedDir).run(input)
     }
+    // The name the Spark UI shows for it in the stages of whatever action runs it.
+    rows.setName(s"sparktf cluster $clusterId: inference")
     InternalFrames.create(df.sparkSession, rows,
       StructType(inputSchema.fields ++ results.map(_.field)))
   }

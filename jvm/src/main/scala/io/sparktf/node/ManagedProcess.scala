@@ -124,12 +124,21 @@ object ManagedProcess {
     new ManagedProcess(what, process, dirs, out, err)
   }
 
+  val TfCppMinLogLevel = "TF_CPP_MIN_LOG_LEVEL"
+
+  /** Warnings and errors only: TensorFlow's start-up info lines (CPU features, cuInit on a
+   *  machine without GPU) are noise on a console. */
+  val DefaultTfCppMinLogLevel = "2"
+
   /** `python -u -m module arg` run in `dir`, with this jar's `sparktf` package first on
    *  PYTHONPATH, then the Python files the application shipped ([[ShippedPythonFiles]]), and
-   *  unbuffered output (the pumps forward it line by line). */
+   *  unbuffered output (the pumps forward it line by line). TensorFlow's C++ logging starts at
+   *  warnings unless the executor's environment sets TF_CPP_MIN_LOG_LEVEL (the cluster's `env`
+   *  setting, applied later, overrides both). */
   def pythonModule(python: String, module: String, arg: String, dir: Path): ProcessBuilder = {
     val pb = new ProcessBuilder(python, "-u", "-m", module, arg).directory(dir.toFile)
     val env = pb.environment()
+    env.putIfAbsent(TfCppMinLogLevel, DefaultTfCppMinLogLevel)
     env.put("PYTHONPATH",
       (pythonPath() ++ ShippedPythonFiles.paths() ++
         Option(env.get("PYTHONPATH")).filter(_.nonEmpty))

@@ -36,6 +36,28 @@ object TFClusterBridge {
   def nodes(cluster: TFCluster): String =
     new ObjectMapper().writeValueAsString(cluster.nodes.map(_.toJavaMap).asJava)
 
+  /** What the driver's Python shows while the cluster runs, as JSON: `lines`, the nodes' output
+   *  lines since the last call (see [[io.sparktf.cluster.NodeConsole]]; from the first call on
+   *  the JVM prints none itself), `tensorboard_url` ([[TFCluster.tensorboardUrl]]) and
+   *  `progress`, the last train()'s
+   *  ([[io.sparktf.feed.FeedProgress.Snapshot]]) or null. */
+  def console(cluster: TFCluster): String = {
+    val lines = cluster.console.fold(Seq.empty[String])(_.take())
+    val mapper = new ObjectMapper()
+    val out = mapper.createObjectNode()
+    val array = out.putArray("lines")
+    lines.foreach(l => array.add(l))
+    cluster.tensorboardUrl match {
+      case Some(u) => out.put("tensorboard_url", u)
+      case None => out.putNull("tensorboard_url")
+    }
+    cluster.progress match {
+      case Some(p) => out.set("progress", mapper.readTree(p.toJson))
+      case None => out.putNull("progress")
+    }
+    mapper.writeValueAsString(out)
+  }
+
   /** [[TFCluster.train]]: the mapping as a JSON object, ragged columns as a JSON list (null or
    *  blank: none), the report as JSON. */
   def train(cluster: TFCluster, df: DataFrame, numEpochs: Int, inputMappingJson: String,

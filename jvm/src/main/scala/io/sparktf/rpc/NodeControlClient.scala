@@ -31,6 +31,11 @@ final class NodeControlClient(node: NodeInfo, secret: ClusterSecret,
     stub(timeoutSeconds).endFeed(EndFeedRequest.newBuilder().setFeedId(feedId)
         .setExpectedRows(expectedRows).build())
 
+  /** The program's output lines numbered after `after` (see NodeOutput in node_control.proto). */
+  def readOutput(after: Long, maxLines: Int, timeoutSeconds: Double): NodeOutput =
+    stub(timeoutSeconds).readOutput(NodeOutputRequest.newBuilder().setAfter(after)
+        .setMaxLines(maxLines).build())
+
   /** Asks the node to exit; a node already gone is fine. */
   def stop(graceSeconds: Double): Unit = Try(stub(10).stop(
       StopRequest.newBuilder().setGraceSeconds(graceSeconds).build()))

@@ -160,6 +160,62 @@ class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimit
     finally sc.setJobDescription(null)
   }
 
+  test("the Spark UI names the count and each epoch's feed, and sums rows fed per stage") {
+    val descriptions = new java.util.concurrent.ConcurrentLinkedQueue[String]()
+    val rowsFed = new java.util.concurrent.ConcurrentLinkedQueue[Long]()
+    val listener = new org.apache.spark.scheduler.SparkListener {
+      override def onJobStart(e: org.apache.spark.scheduler.SparkListenerJobStart): Unit =
+        Option(e.properties).flatMap(p => Option(p.getProperty("spark.job.description")))
+          .foreach(descriptions.add)
+      override def onStageCompleted(
+          e: org.apache.spark.scheduler.SparkListenerStageCompleted): Unit =
+        e.stageInfo.accumulables.values.filter(_.name.contains("sparktf cluster c1: rows fed"))
+          .foreach(a => rowsFed.add(a.value.get.asInstanceOf[Long]))
+    }
+    spark.sparkContext.addSparkListener(listener)
+    try withNodes(2) { nodes =>
+        val df = rows(3000, partitions = 3)
+        val plan = ClusterFeed.plan(df, "c1", nodes.size)
+        val progress = new FeedProgress(1, plan.total, 2)
+        new ClusterFeed("c1", nodes.map(_.info), secret, 10, FakeNodes(nodes: _*))
+          .run(df, FeedColumn.fromSchema(df.schema, Nil), plan, 2, progress = Some(progress),
+            showProgress = true)
+        val deadline = System.nanoTime() + 10e9 // the listener bus delivers events later
+        while ((descriptions.size < 3 || rowsFed.size < 2) && System.nanoTime() < deadline) {
+          Thread.sleep(20)
+        }
+        assert(descriptions.asScala.toSeq == Seq(
+          "sparktf cluster c1: count the rows to plan the feed",
+          "sparktf cluster c1: feed epoch 1/2",
+          "sparktf cluster c1: feed epoch 2/2"))
+        assert(rowsFed.asScala.toSeq == Seq(3000L, 6000L), "the accumulator sums both epochs")
+        progress.finished()
+        val p = progress.snapshot
+        assert((p.epoch, p.epochs, p.rowsFed, p.rowsTotal, p.done) == (2, 2, 6000L, 6000L, true))
+        assert(p.describe.startsWith("epoch 2/2: 6,000 of 6,000 rows fed (100%)"), p.describe)
+      }
+    finally spark.sparkContext.removeSparkListener(listener)
+  }
+
+  test("the progress follows the rows the nodes received during an epoch") {
+    withNodes(2) { nodes =>
+      val progress = new FeedProgress(1, 1000, 1)
+      val watch = new FeedProgressWatch("c1", nodes.map(_.info), secret, FakeNodes(nodes: _*),
+        progress, enabled = true, pollSeconds = 0.05)
+      try {
+        watch.epochStarted()
+        nodes(0).receive("f", 300)
+        nodes(1).receive("f", 200)
+        val deadline = System.nanoTime() + 10e9
+        while (progress.snapshot.rowsFed < 500 && System.nanoTime() < deadline) Thread.sleep(20)
+        assert(progress.snapshot.rowsFed == 500)
+        assert(progress.snapshot.etaSeconds.exists(_ > 0))
+        watch.epochFed(1000)
+        assert(progress.snapshot.rowsFed == 1000)
+      } finally watch.close()
+    }
+  }
+
   /** Incarnations of fake nodes: `restart` moves to the next. */
   private class FakeIncarnations(runs: IndexedSeq[IndexedSeq[FakeNode]], restartsLeft: Int)
       extends ClusterIncarnations {

@@ -73,6 +73,10 @@ final class FakeNode(role: NodeRole, barrierIndex: Int) {
   def rowsReceived(feedId: String): Long = received.getOrDefault(feedId, 0L)
   def totalRows: Long = received.values().asScala.map(_.longValue).sum
 
+  /** `rows` more rows of `feedId` reached the node's queue, as a feed stream would count them. */
+  def receive(feedId: String, rows: Long): Unit =
+    received.merge(feedId, rows, (a, b) => java.lang.Long.valueOf(a + b))
+
   /** An earlier attempt (0) of (feed, epoch, partition) delivered its first `rows` rows. */
   def delivered(feedId: String, epoch: Int, partition: Int, rows: Long): Unit =
     ledger.delivered((feedId, epoch, partition), rows)
