@@ -79,6 +79,7 @@ class FeedQueue:
         self._total_taken = 0
         self._closed = False
         self._closed_ns: int | None = None
+        self._stream_ends = 0  # streams ended (EndStream) whose end the consumer has not seen
 
     @property
     def closed(self) -> bool:
@@ -251,6 +252,40 @@ class FeedQueue:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no feed stream started for {timeout:g} s")
+                self._cond.wait(min(POLL_SECONDS, remaining))
+
+    def end_stream(self) -> None:
+        """A streaming query ended: once the feeds queued so far are read, ``wait_next_feed``
+        says no more come. Its feeds all ended before (the query's last micro-batch had)."""
+        with self._cond:
+            self._stream_ends += 1
+            self._cond.notify_all()
+
+    def wait_next_feed(self, timeout: float) -> bool:
+        """True once a feed not yet read is here (its rows or its end; a feed that brought no
+        stream at all is passed over), False when a stream ended with nothing left to read (that
+        end is then seen) or the queue is closed.
+
+        Raises TimeoutError when neither came within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    return False
+                while self._lanes:
+                    feed_id, lane = next(iter(self._lanes.items()))
+                    if lane.chunks or not lane.ended or lane.schema is not None:
+                        return True
+                    # A feed that brought no rows and no stream (the inference lane ended at
+                    # shutdown) has nothing to read.
+                    del self._lanes[feed_id]
+                if self._stream_ends:
+                    self._stream_ends -= 1
+                    return False
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no feed started for {timeout:g} s")
                 self._cond.wait(min(POLL_SECONDS, remaining))
 
     def close(self) -> None:

@@ -107,6 +107,13 @@ class TrainingCursor:
         self._place = Place.END_SEEN  # the program has seen the end: no {} is owed
         return True
 
+    def wait_next_feed(self, timeout: float) -> bool:
+        """True once the feed the next ``next_batch`` reads is here (or one is half read);
+        False after the end of a stream with nothing left, or once closed."""
+        if self._carry is not None or self._place is Place.END_UNSEEN:
+            return True
+        return self._queue.wait_next_feed(timeout)
+
     def terminate(self) -> None:
         """Take no more data; a ``next_batch`` blocked in another thread returns ``{}``."""
         self._queue.close()

@@ -31,6 +31,10 @@ final class NodeControlClient(node: NodeInfo, secret: ClusterSecret,
     stub(timeoutSeconds).endFeed(EndFeedRequest.newBuilder().setFeedId(feedId)
         .setExpectedRows(expectedRows).build())
 
+  /** No more feeds of streaming query `queryId` will come. */
+  def endStream(queryId: String, timeoutSeconds: Double): Unit =
+    stub(timeoutSeconds).endStream(EndStreamRequest.newBuilder().setQueryId(queryId).build())
+
   /** Asks the node to exit; a node already gone is fine. */
   def stop(graceSeconds: Double): Unit = Try(stub(10).stop(
       StopRequest.newBuilder().setGraceSeconds(graceSeconds).build()))
