@@ -33,6 +33,10 @@ def read_streams(args: dict[str, Any], ctx: Any) -> None:
     ends, feeds = 0, 0
     path = os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}.jsonl")
     while ends < args["streams"]:
+        # Micro-batch feeds in the node's queue, the next one included (a test-only peek).
+        lanes = list(feed._cursor._queue._lanes.values())
+        ends_at = [i for i, lane in enumerate(lanes) if lane.stream_end]
+        waiting = ends_at[0] if ends_at else len(lanes)
         if not feed.next_feed(timeout=120):
             ends += 1
             with open(path, "a") as f:
@@ -46,7 +50,12 @@ def read_streams(args: dict[str, Any], ctx: Any) -> None:
             time.sleep(args.get("step_seconds", 0.0))
         feeds += 1
         with open(path, "a") as f:
-            f.write(json.dumps({"feed": feed.feed_id, "ids": ids}) + "\n")
+            f.write(json.dumps({"feed": feed.feed_id, "ids": ids, "waiting": waiting}) + "\n")
+    for _ in range(args.get("trains_after", 0)):  # train() calls after the streams ended
+        assert feed.next_feed(timeout=120)
+        ids = [int(i) for batch in feed.balanced_batches(8) for i in batch["id"]]
+        with open(path, "a") as f:
+            f.write(json.dumps({"train": ids}) + "\n")
 
 
 def start(spark: Any, main_fun: Any, args: Any) -> TFCluster:
@@ -164,6 +173,44 @@ def test_rate_stream_node_failure_ends_the_query_with_its_traceback(spark, tmp_p
         shares = sorted(report["rows_per_node"].values())
         assert shares[1] - shares[0] <= 1 and report["rows_total"] == sum(shares)
     cluster.shutdown()  # the failed cluster's nodes are stopped already: nothing to wait for
+
+
+def test_a_slow_model_slows_the_stream_and_a_stop_leaves_the_cluster_usable(spark, tmp_path):
+    out, ckpt = str(tmp_path / "out"), str(tmp_path / "ckpt")
+    os.makedirs(out)
+    args = {"out": out, "streams": 1, "step_seconds": 0.1, "trains_after": 1}
+    cluster = start(spark, read_streams, args)
+    try:
+        # 400 rows/s in micro-batches every 200 ms, while each node trains 80 rows/s.
+        stream = spark.readStream.format("rate").option("rowsPerSecond", 400).load()
+        query = cluster.train_stream(
+            stream.selectExpr("value as id"), ckpt, {"processingTime": "200 milliseconds"}
+        )
+        time.sleep(6)
+        query.stop()
+        assert not query.isActive and query.exception() is None
+        report = cluster.train(spark.range(1000, 1010).repartition(2))
+        assert report["rows_per_node"] == {"chief:0": 5, "worker:0": 5}
+    finally:
+        cluster.shutdown()
+    fed = fed_reports(ckpt)
+    lines = node_lines(out)
+    for node, seen in lines.items():
+        feeds = [line for line in seen if "feed" in line]
+        # Every micro-batch recorded was read whole, none twice, none unrecorded.
+        assert len(feeds) == sum(1 for r in fed.values() if r["rows_total"])
+        assert sum(len(f["ids"]) for f in feeds) == sum(
+            r["rows_per_node"].get(node.replace("-", ":"), 0) for r in fed.values()
+        )
+        # Backpressure: a micro-batch starts once the node's queue holds at most the one before
+        # it; the program takes a feed's chunks as it starts reading it, so besides that feed
+        # at most two wait. Without the wait this grew by a micro-batch every 200 ms.
+        assert max(f["waiting"] for f in feeds) <= 3, [f["waiting"] for f in feeds]
+        assert [line for line in seen if "stream_end" in line] == [{"stream_end": 1}]
+        assert len(seen[-1]["train"]) == 5
+    every_id = [i for seen in lines.values() for line in seen if "feed" in line for i in line["ids"]]
+    assert len(every_id) == len(set(every_id))
+    assert sorted(i for seen in lines.values() for i in seen[-1]["train"]) == list(range(1000, 1010))
 
 
 def answer_doubled(args: Any, ctx: Any) -> None:

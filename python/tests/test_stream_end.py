@@ -82,3 +82,26 @@ def test_an_empty_lane_ended_at_shutdown_is_passed_over():
     queue.end_feed("inference")  # what the driver's shutdown sends every fed node
     queue.end_stream()
     assert not feed.next_feed(timeout=1.0)
+
+
+@pytest.mark.timeout(60)
+def test_a_feed_after_the_end_of_a_stream_is_read_after_that_end():
+    queue = FeedQueue(8)
+    feed = DataFeed(queue, 5.0)
+    _feed_rows(queue, "stream-0", 0, 2)
+    queue.end_stream()
+    _feed_rows(queue, "train-1", 10, 2)  # a train() after the query stopped
+    assert feed.next_feed(timeout=1.0) and _read_feed(feed) == [0, 1]
+    assert not feed.next_feed(timeout=1.0)
+    assert feed.next_feed(timeout=1.0) and _read_feed(feed) == [10, 11]
+
+
+@pytest.mark.timeout(60)
+def test_a_program_that_never_calls_next_feed_reads_past_a_stream_end():
+    queue = FeedQueue(8)
+    feed = DataFeed(queue, 5.0)
+    _feed_rows(queue, "stream-0", 0, 2)
+    queue.end_stream()
+    _feed_rows(queue, "train-1", 10, 2)
+    assert _read_feed(feed) == [0, 1]
+    assert _read_feed(feed) == [10, 11]

@@ -75,6 +75,7 @@ final class TFCluster private (
     lifecycle.requireRunning("it takes no more data")
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
     StreamingInput.refuse(df, "train()", "trainStream()")
+    streams.endTerminated()
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
     feed(df, columns, ClusterFeed.plan(df, clusterId, layout.fed.size), numEpochs)
   }
@@ -115,6 +116,7 @@ final class TFCluster private (
     }
     lifecycle.requireRunning("it takes no more data")
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
+    streams.endTerminated()
     streams.start(df, checkpointLocation, trigger, (batch, plan) => feed(batch, columns, plan, 1),
       fail, () => lifecycle.requireRunning("it takes no more data"))
   }

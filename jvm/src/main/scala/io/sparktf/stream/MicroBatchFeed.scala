@@ -50,6 +50,9 @@ final class MicroBatchFeed(
     try backlog.awaitRoom(lastFed)
     catch {
       case e: InterruptedException => throw e
+      // A gRPC call interrupted by the query's stop fails as CANCELLED, the flag kept set.
+      case NonFatal(_) if Thread.currentThread().isInterrupted =>
+        throw new InterruptedException(s"the query stopped before micro-batch $id was fed")
       case NonFatal(e) => throw fail(s"micro-batch $id could not be fed", e)
     }
     val report = finishEvenIfStopped(id, runFeed(batch, id))

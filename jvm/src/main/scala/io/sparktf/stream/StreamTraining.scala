@@ -71,6 +71,10 @@ final class StreamTraining(incarnations: ClusterIncarnations, feedTimeoutSeconds
     query
   }
 
+  /** Tells the nodes now of the queries that have terminated (the listener may not have yet):
+   *  a feed that follows, a `train()` after `query.stop()`, comes after the stream's end. */
+  def endTerminated(): Unit = active.asScala.toSeq.filterNot(_.isActive).foreach(endStream)
+
   /** Stops every active training query (their nodes learn the streams ended). */
   def stopAll(): Unit = active.asScala.toSeq.foreach { q =>
     Try(q.stop()).failed.foreach(e => log.warn(s"stopping stream query ${q.id} failed", e))
