@@ -15,6 +15,7 @@ from py4j.java_gateway import JavaObject
 from py4j.protocol import Py4JJavaError
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from sparktf.console import ClusterConsole
 from sparktf.settings import JVM_DEFAULT, settings_json
@@ -278,6 +279,54 @@ class TFCluster:
             )
         finally:
             self._console.refresh()  # the last epoch's figures, before the caller prints its own
+
+    def train_stream(
+        self,
+        df: DataFrame,
+        checkpoint_location: str,
+        trigger: dict[str, Any] | None = None,
+        input_mapping: dict[str, str] | None = None,
+        ragged_columns: list[str] | None = None,
+    ) -> StreamingQuery:
+        """Starts a streaming query that feeds every micro-batch of the streaming DataFrame
+        ``df`` to the chief and workers as one feed, like ``train(batch, 1)``: balanced over the
+        nodes, every row acknowledged and checked. Returns the ``StreamingQuery``.
+
+        ``trigger`` takes ``DataStreamWriter.trigger``'s arguments as a dict:
+        ``{"processingTime": "10 seconds"}``, ``{"availableNow": True}`` or ``{"once": True}``
+        (default: micro-batches as fast as the source gives them). The programs read each
+        micro-batch as one feed and learn the end of the query from ``feed.next_feed()``::
+
+            def main_fun(args, ctx):
+                feed = ctx.get_data_feed()
+                while feed.next_feed():  # False once the query has ended
+                    model.fit(feed.dataset(32, features=["x"], label="y"), epochs=1)
+
+            stream = spark.readStream.schema("x float, y float").parquet("/landing")
+            query = cluster.train_stream(stream, "/ckpt/train1", {"processingTime": "5 seconds"})
+            query.awaitTermination(600)  # or query.stop()
+            cluster.shutdown()
+
+        Each micro-batch is fed once across restarts of the query from ``checkpoint_location``
+        (``<checkpoint_location>/sparktf/fed/<batch id>`` holds each fed micro-batch's feed
+        report); a micro-batch that failed half-way is fed again whole. A micro-batch waits
+        until the nodes have read all but the one before it, so a slow model slows the query.
+        A feed failure fails the cluster (the query ends with the node's traceback); a query
+        stopped or failing outside a feed leaves the cluster running, and ``shutdown()`` stops
+        the cluster's active queries first.
+        """
+        mapping = json.dumps(input_mapping) if input_mapping else ""
+        ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
+        jquery = _call(
+            self._bridge.trainStream,
+            self._java_obj,
+            df._jdf,
+            checkpoint_location,
+            json.dumps(trigger) if trigger else "",
+            mapping,
+            ragged,
+        )
+        return StreamingQuery(jquery)
 
     def inference(
         self,

@@ -110,6 +110,18 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
             ],
             dropped=dropped,
         )
+    def EndStream(
+        self, request: node_control_pb2.EndStreamRequest, context: grpc.ServicerContext
+    ) -> node_control_pb2.EndStreamReply:
+        if self._queue is None:
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"node {self._program.role} takes no data; send EndStream to chief and "
+                "worker nodes only",
+            )
+        log.info("stream %s ended on node %s", request.query_id, self._program.role)
+        self._queue.end_stream()
+        return node_control_pb2.EndStreamReply()
 
     def Stop(
         self, request: node_control_pb2.StopRequest, context: grpc.ServicerContext

@@ -10,6 +10,12 @@ for the next feed and moves to it, turning ``should_stop()`` False again. So:
 * several feeds: loop on ``next_batch`` until it returns ``{}``, once per feed, or iterate
   ``feed.dataset(n)`` once per feed (every iteration of the dataset serves one feed).
 
+A streaming query (``cluster.train_stream``) feeds each micro-batch as one feed; between them
+``next_feed()`` waits for the next micro-batch and returns False once the query has ended::
+
+    while feed.next_feed():
+        model.fit(feed.dataset(64, features=["x"], label="y"), epochs=1)
+
 After ``terminate()`` no more data is taken: ``next_batch`` returns ``{}`` for good and the
 feeding Spark tasks are told to stop.
 
@@ -104,6 +110,25 @@ class DataFeed:
         ``feed_timeout_seconds``); rows gathered so far are kept for the next call.
         """
         return self._cursor.next_batch(batch_size, timeout)
+
+    def next_feed(self, timeout: float | None = None) -> bool:
+        """Between feeds: waits for the next one (of ``cluster.train_stream``, one per
+        micro-batch; or of a ``train()``) and returns True once it is here, False when the
+        streaming query that fed this node has ended and every feed it sent was read, or after
+        ``terminate()``.
+
+        A stream may be idle for long (no new files), so by default this waits until the
+        stream ends or the node is stopped; ``timeout`` (seconds) raises TimeoutError instead.
+        Call it after reading a feed to its end (a whole ``dataset()`` iteration, or
+        ``next_batch`` until ``{}``): within a feed it returns True at once.
+        """
+        if timeout is not None:
+            return self._cursor.wait_next_feed(timeout)
+        while True:
+            try:
+                return self._cursor.wait_next_feed(60.0)
+            except TimeoutError:
+                continue
 
     def batch_results(self, results: Any) -> None:
         """Answer the rows of the oldest unanswered ``next_batch`` of a ``cluster.inference``.

@@ -60,6 +60,7 @@ class _Lane:
     schema: feed_pb2.FeedSchema | None
     chunks: deque[FeedChunk] = field(default_factory=deque)
     ended: bool = False
+    stream_end: bool = False  # no feed: the end of a streaming query, after the lanes before it
 
 
 class FeedQueue:
@@ -79,6 +80,7 @@ class FeedQueue:
         self._total_taken = 0
         self._closed = False
         self._closed_ns: int | None = None
+        self._stream_ends = 0  # streams ended (EndStream): names their markers
 
     @property
     def closed(self) -> bool:
@@ -214,6 +216,9 @@ class FeedQueue:
             while True:
                 if self._closed:
                     return None
+                while self._lanes and next(iter(self._lanes.values())).stream_end:
+                    # Read without next_feed(): the end of a stream is no feed's end.
+                    del self._lanes[next(iter(self._lanes))]
                 if self._lanes:
                     feed_id, lane = next(iter(self._lanes.items()))
                     if lane.chunks:
@@ -251,6 +256,44 @@ class FeedQueue:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no feed stream started for {timeout:g} s")
+                self._cond.wait(min(POLL_SECONDS, remaining))
+
+    def end_stream(self) -> None:
+        """A streaming query ended: a marker goes in after the feeds queued so far (they are
+        its micro-batches, or came before), so ``wait_next_feed`` says False once they are
+        read, and a feed that comes later (a ``train()``) is read after it."""
+        with self._cond:
+            if self._closed:
+                return
+            self._stream_ends += 1
+            self._lanes[f"stream-end-{self._stream_ends}"] = _Lane(None, ended=True, stream_end=True)
+            self._cond.notify_all()
+
+    def wait_next_feed(self, timeout: float) -> bool:
+        """True once a feed not yet read is here (its rows or its end; a feed that brought no
+        stream at all is passed over), False when the next thing is the end of a stream (that
+        end is then seen) or the queue is closed.
+
+        Raises TimeoutError when neither came within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    return False
+                while self._lanes:
+                    feed_id, lane = next(iter(self._lanes.items()))
+                    if lane.stream_end:
+                        del self._lanes[feed_id]
+                        return False
+                    if lane.chunks or not lane.ended or lane.schema is not None:
+                        return True
+                    # A feed that brought no rows and no stream (the inference lane ended at
+                    # shutdown) has nothing to read.
+                    del self._lanes[feed_id]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no feed started for {timeout:g} s")
                 self._cond.wait(min(POLL_SECONDS, remaining))
 
     def close(self) -> None:

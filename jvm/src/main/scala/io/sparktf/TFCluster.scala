@@ -6,11 +6,14 @@ import scala.util.Try
 import scala.util.control.NonFatal
 
 import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.streaming.{StreamingQuery, Trigger}
 import org.apache.spark.sql.types.StructType
 
 import io.sparktf.cluster._
-import io.sparktf.feed.{ClusterFeed, FeedColumn, FeedProgress, FeedRefused, RestartingFeed}
+import io.sparktf.feed.{ClusterFeed, FeedColumn, FeedPlan, FeedProgress, FeedRefused}
+import io.sparktf.feed.RestartingFeed
 import io.sparktf.infer.{ClusterInference, ResultColumn}
+import io.sparktf.stream.{StreamingInput, StreamTraining}
 
 /** A running TensorFlow cluster on Spark executors: one node per executor.
  *
@@ -88,8 +91,14 @@ final class TFCluster private (
     }
     lifecycle.requireRunning("it takes no more data")
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
+    StreamingInput.refuse(df, "train()", "trainStream()")
+    streams.endTerminated()
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
-    val plan = ClusterFeed.plan(df, clusterId, layout.fed.size)
+    feed(df, columns, ClusterFeed.plan(df, clusterId, layout.fed.size), numEpochs)
+  }
+
+  private def feed(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan,
+      numEpochs: Int): FeedReport = {
     val progress = new FeedProgress(trainCalls.incrementAndGet(), plan.total, numEpochs)
     lastProgress = Some(progress)
     try new RestartingFeed(supervisor, health, layout, config.feedTimeout)
@@ -98,6 +107,38 @@ final class TFCluster private (
       case e: FeedRefused => throw e
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
     }
+  }
+
+  private lazy val streams = new StreamTraining(supervisor, config.feedTimeout)
+
+  /** Starts a streaming query that feeds every micro-batch of the streaming DataFrame `df` to
+   *  the chief and workers as one feed, like `train(batch, 1)`: balanced over the nodes, every
+   *  row acknowledged and checked. Returns the query, to stop, monitor and await as any other.
+   *  {{{
+   *  val query = cluster.trainStream(spark.readStream.schema(schema).parquet("/landing"),
+   *    checkpointLocation = "/ckpt/train1", trigger = Trigger.ProcessingTime("10 seconds"))
+   *  query.awaitTermination()   // the programs' feed.next_feed() says False once it ends
+   *  cluster.shutdown()
+   *  }}}
+   *  Each micro-batch is fed once: `checkpointLocation/sparktf/fed/<batchId>` records the
+   *  micro-batches fed whole, and a query restarted from the checkpoint skips them; a
+   *  micro-batch whose feed failed is fed again whole. A micro-batch waits until the nodes have
+   *  read all but the one before it (backpressure: the backlog stays in the source). A feed
+   *  failure fails the cluster as in `train()`; a query stopped or failing outside a feed
+   *  leaves it running (stopping it during a feed lets that micro-batch finish first).
+   *  `shutdown()` stops the cluster's active queries first.
+   */
+  def trainStream(df: DataFrame, checkpointLocation: String,
+      trigger: Trigger = Trigger.ProcessingTime(0L), inputMapping: Seq[(String, String)] = Nil,
+      raggedColumns: Seq[String] = Nil): StreamingQuery = {
+    if (config.inputMode != InputMode.SPARK) {
+      throw new SparkTFException("trainStream() feeds DataFrames, which needs InputMode.SPARK")
+    }
+    lifecycle.requireRunning("it takes no more data")
+    val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
+    streams.endTerminated()
+    streams.start(df, checkpointLocation, trigger, (batch, plan) => feed(batch, columns, plan, 1),
+      fail, () => lifecycle.requireRunning("it takes no more data"))
   }
 
   /** Streams `df` through the chief and workers, whose programs answer every batch with
@@ -120,6 +161,7 @@ final class TFCluster private (
     }
     lifecycle.requireRunning("it answers no more rows")
     if (batchRows < 1) throw new SparkTFException(s"batch_size is $batchRows: use 1 or more")
+    StreamingInput.refuse(df, "inference()", "inference() on each micro-batch in foreachBatch")
     val columns = FeedColumn.fromSchema(df.schema, inputMapping)
     val results = ResultColumn.fromSchema(outputSchema, Map.empty, df.schema.fieldNames.toSeq)
     new ClusterInference(clusterId, fedNodes, supervisor.current.secret, config.feedTimeout)
@@ -130,6 +172,7 @@ final class TFCluster private (
    *  any node failed, naming it and carrying its traceback. */
   def shutdown(timeoutSeconds: Double = config.shutdownTimeout): Unit = {
     if (!lifecycle.beginShutdown()) return
+    streams.stopAll()
     val failures =
       try config.inputMode match {
           case InputMode.SPARK =>

@@ -59,6 +59,8 @@ class TFModel(override val uid: String) extends Model[TFModel] with TFParams wit
     plan(schema, SparkSession.active)._1.outputSchema
 
   override def transform(dataset: Dataset[_]): DataFrame = {
+    io.sparktf.stream.StreamingInput.refuse(dataset, "TFModel.transform",
+      "transform() on each micro-batch in foreachBatch")
     val df = dataset.toDF()
     val spark = df.sparkSession
     val (p, sig) = plan(df.schema, spark)

@@ -5,6 +5,7 @@ import scala.util.control.NonFatal
 
 import com.fasterxml.jackson.databind.ObjectMapper
 import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.streaming.{StreamingQuery, Trigger}
 import org.apache.spark.sql.types.StructType
 
 import io.sparktf.{ClusterConfig, SparkTFException, TFCluster, TFProgram}
@@ -67,6 +68,34 @@ object TFClusterBridge {
       .getOrElse(Nil)
     cluster.train(df, numEpochs, mappingFromJson(inputMappingJson), ragged).toJson
   }
+
+  /** [[TFCluster.trainStream]]: the trigger as JSON, one of `{"processingTime": "5 seconds"}`,
+   *  `{"availableNow": true}`, `{"once": true}` (null or blank: Spark's default, micro-batches
+   *  as fast as they come), as `DataStreamWriter.trigger` takes them in Python. */
+  def trainStream(cluster: TFCluster, df: DataFrame, checkpointLocation: String,
+      triggerJson: String, inputMappingJson: String, raggedColumnsJson: String): StreamingQuery =
+    cluster.trainStream(df, checkpointLocation, triggerFromJson(triggerJson),
+      mappingFromJson(inputMappingJson), listFromJson(raggedColumnsJson))
+
+  private[sparktf] def triggerFromJson(json: String): Trigger =
+    Option(json).filter(_.trim.nonEmpty).map { j =>
+      val fields = new ObjectMapper().readTree(j).properties().asScala.map(e =>
+        e.getKey -> e
+          .getValue).toSeq
+      fields match {
+        case Seq(("processingTime", v)) => Trigger.ProcessingTime(v.asText())
+        case Seq(("availableNow", v)) if v.asBoolean() => Trigger.AvailableNow()
+        case Seq(("once", v)) if v.asBoolean() => Trigger.Once()
+        case _ => throw new SparkTFException(s"trigger $j is not one of processingTime=" +
+            "'<interval>', availableNow=True, once=True (a continuous trigger has no " +
+            "micro-batches to feed)")
+      }
+    }.getOrElse(Trigger.ProcessingTime(0L))
+
+  private def listFromJson(json: String): Seq[String] =
+    Option(json).filter(_.trim.nonEmpty)
+      .map(j => new ObjectMapper().readTree(j).elements().asScala.map(_.asText()).toSeq)
+      .getOrElse(Nil)
 
   /** [[TFCluster.inference]]: the output schema as a DDL string, the mapping as JSON. */
   def inference(cluster: TFCluster, df: DataFrame, outputSchemaDdl: String,
