@@ -148,6 +148,7 @@ class TFCluster:
         checkpoint_dir: str | None = JVM_DEFAULT,
         max_restarts: int = JVM_DEFAULT,
         shared_memory_feed: bool = JVM_DEFAULT,
+        keras3_mwms_fix: bool = JVM_DEFAULT,
     ) -> TFCluster:
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
 
@@ -185,6 +186,11 @@ class TFCluster:
         batch as a file in a private shared-memory directory (``/dev/shm``) rather than through
         the socket, which saves the copies of the network path; tasks on other machines, and
         every task with ``shared_memory_feed=False``, send batches over gRPC.
+
+        ``keras3_mwms_fix`` (default True): the nodes patch Keras 3's trainer so that plain
+        ``model.fit``/``evaluate``/``predict`` work under MultiWorkerMirroredStrategy
+        (keras-team/keras#20585), on the Keras versions it is tested on (see README, "Keras:
+        which path to use"); False runs Keras unchanged.
         """
         # First, while locals() holds the arguments alone: the settings the caller gave.
         config = settings_json(locals())

@@ -43,6 +43,11 @@ import io.sparktf.proto.v1
  *  @param sharedMemoryFeed    feed tasks on a node's own machine hand it batches as files in a
  *                             shared-memory directory (/dev/shm) instead of on the socket;
  *                             false sends every batch over gRPC
+ *  @param keras3MwmsFix       the nodes patch Keras 3's trainer so that `model.fit`, `evaluate`
+ *                             and `predict` work under MultiWorkerMirroredStrategy
+ *                             (keras-team/keras#20585), on the Keras versions the fix is tested
+ *                             on (an untested one fails the first `fit` under the strategy with
+ *                             an error naming them); false runs Keras unchanged
  *  {{{
  *  ClusterConfig(numExecutors = 2).withModelDir("/tmp/model")
  *  ClusterConfig(numExecutors = 2, checkpointDir = Some("hdfs:///ckpt/run1"), maxRestarts = 2)
@@ -67,7 +72,8 @@ final case class ClusterConfig(
     logDir: Option[String] = None,
     checkpointDir: Option[String] = None,
     maxRestarts: Int = 0,
-    sharedMemoryFeed: Boolean = true) {
+    sharedMemoryFeed: Boolean = true,
+    keras3MwmsFix: Boolean = true) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))
@@ -191,7 +197,8 @@ object ClusterConfig {
         .orElse(d.checkpointDir),
       maxRestarts = opt(s.hasMaxRestarts, s.getMaxRestarts).getOrElse(d.maxRestarts),
       sharedMemoryFeed = opt(s.hasSharedMemoryFeed, s.getSharedMemoryFeed)
-        .getOrElse(d.sharedMemoryFeed)
+        .getOrElse(d.sharedMemoryFeed),
+      keras3MwmsFix = opt(s.hasKeras3MwmsFix, s.getKeras3MwmsFix).getOrElse(d.keras3MwmsFix)
     )
   }
 }

@@ -64,7 +64,7 @@ class ClusterConfigSuite extends AnyFunSuite {
       "reservation_timeout": 1, "feed_timeout": 2, "shutdown_timeout": 3, "queue_capacity": 4,
       "env": {"A": "1"}, "python": "/py", "ps_gpus": true, "tensorboard": true,
       "log_dir": "/l", "checkpoint_dir": "/c", "max_restarts": 1,
-      "shared_memory_feed": false}"""
+      "shared_memory_feed": false, "keras3_mwms_fix": false}"""
     val names = io.sparktf.proto.v1.ClusterSettings.getDescriptor.getFields.size
     val c = ClusterConfig.fromJson(all)
     val d = ClusterConfig(numExecutors = 2)

@@ -113,7 +113,8 @@ object ReservationStage {
       logDir = config.logDir,
       inputMode = config.inputMode,
       sharedDir = sharedDir,
-      executorId = place.executorId
+      executorId = place.executorId,
+      keras3MwmsFix = config.keras3MwmsFix
     )
 
     // A GPU binding error fails this node's start like any other, so every task reports it.
