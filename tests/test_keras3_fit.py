@@ -77,7 +77,9 @@ def keras3_fit(args: dict[str, Any], ctx: Any) -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            record(args, ctx, event="epoch", epoch=epoch, logs={k: float(v) for k, v in logs.items()})
+            record(
+                args, ctx, event="epoch", epoch=epoch, logs={k: float(v) for k, v in logs.items()}
+            )
 
     early = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=EPOCHS)
     history = model.fit(
@@ -171,17 +173,19 @@ def test_keras3_fit_with_metrics_callbacks_and_a_restart_on_two_nodes(spark, tmp
     assert chief_end["event"] == worker_end["event"] == "end"
     history = chief_end["history"]
     # The restarted fit's history holds the epochs it ran.
-    assert set(history) == {
-        "loss", "accuracy", "top2", "val_loss", "val_accuracy", "val_top2"
-    }, history
+    assert set(history) == {"loss", "accuracy", "top2", "val_loss", "val_accuracy", "val_top2"}, (
+        history
+    )
     assert all(len(v) == refeds for v in history.values()), history
     # Metrics are reduced over both workers: every figure the same on both.
     assert history == worker_end["history"]
     assert chief_end["evaluate"] == worker_end["evaluate"]
     assert chief_end["weights"] == worker_end["weights"]  # bit-identical
     # The custom callback saw every epoch on every run, the same logs on both workers.
-    epochs = {n: [(e["epoch"], e["logs"]) for e in ev if e["event"] == "epoch"] for n, ev in
-              (("chief", chief), ("worker", worker))}
+    epochs = {
+        n: [(e["epoch"], e["logs"]) for e in ev if e["event"] == "epoch"]
+        for n, ev in (("chief", chief), ("worker", worker))
+    }
     assert [e for e, _ in epochs["chief"]] == list(range(KILL_EPOCH + refeds))
     assert epochs["chief"] == epochs["worker"]
     assert history["val_accuracy"][-1] == pytest.approx(chief_end["evaluate"]["accuracy"])
@@ -202,3 +206,95 @@ def test_keras3_fit_with_metrics_callbacks_and_a_restart_on_two_nodes(spark, tmp
     accuracy = float((model.predict(x, verbose=0).argmax(-1) == [r.label for r in test]).mean())
     print(f"keras 3 fit: test accuracy {accuracy:.3f}, history {history}")
     assert accuracy == pytest.approx(chief_end["evaluate"]["accuracy"])
+
+
+def keras3_fit_validation_df(args: dict[str, Any], ctx: Any) -> None:
+    """``model.fit`` with ``validation_data`` from the validation DataFrame of ``train()``."""
+    import keras
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+        model.compile(
+            optimizer=keras.optimizers.Adam(0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+    feed = ctx.get_data_feed()
+    validation = feed.validation_dataset(BATCH, features=["features"], label="label")
+    steps = []
+
+    class ValidationSteps(keras.callbacks.Callback):
+        def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+            steps.append(batch)
+
+    history = model.fit(
+        feed.dataset(BATCH, features=["features"], label="label"),
+        epochs=args["epochs"],
+        steps_per_epoch=args["node_rows_per_epoch"] // BATCH * 2,
+        validation_data=validation,
+        verbose=0,
+        callbacks=[ValidationSteps()],
+    )
+    record(
+        args,
+        ctx,
+        event="end",
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        validation_steps=len(steps),
+    )
+
+
+def returns_at_once(args: dict[str, Any], ctx: Any) -> None:
+    """Takes nothing: train() refuses the validation DataFrame before feeding anything."""
+
+
+@pytest.mark.timeout(600)
+def test_keras3_fit_with_a_validation_dataframe(spark, tmp_path):
+    train_df, test_df = keras_digits.digits_frames(spark)
+    train_df = train_df.repartition(2).cache()
+    test_df = test_df.repartition(3).cache()  # 397 rows: 199 and 198 on the nodes
+    rows, test_rows = train_df.count(), test_df.count()
+    out = tmp_path / "events"
+    out.mkdir()
+    epochs = 3
+    refused = TFCluster.run(
+        spark,
+        returns_at_once,
+        {},
+        num_executors=2,
+        checkpoint_dir=str(tmp_path / "c"),
+        max_restarts=1,
+    )
+    try:
+        with pytest.raises(Exception, match="validation_df with max_restarts 1"):
+            refused.train(train_df, 1, validation_df=test_df)
+    finally:
+        refused.shutdown(timeout=120)
+    cluster = TFCluster.run(
+        spark,
+        keras3_fit_validation_df,
+        {"out": str(out), "epochs": epochs, "node_rows_per_epoch": rows // 2},
+        num_executors=2,
+        feed_timeout=300,
+    )
+    try:
+        report = cluster.train(train_df, num_epochs=epochs, validation_df=test_df)
+    finally:
+        cluster.shutdown(timeout=300)
+    print(f"validation_df report {report}")
+    assert report["rows_total"] == rows * epochs
+    assert sorted(report["validation_rows_per_node"].values()) == [
+        test_rows // 2,
+        test_rows - test_rows // 2,
+    ]
+    [chief_end], [worker_end] = events(out, "chief-0"), events(out, "worker-0")
+    history = chief_end["history"]
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == epochs for v in history.values())
+    assert history == worker_end["history"]
+    # Every epoch validated on the same batches: 198 // 50 = 3 steps, the last with the rest,
+    # each split over the two replicas.
+    assert chief_end["validation_steps"] == worker_end["validation_steps"] == epochs * 3 * 2
+    assert history["val_accuracy"][-1] > 0.8

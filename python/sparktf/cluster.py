@@ -233,8 +233,14 @@ class TFCluster:
         num_epochs: int = 1,
         input_mapping: dict[str, str] | None = None,
         ragged_columns: list[str] | None = None,
+        validation_df: DataFrame | None = None,
     ) -> dict[str, Any]:
         """Feeds ``df`` to the chief and workers ``num_epochs`` times, then ends the feed.
+
+        ``validation_df`` is fed once, before ``df``: each node keeps its share in memory for
+        ``feed.validation_dataset(batch_size, features, label)`` (``model.fit(validation_data=
+        ...)``, read again every epoch; every node the same number of steps). The report's
+        ``validation_rows_per_node`` counts it. Not with ``max_restarts`` yet.
 
         ``input_mapping`` maps columns to tensor names (only those columns are fed);
         ``ragged_columns`` names array columns whose rows differ in length (the node gets
@@ -259,7 +265,15 @@ class TFCluster:
         mapping = json.dumps(input_mapping) if input_mapping else ""
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
         return json.loads(
-            _call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping, ragged)
+            _call(
+                self._bridge.train,
+                self._java_obj,
+                df._jdf,
+                num_epochs,
+                mapping,
+                ragged,
+                None if validation_df is None else validation_df._jdf,
+            )
         )
 
     def inference(

@@ -154,7 +154,9 @@ def patch_trainer(trainer: ModuleType) -> None:
     cls._maybe_symbolic_build = maybe_symbolic_build
     trainer.reduce_per_replica = reduce_per_replica  # _make_function looks it up per call
     trainer._sparktf_mwms_fix = "patched"
-    log.info("Keras %s: sparktf's MultiWorkerMirroredStrategy fix applied (%s)", version, UPSTREAM_ISSUE)
+    log.info(
+        "Keras %s: sparktf's MultiWorkerMirroredStrategy fix applied (%s)", version, UPSTREAM_ISSUE
+    )
 
 
 def _local_spec(spec: Any) -> Any:

@@ -9,7 +9,7 @@ import org.apache.spark.sql.types.StructType
 import org.slf4j.LoggerFactory
 
 import io.sparktf.cluster._
-import io.sparktf.feed.{ClusterFeed, FeedColumn, FeedRefused, RestartingFeed}
+import io.sparktf.feed.{ClusterFeed, FeedColumn, FeedRefused, RestartingFeed, ValidationFeed}
 import io.sparktf.infer.{ClusterInference, ResultColumn}
 
 /** A running TensorFlow cluster on Spark executors: one node per executor.
@@ -63,9 +63,12 @@ final class TFCluster private (
    *  @param inputMapping  Spark column -> tensor name; empty feeds every column under its name
    *  @param raggedColumns array columns whose rows differ in length: the node gets them as
    *                       ragged tensors (other arrays must all have one length)
+   *  @param validationDf  fed once, before `df`, for the programs'
+   *                       `feed.validation_dataset(...)` (see [[io.sparktf.feed.ValidationFeed]]);
+   *                       same mapping and ragged columns; not with `maxRestarts` yet
    */
   def train(df: DataFrame, numEpochs: Int = 1, inputMapping: Seq[(String, String)] = Nil,
-      raggedColumns: Seq[String] = Nil): FeedReport = {
+      raggedColumns: Seq[String] = Nil, validationDf: Option[DataFrame] = None): FeedReport = {
     if (config.inputMode != InputMode.SPARK) {
       throw new SparkTFException("train() feeds DataFrames, which needs InputMode.SPARK; this " +
         "cluster runs InputMode.TENSORFLOW, where the nodes read their own files")
@@ -74,9 +77,18 @@ final class TFCluster private (
     if (numEpochs < 1) throw new SparkTFException(s"num_epochs is $numEpochs: use 1 or more")
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
     val plan = ClusterFeed.plan(df, clusterId, layout.fed.size)
-    try new RestartingFeed(supervisor, health, layout, config.feedTimeout)
+    if (validationDf.nonEmpty && config.maxRestarts > 0) {
+      throw new FeedRefused(s"validation_df with max_restarts ${config.maxRestarts}: a " +
+        "restarted cluster would not get the validation rows again; use max_restarts=0, or " +
+        "validation data the program reads itself")
+    }
+    try {
+      val validated = validationDf.map(v =>
+        ValidationFeed.run(supervisor.current, v, inputMapping, raggedColumns, config.feedTimeout))
+      new RestartingFeed(supervisor, health, layout, config.feedTimeout)
         .run(df, columns, plan, numEpochs)
-    catch {
+        .copy(validationRowsPerNode = validated.map(_.rowsPerNode).getOrElse(Map.empty))
+    } catch {
       case e: FeedRefused => throw e
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
     }

@@ -29,9 +29,10 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
   /** @param columns    the fed columns, as [[FeedColumn.fromSchema]] checked them for `df`
    *  @param plan       `df`'s split over the fed nodes, from [[ClusterFeed.plan]]
    *  @param onEpochFed called with each epoch's task results once the epoch is fed (a feed
-   *                    that fails later has still fed those; see [[RestartingFeed]]) */
+   *                    that fails later has still fed those; see [[RestartingFeed]])
+   *  @param validation the feed is a validation DataFrame (see [[ValidationFeed]]) */
   def run(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan, numEpochs: Int,
-      onEpochFed: Seq[FeedResult] => Unit = _ => ()): FeedReport = {
+      onEpochFed: Seq[FeedResult] => Unit = _ => (), validation: Boolean = false): FeedReport = {
     requireRunningPrograms()
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
@@ -45,7 +46,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
       val results = JobDescription.during(df.sparkSession.sparkContext,
         s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs") {
         FeedJob.run(rows, fed, plan, numEpochs, secret, clusterId, feedId, columns, epoch,
-          feedTimeoutSeconds, channels)
+          feedTimeoutSeconds, channels, validation = validation)
       }
       results.foreach { r =>
         acked(r.nodeIndex) += r.rowsAtNode

@@ -23,7 +23,8 @@ object FeedJob {
       secret: ClusterSecret, clusterId: String, feedId: String, columns: IndexedSeq[FeedColumn],
       epoch: Int, idleTimeoutSeconds: Double,
       channels: NodeChannelFactory = NodeChannels,
-      batchRows: Int = ColumnBatchEncoder.DefaultMaxRows): Seq[FeedResult] = {
+      batchRows: Int = ColumnBatchEncoder.DefaultMaxRows,
+      validation: Boolean = false): Seq[FeedResult] = {
     rows.mapPartitionsWithIndex { (partition, it) =>
       val attempt = Option(TaskContext.get()).map(_.attemptNumber()).getOrElse(0)
       val order = NodePreference.order(fed, ExecutorIdentity.executorId, ExecutorIdentity.host,
@@ -39,7 +40,7 @@ object FeedJob {
         feedId,
         columns,
         PlanMessage.newBuilder().setNodeRows(plan.nodeRows(k) * epochs)
-          .setMinNodeRows(plan.minNodeRows * epochs).build(),
+          .setMinNodeRows(plan.minNodeRows * epochs).setValidation(validation).build(),
         epoch,
         partition,
         attempt,
