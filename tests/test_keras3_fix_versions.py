@@ -6,6 +6,7 @@ the alternatives. (Fit itself under MWMS on two nodes: tests/test_keras3_fit.py.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from types import ModuleType
@@ -37,7 +38,12 @@ def test_the_hook_patches_keras_when_the_program_imports_it():
         "from keras.src.backend.tensorflow import trainer\n"
         "print(keras.__version__, trainer._sparktf_mwms_fix)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=110)
+    import sparktf
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(sparktf.__file__)))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=110, env=env
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     version, state = done.stdout.split()[-2:]
     assert keras_mwms_fix.is_tested(version), version  # CI runs a Keras the fix covers
