@@ -28,7 +28,8 @@ TensorFlow, which only the later pyarrow baseline imports into the driver):
    alone in its JVMs, and the feed slower).
 3. pyarrow + tf.data in this process: read the Parquet files, x to an (n, 784) float32 numpy
    array, ``from_tensor_slices((x, y)).batch(256)``, iterate counting rows; read+iterate timed.
-4. Keras (unless --skip-keras), tf_keras 784-128-10 MLP, Adam, sparse CE, under
+4. Keras (unless --skip-keras), tf_keras (or Keras 3 ``model.fit`` with ``--keras keras3``)
+   784-128-10 MLP, Adam, sparse CE, under
    MultiWorkerMirroredStrategy on the same cluster's nodes: first a warm-up fit (a throw-away
    model, a few steps: one-time TF/collective costs land in neither measured run), then
    ``--keras-rounds`` rounds (default 3) of: a fresh model fit on an in-memory numpy array of
@@ -157,7 +158,11 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
     wait_for("go-keras")
     import numpy as np
     import tensorflow as tf
-    import tf_keras as keras
+
+    if args.get("keras_flavour") == "keras3":
+        import keras  # Keras 3 model.fit: the node's fix makes it work under MWMS
+    else:
+        import tf_keras as keras
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     width = args["width"]
@@ -616,7 +621,7 @@ def keras_phase(
         "steady_sparktf_feed_rows_per_s": round(st_feed, 1),
         "steady_in_memory_numpy_rows_per_s": round(st_mem, 1),
         "steady_ratio": round(st_feed / st_mem, 3) if st_mem else None,
-        "model": "784-128-10 relu MLP, tf_keras, Adam(1e-3), sparse CE, MWMS",
+        "model": f"784-128-10 relu MLP, {opts.keras}, Adam(1e-3), sparse CE, MWMS",
         "batch_per_node_per_step": opts.batch_per_node,
         "steps_per_node": steps,
         # MWMS splits each dataset batch over all replicas (legacy rebatch for the
@@ -716,6 +721,12 @@ def parse_args(argv: list[str] | None) -> Any:
         default=3,
         help="rounds of an in-memory fit then a fit from the feed",
     )
+    parser.add_argument(
+        "--keras",
+        choices=("tf_keras", "keras3"),
+        default="tf_keras",
+        help="the Keras the rounds fit with: tf_keras, or Keras 3 model.fit (run both to compare)",
+    )
     parser.add_argument("--queue-capacity", type=int, default=16)
     parser.add_argument(
         "--batch-per-node", type=int, default=256, help="Keras rows per node per step"
@@ -809,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_per_node": opts.batch_per_node,
             "width": WIDTH,
             "keras_rounds": opts.keras_rounds,
+            "keras_flavour": opts.keras,
         }
         t0 = time.time()
         cluster = TFCluster.run(

@@ -156,6 +156,7 @@ class TFCluster:
         shared_memory_feed: bool = JVM_DEFAULT,
         progress: bool = JVM_DEFAULT,
         node_output: str = JVM_DEFAULT,
+        keras3_mwms_fix: bool = JVM_DEFAULT,
     ) -> TFCluster:
         """Starts the cluster: ``map_fun(tf_args, ctx)`` runs on every node.
 
@@ -201,6 +202,11 @@ class TFCluster:
         ``[chief:0] ``: ``"chief"`` (worker:0 without a chief), ``"all"`` or ``"none"``. They
         are in the executor logs too. A node that floods its output loses lines on the console
         only (a line says how many), never waits for it.
+
+        ``keras3_mwms_fix`` (default True): the nodes patch Keras 3's trainer so that plain
+        ``model.fit``/``evaluate``/``predict`` work under MultiWorkerMirroredStrategy
+        (keras-team/keras#20585), on the Keras versions it is tested on (see README, "Keras:
+        which path to use"); False runs Keras unchanged.
         """
         # First, while locals() holds the arguments alone: the settings the caller gave.
         config = settings_json(locals())
@@ -248,8 +254,14 @@ class TFCluster:
         num_epochs: int = 1,
         input_mapping: dict[str, str] | None = None,
         ragged_columns: list[str] | None = None,
+        validation_df: DataFrame | None = None,
     ) -> dict[str, Any]:
         """Feeds ``df`` to the chief and workers ``num_epochs`` times, then ends the feed.
+
+        ``validation_df`` is fed once, before ``df``: each node keeps its share in memory for
+        ``feed.validation_dataset(batch_size, features, label)`` (``model.fit(validation_data=
+        ...)``, read again every epoch; every node the same number of steps). The report's
+        ``validation_rows_per_node`` counts it. Not with ``max_restarts`` yet.
 
         ``input_mapping`` maps columns to tensor names (only those columns are fed);
         ``ragged_columns`` names array columns whose rows differ in length (the node gets
@@ -275,7 +287,15 @@ class TFCluster:
         ragged = json.dumps(list(ragged_columns)) if ragged_columns else ""
         try:
             return json.loads(
-                _call(self._bridge.train, self._java_obj, df._jdf, num_epochs, mapping, ragged)
+                _call(
+                    self._bridge.train,
+                    self._java_obj,
+                    df._jdf,
+                    num_epochs,
+                    mapping,
+                    ragged,
+                    None if validation_df is None else validation_df._jdf,
+                )
             )
         finally:
             self._console.refresh()  # the last epoch's figures, before the caller prints its own

@@ -41,6 +41,7 @@ def test_the_bootstrap_the_jvm_writes_reads_field_by_field():
     assert (boot.linger, boot.linger_timeout_seconds) == (True, 86400.0)
     assert boot.env == {"A": "1", "B": "2"}
     assert (boot.tensorboard, boot.log_dir, boot.shared_dir) == (False, None, "/dev/shm/s1")
+    assert boot.keras3_mwms_fix is True
 
 
 def test_every_field_python_reads_is_in_the_written_file():

@@ -35,6 +35,7 @@ from sparktf.node.feed_dataset import PREFETCH_BATCHES, element_spec, feed_datas
 from sparktf.node.feed_queue import FeedQueue
 from sparktf.node.inference_answers import PendingAnswers
 from sparktf.node.training_cursor import TrainingCursor, batch_rows
+from sparktf.node.validation_set import ValidationSet
 from sparktf.v1 import feed_pb2
 from sparktf.wire.column_batch import Column
 
@@ -50,6 +51,7 @@ class DataFeed:
     def __init__(self, queue: FeedQueue, timeout: float) -> None:
         self._answers = PendingAnswers()
         self._cursor = TrainingCursor(queue, timeout, self._answers)
+        self._validation: ValidationSet | None = None
 
     @property
     def timeout(self) -> float:
@@ -177,6 +179,37 @@ class DataFeed:
         dataset reads ``PREFETCH_BATCHES`` batches ahead: an iteration stopped early (say by
         ``steps_per_epoch``) has taken up to that many batches more from the feed than it used.
         """
+        schema = self.wait_schema()
+        if schema.plan.validation:
+            raise RuntimeError(
+                "feed.dataset(): this train() brought a validation DataFrame, fed first: call "
+                "feed.validation_dataset(batch_size, features, label) before feed.dataset()"
+            )
         return feed_dataset(
-            self.element_spec(), lambda: self.balanced_batches(batch_size), features, label
+            element_spec(schema), lambda: self.balanced_batches(batch_size), features, label
         )
+
+    def validation_dataset(
+        self, batch_size: int, features: list[str] | None = None, label: str | None = None
+    ) -> tf.data.Dataset:
+        """The validation DataFrame of ``cluster.train(df, n, validation_df=v)`` as a
+        ``tf.data.Dataset`` for ``model.fit(validation_data=...)``: elements as in ``dataset``.
+
+        The first call takes this node's share of ``v`` (fed once, before the training rows)
+        and keeps it in memory, at most ``MAX_VALIDATION_BYTES`` of
+        ``sparktf.node.validation_set`` (a clear error past it); every iteration of the dataset
+        yields the same batches, as many on every fed node. Call it before ``dataset()``::
+
+            validation = feed.validation_dataset(64, ["x"], "y")
+            model.fit(feed.dataset(64, ["x"], "y"), validation_data=validation, ...)
+        """
+        if self._validation is None:
+            spec = self.element_spec()
+            self._validation = ValidationSet.read(self._cursor, batch_size)
+            self._validation_spec = spec
+        if self._validation.batch_size != batch_size:
+            raise ValueError(
+                f"feed.validation_dataset({batch_size}): the validation rows are held in batches "
+                f"of {self._validation.batch_size} (the first call's batch_size)"
+            )
+        return feed_dataset(self._validation_spec, self._validation.batches, features, label)

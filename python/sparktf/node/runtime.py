@@ -216,6 +216,10 @@ def _serve_and_run(boot: NodeBootstrap, output: OutputRing) -> int:
         data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds),
     )
 
+    if boot.keras3_mwms_fix:
+        from sparktf.node.keras_mwms_fix import install_keras3_mwms_fix
+
+        install_keras3_mwms_fix()  # before the program (or its unpickling) imports Keras
     result = boot.message.result if boot.message.HasField("result") else None
     code = _run_program(boot.program, ctx, program, result)
     if queue is not None:

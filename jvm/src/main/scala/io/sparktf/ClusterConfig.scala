@@ -50,6 +50,11 @@ import io.sparktf.proto.v1
  *  @param nodeOutput          whose program output reaches the driver's console, each line
  *                             prefixed "[chief:0] ": "chief", "all" or "none" (see
  *                             [[NodeOutputChoice]])
+ *  @param keras3MwmsFix       the nodes patch Keras 3's trainer so that `model.fit`, `evaluate`
+ *                             and `predict` work under MultiWorkerMirroredStrategy
+ *                             (keras-team/keras#20585), on the Keras versions the fix is tested
+ *                             on (an untested one fails the first `fit` under the strategy with
+ *                             an error naming them); false runs Keras unchanged
  *  {{{
  *  ClusterConfig(numExecutors = 2).withModelDir("/tmp/model")
  *  ClusterConfig(numExecutors = 2, checkpointDir = Some("hdfs:///ckpt/run1"), maxRestarts = 2)
@@ -77,7 +82,8 @@ final case class ClusterConfig(
     sharedMemoryFeed: Boolean = true,
     maxResultBytes: Long = 0,
     progress: Boolean = true,
-    nodeOutput: String = NodeOutputChoice.Chief) {
+    nodeOutput: String = NodeOutputChoice.Chief,
+    keras3MwmsFix: Boolean = true) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))
@@ -204,7 +210,8 @@ object ClusterConfig {
       sharedMemoryFeed = opt(s.hasSharedMemoryFeed, s.getSharedMemoryFeed)
         .getOrElse(d.sharedMemoryFeed),
       progress = opt(s.hasProgress, s.getProgress).getOrElse(d.progress),
-      nodeOutput = opt(s.hasNodeOutput, s.getNodeOutput).getOrElse(d.nodeOutput)
+      nodeOutput = opt(s.hasNodeOutput, s.getNodeOutput).getOrElse(d.nodeOutput),
+      keras3MwmsFix = opt(s.hasKeras3MwmsFix, s.getKeras3MwmsFix).getOrElse(d.keras3MwmsFix)
     )
   }
 }

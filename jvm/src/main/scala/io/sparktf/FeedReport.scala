@@ -12,7 +12,8 @@ import scala.jdk.CollectionConverters._
  *  the socket (see [[ClusterConfig.sharedMemoryFeed]]); `socketBytes` is what the batches sent
  *  over sockets weighed (on this machine or across the network). After a program's `terminate()`
  *  (`terminated`), its node counts the rows the program took, not those that reached its
- *  queue, and `epochs` the epochs some program took rows of.
+ *  queue, and `epochs` the epochs some program took rows of. `validationRowsPerNode`: the rows
+ *  of the validation DataFrame each node took (see [[io.sparktf.feed.ValidationFeed]]).
  *  {{{
  *  val report = cluster.train(df, numEpochs = 2)
  *  report.rowsTotal == 2 * df.count()   // unless the program called terminate()
@@ -27,7 +28,8 @@ final case class FeedReport(
     restarts: Int = 0,
     restartedEpochs: Seq[Int] = Nil,
     sharedMemoryRows: Long = 0L,
-    socketBytes: Long = 0L) {
+    socketBytes: Long = 0L,
+    validationRowsPerNode: Map[String, Long] = Map.empty) {
   def rowsTotal: Long = rowsPerNode.values.sum
   def rowsPerSecond: Double = if (seconds > 0) rowsTotal / seconds else 0.0
 
@@ -44,6 +46,8 @@ final case class FeedReport(
     m.put("restarted_epochs", restartedEpochs.map(Int.box).asJava)
     m.put("shared_memory_rows", sharedMemoryRows)
     m.put("socket_bytes", socketBytes)
+    m.put("validation_rows_per_node",
+      new java.util.TreeMap[String, Long](validationRowsPerNode.asJava))
     new ObjectMapper().writeValueAsString(m)
   }
 }

@@ -11,7 +11,7 @@ import org.apache.spark.sql.types.StructType
 
 import io.sparktf.cluster._
 import io.sparktf.feed.{ClusterFeed, FeedColumn, FeedPlan, FeedProgress, FeedRefused}
-import io.sparktf.feed.RestartingFeed
+import io.sparktf.feed.{RestartingFeed, ValidationFeed}
 import io.sparktf.infer.{ClusterInference, ResultColumn}
 import io.sparktf.stream.{StreamingInput, StreamTraining}
 
@@ -82,9 +82,12 @@ final class TFCluster private (
    *  @param inputMapping  Spark column -> tensor name; empty feeds every column under its name
    *  @param raggedColumns array columns whose rows differ in length: the node gets them as
    *                       ragged tensors (other arrays must all have one length)
+   *  @param validationDf  fed once, before `df`, for the programs'
+   *                       `feed.validation_dataset(...)` (see [[io.sparktf.feed.ValidationFeed]]);
+   *                       same mapping and ragged columns; not with `maxRestarts` yet
    */
   def train(df: DataFrame, numEpochs: Int = 1, inputMapping: Seq[(String, String)] = Nil,
-      raggedColumns: Seq[String] = Nil): FeedReport = {
+      raggedColumns: Seq[String] = Nil, validationDf: Option[DataFrame] = None): FeedReport = {
     if (config.inputMode != InputMode.SPARK) {
       throw new SparkTFException("train() feeds DataFrames, which needs InputMode.SPARK; this " +
         "cluster runs InputMode.TENSORFLOW, where the nodes read their own files")
@@ -94,16 +97,27 @@ final class TFCluster private (
     StreamingInput.refuse(df, "train()", "trainStream()")
     streams.endTerminated()
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
-    feed(df, columns, ClusterFeed.plan(df, clusterId, layout.fed.size), numEpochs)
+    if (validationDf.nonEmpty && config.maxRestarts > 0) {
+      throw new FeedRefused(s"validation_df with max_restarts ${config.maxRestarts}: a " +
+        "restarted cluster would not get the validation rows again; use max_restarts=0, or " +
+        "validation data the program reads itself")
+    }
+    feed(df, columns, ClusterFeed.plan(df, clusterId, layout.fed.size), numEpochs,
+      validationDf, inputMapping, raggedColumns)
   }
 
   private def feed(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan,
-      numEpochs: Int): FeedReport = {
+      numEpochs: Int, validationDf: Option[DataFrame] = None,
+      inputMapping: Seq[(String, String)] = Nil, raggedColumns: Seq[String] = Nil): FeedReport = {
     val progress = new FeedProgress(trainCalls.incrementAndGet(), plan.total, numEpochs)
     lastProgress = Some(progress)
-    try new RestartingFeed(supervisor, health, layout, config.feedTimeout)
+    try {
+      val validated = validationDf.map(v =>
+        ValidationFeed.run(supervisor.current, v, inputMapping, raggedColumns, config.feedTimeout))
+      new RestartingFeed(supervisor, health, layout, config.feedTimeout)
         .run(df, columns, plan, numEpochs, Some(progress), config.progress)
-    catch {
+        .copy(validationRowsPerNode = validated.map(_.rowsPerNode).getOrElse(Map.empty))
+    } catch {
       case e: FeedRefused => throw e
       case NonFatal(e) => throw fail("feeding the cluster failed", e)
     }

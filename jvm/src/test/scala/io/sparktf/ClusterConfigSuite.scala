@@ -65,7 +65,8 @@ class ClusterConfigSuite extends AnyFunSuite {
       "env": {"A": "1"}, "python": "/py", "ps_gpus": true, "tensorboard": true,
       "log_dir": "/l", "checkpoint_dir": "/c", "max_restarts": 1,
       "shared_memory_feed": false,
-      "progress": false, "node_output": "all"}"""
+      "progress": false, "node_output": "all",
+      "keras3_mwms_fix": false}"""
     val names = io.sparktf.proto.v1.ClusterSettings.getDescriptor.getFields.size
     val c = ClusterConfig.fromJson(all)
     val d = ClusterConfig(numExecutors = 2)

@@ -137,7 +137,8 @@ object ReservationStage {
       sharedDir = sharedDir,
       executorId = place.executorId,
       result = resultDir.map(d =>
-        NodeBootstrap.ResultFile(d.resolve(NodeBootstrap.ResultFileName), config.maxResultBytes))
+        NodeBootstrap.ResultFile(d.resolve(NodeBootstrap.ResultFileName), config.maxResultBytes)),
+      keras3MwmsFix = config.keras3MwmsFix
     )
 
     // A GPU binding error fails this node's start like any other, so every task reports it.

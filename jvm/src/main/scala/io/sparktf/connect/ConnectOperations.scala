@@ -48,7 +48,7 @@ object ConnectOperations {
           ConnectFrames.fromRelation(planner,
             train.getInput
               .toByteArray), train.getNumEpochs, train.getInputMappingJson,
-          train.getRaggedColumnsJson)
+          train.getRaggedColumnsJson, null)
       case ConnectCommand.OperationCase.STATUS =>
         status(ConnectClusters.get(session, c.getStatus.getHandle)).toString
       case ConnectCommand.OperationCase.SHUTDOWN =>

@@ -35,10 +35,11 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
    *                    that fails later has still fed those; see [[RestartingFeed]])
    *  @param progress   moved as the epochs go (None: nobody watches)
    *  @param showProgress poll the nodes for the rows of the epoch in progress and log the
-   *                    progress (the `progress` setting) */
+   *                    progress (the `progress` setting)
+   *  @param validation the feed is a validation DataFrame (see [[ValidationFeed]]) */
   def run(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan, numEpochs: Int,
       onEpochFed: Seq[FeedResult] => Unit = _ => (), progress: Option[FeedProgress] = None,
-      showProgress: Boolean = false): FeedReport = {
+      showProgress: Boolean = false, validation: Boolean = false): FeedReport = {
     requireRunningPrograms()
     val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
@@ -65,7 +66,7 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
       val results = JobDescription.during(df.sparkSession.sparkContext,
         s"sparktf cluster $clusterId: feed epoch ${epoch + 1}/$numEpochs") {
         FeedJob.run(rows, fed, plan, numEpochs, secret, clusterId, feedId, columns, epoch,
-          feedTimeoutSeconds, channels, rowsFed = Some(rowsFed))
+          feedTimeoutSeconds, channels, rowsFed = Some(rowsFed), validation = validation)
       }
       results.foreach { r =>
         acked(r.nodeIndex) += r.rowsAtNode

@@ -25,7 +25,8 @@ object FeedJob {
       epoch: Int, idleTimeoutSeconds: Double,
       channels: NodeChannelFactory = NodeChannels,
       batchRows: Int = ColumnBatchEncoder.DefaultMaxRows,
-      rowsFed: Option[LongAccumulator] = None): Seq[FeedResult] = {
+      rowsFed: Option[LongAccumulator] = None,
+      validation: Boolean = false): Seq[FeedResult] = {
     rows.mapPartitionsWithIndex { (partition, it) =>
       val attempt = Option(TaskContext.get()).map(_.attemptNumber()).getOrElse(0)
       val order = NodePreference.order(fed, ExecutorIdentity.executorId, ExecutorIdentity.host,
@@ -41,7 +42,7 @@ object FeedJob {
         feedId,
         columns,
         PlanMessage.newBuilder().setNodeRows(plan.nodeRows(k) * epochs)
-          .setMinNodeRows(plan.minNodeRows * epochs).build(),
+          .setMinNodeRows(plan.minNodeRows * epochs).setValidation(validation).build(),
         epoch,
         partition,
         attempt,

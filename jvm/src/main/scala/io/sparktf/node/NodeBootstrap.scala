@@ -54,7 +54,8 @@ final case class NodeBootstrap(
     inputMode: InputMode.InputMode = InputMode.SPARK,
     sharedDir: Option[Path] = None,
     executorId: String = "",
-    result: Option[NodeBootstrap.ResultFile] = None) {
+    result: Option[NodeBootstrap.ResultFile] = None,
+    keras3MwmsFix: Boolean = true) {
 
   def readyFile: Path = workingDir.resolve(NodeBootstrap.ReadyFileName)
 
@@ -83,6 +84,7 @@ final case class NodeBootstrap(
       .setInputMode(InputMode.toProto(inputMode)).setQueueCapacity(queueCapacity)
       .setFeedTimeoutSeconds(feedTimeoutSeconds).setLinger(linger)
       .setLingerTimeoutSeconds(lingerTimeoutSeconds).setTensorboard(tensorboard)
+      .setKeras3MwmsFix(keras3MwmsFix)
     // Sorted, so the file reads the same on every node and in the contract test.
     env.toSeq.sortBy(_._1).foreach { case (k, v) => b.putEnv(k, v) }
     clusterSpec.toSeq.sortBy(_._1).foreach { case (job, addresses) =>

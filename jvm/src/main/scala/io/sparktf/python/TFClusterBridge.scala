@@ -62,11 +62,12 @@ object TFClusterBridge {
   /** [[TFCluster.train]]: the mapping as a JSON object, ragged columns as a JSON list (null or
    *  blank: none), the report as JSON. */
   def train(cluster: TFCluster, df: DataFrame, numEpochs: Int, inputMappingJson: String,
-      raggedColumnsJson: String): String = {
+      raggedColumnsJson: String, validationDf: DataFrame): String = {
     val ragged = Option(raggedColumnsJson).filter(_.trim.nonEmpty)
       .map(j => new ObjectMapper().readTree(j).elements().asScala.map(_.asText()).toSeq)
       .getOrElse(Nil)
-    cluster.train(df, numEpochs, mappingFromJson(inputMappingJson), ragged).toJson
+    cluster.train(df, numEpochs, mappingFromJson(inputMappingJson), ragged, Option(validationDf))
+      .toJson
   }
 
   /** [[TFCluster.trainStream]]: the trigger as JSON, one of `{"processingTime": "5 seconds"}`,
