@@ -35,6 +35,7 @@ final class NodeControlClient(node: NodeInfo, secret: ClusterSecret,
   def readOutput(after: Long, maxLines: Int, timeoutSeconds: Double): NodeOutput =
     stub(timeoutSeconds).readOutput(NodeOutputRequest.newBuilder().setAfter(after)
         .setMaxLines(maxLines).build())
+
   /** No more feeds of streaming query `queryId` will come. */
   def endStream(queryId: String, timeoutSeconds: Double): Unit =
     stub(timeoutSeconds).endStream(EndStreamRequest.newBuilder().setQueryId(queryId).build())
