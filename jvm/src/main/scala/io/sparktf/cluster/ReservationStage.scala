@@ -101,7 +101,7 @@ object ReservationStage {
         Some(NodeLauncher.workingDir(clusterId, s"$label-result"))
       } else None
     try startPlacedNode(ctx, clusterId, layout, config, program, secret, python, place, spec,
-        gpus, visibleDevices, workDir, sharedDir, resultDir)
+        gpus, visibleDevices, workDir, sharedDir, resultDir, tensorboardUrls)
     finally resultDir.foreach(NodeProcess.deleteTree)
   }
 
@@ -110,7 +110,8 @@ object ReservationStage {
       config: ClusterConfig, program: TFProgram, secret: ClusterSecret, python: String,
       place: NodePlace, spec: Map[String, Seq[String]], gpus: Option[Seq[String]],
       visibleDevices: Try[Option[String]], workDir: Path, sharedDir: Option[Path],
-      resultDir: Option[Path]): NodeInfo = {
+      resultDir: Option[Path],
+      tensorboardUrls: Option[CollectionAccumulator[String]]): NodeInfo = {
     val boot = NodeBootstrap(
       clusterId = clusterId,
       role = place.role,

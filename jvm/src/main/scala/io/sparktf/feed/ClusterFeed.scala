@@ -48,13 +48,14 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
     val rowsFed = sc.longAccumulator(s"sparktf cluster $clusterId: rows fed")
     val watch = new FeedProgressWatch(clusterId, fed, secret, channels,
       progress.getOrElse(FeedProgress.untracked(plan.total, numEpochs)), showProgress)
-    try feedEpochs(df, rows, feedId, plan, numEpochs, columns, onEpochFed, rowsFed, watch)
+    try feedEpochs(df, rows, feedId, plan, numEpochs, columns, onEpochFed, rowsFed, watch,
+        validation)
     finally watch.close()
   }
 
   private def feedEpochs(df: DataFrame, rows: RDD[InternalRow], feedId: String, plan: FeedPlan,
       numEpochs: Int, columns: IndexedSeq[FeedColumn], onEpochFed: Seq[FeedResult] => Unit,
-      rowsFed: LongAccumulator, watch: FeedProgressWatch): FeedReport = {
+      rowsFed: LongAccumulator, watch: FeedProgressWatch, validation: Boolean): FeedReport = {
     val started = System.nanoTime()
     val acked = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
     val shared = scala.collection.mutable.Map[Int, Long]().withDefaultValue(0L)
