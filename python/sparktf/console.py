@@ -23,6 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 POLL_SECONDS = 0.5
+# Polls in a row that fail (the session stopped) before the thread gives up.
+MAX_POLL_FAILURES = 10
 # Plain progress lines, when the output is not interactive, at most this often.
 LOG_SECONDS = 10.0
 
@@ -104,11 +106,15 @@ class ClusterConsole:
         return self
 
     def _run(self) -> None:
+        failures = 0
         while not self._stopped.wait(POLL_SECONDS):
             try:
                 self.poll()
+                failures = 0
             except Exception:  # noqa: BLE001 - the session went away: nothing more to show
-                return
+                failures += 1
+                if failures >= MAX_POLL_FAILURES:
+                    return
 
     def poll(self) -> None:
         """Prints the lines and progress the JVM has now."""

@@ -57,8 +57,9 @@ final class TFCluster private (
    *  `Some("http://10.0.0.5:39871/")`; it stops with the cluster. In InputMode.TENSORFLOW it is
    *  known a heartbeat after the node started (see [[io.sparktf.cluster.TensorBoardAnnouncement]]).
    */
-  def tensorboardUrl: Option[String] =
-    nodes.flatMap(_.tensorboardUrl).headOption.orElse(supervisor.announcedTensorBoardUrl)
+  def tensorboardUrl: Option[String] = supervisor.announcedTensorBoardUrl.orElse(
+    // InputMode.TENSORFLOW begins its first incarnation in the background, just after run().
+    Try(nodes).getOrElse(Nil).flatMap(_.tensorboardUrl).headOption)
 
   private val trainCalls = new java.util.concurrent.atomic.AtomicInteger()
   @volatile private var lastProgress: Option[FeedProgress] = None
