@@ -80,10 +80,10 @@ final case class ClusterConfig(
     checkpointDir: Option[String] = None,
     maxRestarts: Int = 0,
     sharedMemoryFeed: Boolean = true,
-    maxResultBytes: Long = 0,
     progress: Boolean = true,
     nodeOutput: String = NodeOutputChoice.Chief,
-    keras3MwmsFix: Boolean = true) {
+    keras3MwmsFix: Boolean = true,
+    maxResultBytes: Long = 0) {
 
   def withModelDir(dir: String): ClusterConfig = copy(modelDir = Some(dir))
   def withExportDir(dir: String): ClusterConfig = copy(exportDir = Some(dir))
