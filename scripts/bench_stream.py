@@ -93,9 +93,8 @@ def main() -> int:
                 raise RuntimeError(str(query.exception()))
             seconds = time.perf_counter() - started
             fed_dir = os.path.join(ckpt, "sparktf", "fed")
-            reports = [
-                json.load(open(os.path.join(fed_dir, n))) for n in os.listdir(fed_dir) if n.isdigit()
-            ]
+            names = [n for n in os.listdir(fed_dir) if n.isdigit()]
+            reports = [json.load(open(os.path.join(fed_dir, n))) for n in names]
             rows = sum(rep["rows_total"] for rep in reports)
             assert rows == opts.rows, f"the stream fed {rows} rows of {opts.rows}"
             stream_run = {
