@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     test = 397
     schema = "features array<float>, label int"  # the first `test` rows are left for testing
     cluster = TFCluster.run(
-        spark, main_fun, {"epochs_per_batch": opts.epochs_per_batch}, num_executors=2,
+        spark,
+        main_fun,
+        {"epochs_per_batch": opts.epochs_per_batch},
+        num_executors=2,
         input_mode=InputMode.SPARK,
     )
     try:
