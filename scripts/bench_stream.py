@@ -27,14 +27,14 @@ from benchlib.session import end_spark, start_spark
 
 
 def count_rows(args: dict[str, Any], ctx: Any) -> None:
-    """Counts the rows of every feed (a train() or a micro-batch) until `streams` streams ended;
-    writes the count per feed."""
+    """Counts the rows of every feed (a train() or a micro-batch) until `streams` streams ended
+    and `feeds` feeds were read; writes the count per feed."""
     import json
     import os
 
     feed = ctx.get_data_feed()
     ends, counts = 0, []
-    while ends < args["streams"]:
+    while ends < args["streams"] or len(counts) < args["feeds"]:
         if not feed.next_feed(timeout=600):
             ends += 1
             continue
@@ -64,13 +64,15 @@ def main() -> int:
     generate_parquet(data, opts.rows, chunk_rows=4096, file_rows=opts.file_rows)
     files = len([n for n in os.listdir(data) if n.endswith(".parquet")])
     rounds = opts.repeats + 1
+    micro_batches = -(-files // opts.files_per_trigger)
     spark = cluster = None
     try:
         spark = start_spark("sparktf bench_stream", opts.master, executors=2, task_max_failures=2)
         cluster = TFCluster.run(
             spark,
             count_rows,
-            {"out": out, "streams": rounds},
+            # Per round: the stream's micro-batches, then one train().
+            {"out": out, "streams": rounds, "feeds": rounds * (micro_batches + 1)},
             num_executors=2,
             input_mode=InputMode.SPARK,
         )
@@ -91,9 +93,8 @@ def main() -> int:
                 raise RuntimeError(str(query.exception()))
             seconds = time.perf_counter() - started
             fed_dir = os.path.join(ckpt, "sparktf", "fed")
-            reports = [
-                json.load(open(os.path.join(fed_dir, n))) for n in os.listdir(fed_dir) if n.isdigit()
-            ]
+            names = [n for n in os.listdir(fed_dir) if n.isdigit()]
+            reports = [json.load(open(os.path.join(fed_dir, n))) for n in names]
             rows = sum(rep["rows_total"] for rep in reports)
             assert rows == opts.rows, f"the stream fed {rows} rows of {opts.rows}"
             stream_run = {

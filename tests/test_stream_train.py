@@ -208,9 +208,10 @@ def test_a_slow_model_slows_the_stream_and_a_stop_leaves_the_cluster_usable(spar
         assert max(f["waiting"] for f in feeds) <= 3, [f["waiting"] for f in feeds]
         assert [line for line in seen if "stream_end" in line] == [{"stream_end": 1}]
         assert len(seen[-1]["train"]) == 5
-    every_id = [i for seen in lines.values() for line in seen if "feed" in line for i in line["ids"]]
+    every_id = [i for seen in lines.values() for x in seen if "feed" in x for i in x["ids"]]
     assert len(every_id) == len(set(every_id))
-    assert sorted(i for seen in lines.values() for i in seen[-1]["train"]) == list(range(1000, 1010))
+    trained = sorted(i for seen in lines.values() for i in seen[-1]["train"])
+    assert trained == list(range(1000, 1010))
 
 
 def answer_doubled(args: Any, ctx: Any) -> None:
@@ -226,9 +227,8 @@ def test_scoring_a_stream_per_micro_batch_into_a_file_sink(spark, tmp_path):
     os.makedirs(landing)
     add_file(landing, "a", range(0, 50))
     add_file(landing, "b", range(50, 80))
-    stream = (
-        spark.readStream.schema("id long, x double").option("maxFilesPerTrigger", 1).parquet(landing)
-    )
+    stream = spark.readStream.schema("id long, x double").option("maxFilesPerTrigger", 1)
+    stream = stream.parquet(landing)
     cluster = start(spark, answer_doubled, None)
     try:
         with pytest.raises(SparkTFError, match="inference\\(\\) takes a batch DataFrame"):

@@ -266,7 +266,8 @@ class FeedQueue:
             if self._closed:
                 return
             self._stream_ends += 1
-            self._lanes[f"stream-end-{self._stream_ends}"] = _Lane(None, ended=True, stream_end=True)
+            marker = _Lane(None, ended=True, stream_end=True)
+            self._lanes[f"stream-end-{self._stream_ends}"] = marker
             self._cond.notify_all()
 
     def wait_next_feed(self, timeout: float) -> bool:
