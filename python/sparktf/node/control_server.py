@@ -110,6 +110,7 @@ class NodeControlServicer(node_control_pb2_grpc.NodeControlServicer):
             ],
             dropped=dropped,
         )
+
     def EndStream(
         self, request: node_control_pb2.EndStreamRequest, context: grpc.ServicerContext
     ) -> node_control_pb2.EndStreamReply:

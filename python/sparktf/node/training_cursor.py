@@ -115,6 +115,7 @@ class TrainingCursor:
         if self._queue.closed:
             return True
         return self._feed_id == INFERENCE_FEED_ID and self._place is not Place.IN_FEED
+
     def wait_next_feed(self, timeout: float) -> bool:
         """True once the feed the next ``next_batch`` reads is here (or one is half read);
         False after the end of a stream with nothing left, or once closed."""
