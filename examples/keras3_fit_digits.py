@@ -45,7 +45,7 @@ def main_fun(args: dict[str, Any], ctx: Any) -> None:
         # One Keras epoch per epoch fed: the node's rows, in batches MWMS splits over 2 replicas.
         steps_per_epoch=args["node_rows_per_epoch"] // batch * ctx.num_workers,
         validation_data=validation,
-        verbose=0,
+        verbose=2 if ctx.is_chief else 0,  # the chief's epoch lines reach the driver
     )
     if ctx.is_chief:
         os.makedirs(ctx.export_dir, exist_ok=True)
@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--export-dir", default=None)
     opts = parser.parse_args(argv)
+    # The driver's own TensorFlow (the evaluation) at errors only, as the nodes' at warnings.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     from pyspark.sql import SparkSession
 
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             num_executors=nodes,
             export_dir=export_dir,
         )
+        startup = time.time() - started
         report = cluster.train(train_df, num_epochs=opts.epochs, validation_df=test_df)
         cluster.shutdown()
         with open(os.path.join(export_dir, "history.json")) as f:
@@ -124,12 +127,18 @@ def main(argv: list[str] | None = None) -> int:
             )
         result = {
             "test_accuracy": round(evaluate(export_dir, test_df), 4),
+            "train_rows": rows,
+            "epochs": opts.epochs,
             "rows_fed": report["rows_total"],
+            "rows_per_node": report["rows_per_node"],
             "validation_rows_per_node": report["validation_rows_per_node"],
+            "feed_rows_per_second": round(report["rows_per_second"], 1),
+            "cluster_start_seconds": round(startup, 1),
             "wall_seconds": round(time.time() - started, 1),
             "export_dir": export_dir,
         }
-        print(json.dumps(result))
+        print(keras_digits.summary_table(result), file=sys.stderr)
+        print(json.dumps(result))  # for scripts
         return 0 if report["rows_total"] == rows * opts.epochs else 1
     finally:
         spark.stop()
