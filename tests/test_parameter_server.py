@@ -101,9 +101,11 @@ def test_parameter_server_training_with_a_sidecar_evaluator(spark_env, tmp_path)
     assert evaluations[-1]["accuracy"] > 0.8, evaluations
     steps = [e["step"] for e in evaluations]
     assert steps == sorted(set(steps)), f"a checkpoint was evaluated twice or out of order: {steps}"
-    assert list((model_dir / "tensorboard" / "eval").glob("events.out.tfevents.*")), (
-        "the evaluator wrote no TensorBoard summaries"
-    )
+    # Every node writes under its own run, <log_dir>/<job>-<index> (ctx.log_dir): TensorBoard
+    # over <log_dir> shows the evaluator's "evaluator-0/eval" beside the workers' runs.
+    assert list(
+        (model_dir / "tensorboard" / "evaluator-0" / "eval").glob("events.out.tfevents.*")
+    ), "the evaluator wrote no TensorBoard summaries"
 
 
 def cluster_nodes_left(cluster_id: str, wait_seconds: float) -> list[int]:
