@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -72,6 +73,26 @@ def executor_logs(spark: Any) -> list[str]:
     # local-cluster workers always use SPARK_HOME/work (scripts/test prunes old runs).
     app = os.path.join(_find_spark_home(), "work", spark.sparkContext.applicationId)
     return sorted(glob.glob(os.path.join(app, "*", "std*")))
+
+
+def launch(cmd: list[str], env: dict[str, str], cwd: Any, timeout: float) -> Any:
+    """Runs a Spark launcher (spark-submit, spark-shell) to its end within ``timeout`` seconds,
+    with no stdin, and fails the test unless it exits 0, showing its stdout's tail and the
+    driver's traceback (not the shutdown chatter after it). Returns the CompletedProcess."""
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(cwd),
+    )
+    at = done.stderr.find("Traceback (most recent call last)")
+    cause = done.stderr[at : at + 8000] if at >= 0 else done.stderr[-8000:]
+    name = os.path.basename(cmd[0])
+    assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stdout[-4000:]}\n{cause}"
+    return done
 
 
 @pytest.fixture(scope="session")

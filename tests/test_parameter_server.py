@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 
 import psutil
 import pytest
-from conftest import ROOT
+from conftest import ROOT, launch
 
 import sparktf
 from sparktf import InputMode, TFCluster
@@ -54,19 +53,8 @@ def test_parameter_server_training_with_a_sidecar_evaluator(spark_env, tmp_path)
         "300",
     ]
     started = time.monotonic()
-    done = subprocess.run(
-        cmd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=660,
-        cwd=str(tmp_path),
-    )
+    done = launch(cmd, env, tmp_path, timeout=660)
     seconds = time.monotonic() - started
-    assert done.returncode == 0, (
-        f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
-    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # Nodes whose executor is gone are no longer our descendants (the autouse check cannot see
     # them): look for this cluster's node processes by their working directories' names.

@@ -2,10 +2,9 @@
 
 import json
 import os
-import subprocess
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, launch
 
 import sparktf
 
@@ -34,18 +33,9 @@ def test_spark_shell_trains_with_the_scala_api(spark_env, tmp_path):
         "-I",
         os.path.join(ROOT, "tests", "scala", "train_linear.scala"),
     ]
-    done = subprocess.run(
-        cmd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=540,
-        cwd=str(tmp_path),
-    )
+    done = launch(cmd, env, tmp_path, timeout=540)
     out = done.stdout
-    failed = f"spark-shell failed:\n{out[-4000:]}\n{done.stderr[-4000:]}"
-    assert done.returncode == 0, failed
+    failed = f"spark-shell printed:\n{out[-4000:]}"
     assert "SPARKTF_REPORT" in out, failed
     rows = int(next(l for l in out.splitlines() if l.startswith("SPARKTF_ROWS")).split()[1])
     report = json.loads(next(l for l in out.splitlines() if l.startswith("SPARKTF_REPORT"))[15:])
@@ -90,18 +80,9 @@ def test_spark_shell_pipeline_fits_transforms_saves_and_loads(spark_env, tmp_pat
         "-I",
         os.path.join(ROOT, "tests", "scala", "pipeline.scala"),
     ]
-    done = subprocess.run(
-        cmd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        cwd=str(tmp_path),
-    )
+    done = launch(cmd, env, tmp_path, timeout=840)
     out = done.stdout
-    failed = f"spark-shell failed:\n{out[-4000:]}\n{done.stderr[-4000:]}"
-    assert done.returncode == 0, failed
+    failed = f"spark-shell printed:\n{out[-4000:]}"
     assert "SPARKTF_LOADED_STAGE io.sparktf.ml.TFModel" in out, failed
 
     import numpy as np

@@ -3,10 +3,9 @@ Python path: `import sparktf` comes from the jar, as on a real cluster."""
 
 import json
 import os
-import subprocess
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, launch
 
 
 @pytest.mark.timeout(600)
@@ -39,18 +38,7 @@ def test_spark_submit_packages_runs_the_demo(spark_env, tmp_path):
         "--export-dir",
         str(tmp_path / "model"),
     ]
-    done = subprocess.run(
-        cmd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=540,
-        cwd=str(tmp_path),
-    )
-    assert done.returncode == 0, (
-        f"spark-submit failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
-    )
+    done = launch(cmd, env, tmp_path, timeout=540)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert ".jar" in result["sparktf_from"], result
     assert result["rows_fed"] == result["train_rows"] * 20

@@ -5,11 +5,10 @@ with --py-files; one Spark application for all of them, each behaviour asserted.
 
 import json
 import os
-import subprocess
 import zipfile
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, launch
 
 import sparktf
 
@@ -41,19 +40,7 @@ def tfos_run(spark_env, tmp_path_factory):
         os.path.join(PROGRAMS, "mnist_style.py"),
         "--work", str(work),
     ]  # fmt: skip
-    done = subprocess.run(
-        cmd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        cwd=str(work),
-    )
-    # The driver's traceback, not the shutdown chatter after it.
-    at = done.stderr.find("Traceback (most recent call last)")
-    cause = done.stderr[at : at + 8000] if at >= 0 else done.stderr[-8000:]
-    assert done.returncode == 0, f"spark-submit failed:\n{done.stdout[-3000:]}\n{cause}"
+    done = launch(cmd, env, work, timeout=840)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
