@@ -105,3 +105,23 @@ def test_a_program_that_never_calls_next_feed_reads_past_a_stream_end():
     _feed_rows(queue, "train-1", 10, 2)
     assert _read_feed(feed) == [0, 1]
     assert _read_feed(feed) == [10, 11]
+
+
+@pytest.mark.timeout(60)
+def test_after_the_stream_next_feed_moves_a_should_stop_loop_on_to_the_next_feed():
+    # A program that trains on a stream, then serves: its should_stop() loop reads the next
+    # feed (cluster.inference's rows), not the end of the stream it already saw.
+    queue = FeedQueue(8)
+    feed = DataFeed(queue, 5.0)
+    _feed_rows(queue, "stream-0", 0, 3)
+    queue.end_stream()
+    assert feed.next_feed(timeout=5.0) and _read_feed(feed) == [0, 1, 2]
+    assert not feed.next_feed(timeout=5.0)
+    assert feed.should_stop()  # past the end of the stream's last feed
+    _feed_rows(queue, "later", 10, 5)
+    assert feed.next_feed(timeout=5.0)
+    xs = []
+    while not feed.should_stop():
+        batch = feed.next_batch(2)
+        xs.extend(batch["x"].tolist() if batch else [])
+    assert xs == [10, 11, 12, 13, 14]

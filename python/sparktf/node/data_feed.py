@@ -122,7 +122,10 @@ class DataFeed:
         A stream may be idle for long (no new files), so by default this waits until the
         stream ends or the node is stopped; ``timeout`` (seconds) raises TimeoutError instead.
         Call it after reading a feed to its end (a whole ``dataset()`` iteration, or
-        ``next_batch`` until ``{}``): within a feed it returns True at once.
+        ``next_batch`` until ``{}``): within a feed it returns True at once. Once it returned
+        True, ``should_stop()`` is False until that feed ends, so a serving loop after a stream
+        (``feed.next_feed()``, then ``while not feed.should_stop()``) answers
+        ``cluster.inference``.
         """
         if timeout is not None:
             return self._cursor.wait_next_feed(timeout)

@@ -121,7 +121,13 @@ class TrainingCursor:
         False after the end of a stream with nothing left, or once closed."""
         if self._carry is not None or self._place is Place.END_UNSEEN:
             return True
-        return self._queue.wait_next_feed(timeout)
+        if not self._queue.wait_next_feed(timeout):
+            return False
+        if self._place is Place.END_SEEN:
+            # The program moved on to the next feed: should_stop() says no until it ends (a
+            # serving loop after a stream or a train() then reads cluster.inference's rows).
+            self._place = Place.IN_FEED
+        return True
 
     def terminate(self) -> None:
         """Take no more data; a ``next_batch`` blocked in another thread returns ``{}``."""
