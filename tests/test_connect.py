@@ -197,6 +197,18 @@ def test_pipeline_with_tfestimator_fits_and_transforms_over_connect(connect_serv
     assert os.path.exists(os.path.join(export_dir, "saved_model.pb"))
 
 
+def test_sparktf_run_over_connect_returns_plain_values_and_refuses_others(connect_server):
+    result = run_client(connect_server, "run")
+    # The chief's value, read by the server as data and answered as JSON (a tuple as a list).
+    assert result["value"] == {
+        "task": {"type": "chief", "index": 0},
+        "values": [1, 2.5, None, True, "s"],
+    }, result
+    refused = result["refused"]
+    assert refused and "sparktf.run over Spark Connect returns plain values" in refused, result
+    assert "numpy" in refused, refused
+
+
 def test_a_node_failure_reaches_the_connect_client_as_sparktf_error_with_traceback(
     connect_server,
 ):

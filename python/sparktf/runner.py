@@ -12,6 +12,7 @@ from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from sparktf.cluster import _BRIDGE, _call, _is_user_module, _jvm_class, _session
+from sparktf.connect_client import is_connect
 from sparktf.program.run_function import call_with_ctx
 from sparktf.settings import settings_json
 
@@ -35,6 +36,8 @@ def run(
     sparktf's sockets); a pickle over ``max_result_bytes`` fails the run, saying how large it
     was. Failures are a cluster's: a node whose ``fn`` raises or dies fails the run with a
     ``SparkTFError`` naming the node, with its traceback; the other nodes are stopped.
+    From a Spark Connect session the server runs it and returns plain values only (None, bool,
+    int, float, str, and lists, tuples and str-keyed dicts of them; ``sparktf.connect_runner``).
     ``settings`` are ``TFCluster.run``'s (``master_node=None`` for workers only, ``env``,
     ``model_dir``, ``max_restarts``, ...); ``shutdown_timeout`` bounds how long ``fn`` may run
     (the JVM's default: 600 s). The port of ``MirroredStrategyRunner(num_slots=2).run(train)``::
@@ -69,7 +72,13 @@ def run_pickled(
     if not 0 < max_result_bytes < 2**31:
         raise ValueError(f"max_result_bytes is {max_result_bytes}: use 1 to 2**31 - 1 bytes")
     config = settings_json({"num_executors": num_nodes, **settings})
-    session = _session(spark if spark is not None else SparkSession.builder.getOrCreate())
+    spark = spark if spark is not None else SparkSession.builder.getOrCreate()
+    if is_connect(spark):
+        # No JVM here: the server runs it, and answers plain values as JSON (no pickle).
+        from sparktf.connect_runner import run_over_connect
+
+        return run_over_connect(spark, program, config, int(max_result_bytes))
+    session = _session(spark)
     jprogram = _jvm_class(session, "io.sparktf.TFProgram").pickled(bytearray(program))
     bridge = _jvm_class(session, _BRIDGE)
     pickled = _call(

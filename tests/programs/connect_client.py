@@ -68,6 +68,19 @@ def train_regressor(args, ctx):
 TIMEOUTS = {"reservation_timeout": 120, "feed_timeout": 120}
 
 
+def place_and_plain_values(ctx):
+    import json as js
+    import os
+
+    return {"task": js.loads(os.environ["TF_CONFIG"])["task"], "values": (1, 2.5, None, True, "s")}
+
+
+def a_numpy_number(ctx):
+    import numpy as np
+
+    return np.float32(0.5)
+
+
 def features(spark, n):
     """n rows computed in the server (deterministic): x = array<float>[2], y float."""
     return spark.range(n, numPartitions=3).selectExpr(
@@ -177,6 +190,18 @@ def scenario_pipeline(spark, export_dir):
         nulls=sum(1 for r in rows if r["prediction"] is None),
         export_dir=model.stages[-1].getOrDefault("exportDir"),
     )
+
+
+def scenario_run(spark, _dir):
+    import sparktf
+
+    value = sparktf.run(place_and_plain_values, 2, spark, **TIMEOUTS)
+    try:
+        sparktf.run(a_numpy_number, 2, spark, **TIMEOUTS)
+        refused = None
+    except SparkTFError as e:
+        refused = str(e)
+    say(value=value, refused=refused)
 
 
 if __name__ == "__main__":

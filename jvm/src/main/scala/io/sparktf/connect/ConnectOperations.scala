@@ -5,7 +5,7 @@ import org.apache.spark.sql.DataFrame
 import org.apache.spark.sql.connect.planner.SparkConnectPlanner
 import org.apache.spark.sql.sparktf.ConnectFrames
 
-import io.sparktf.{SparkTFException, TFCluster, TFProgram}
+import io.sparktf.{ClusterConfig, SparkTFException, TFCluster, TFProgram}
 import io.sparktf.connect.ConnectClusters.Session
 import io.sparktf.ml.{TFEstimator, TFModel}
 import io.sparktf.proto.v1.{ConnectCommand, ConnectRelation}
@@ -67,6 +67,13 @@ object ConnectOperations {
         ConnectParams.toJson(estimator.fit(ConnectFrames.fromRelation(planner,
               fit.getInput
                 .toByteArray)))
+      case ConnectCommand.OperationCase.RUN_FUNCTION =>
+        val run = c.getRunFunction
+        val pickled = TFCluster.runFunction(planner.session,
+          TFProgram.pickled(run.getProgram.toByteArray),
+          ClusterConfig.fromJson(run.getSettingsJson),
+          run.getMaxResultBytes)
+        mapper.createObjectNode().set("value", PickledValue.toJson(pickled)).toString
       case ConnectCommand.OperationCase.OPERATION_NOT_SET => throw unknown("command")
     }
   }

@@ -11,7 +11,7 @@ import io.sparktf.SparkTFException
 import io.sparktf.proto.v1.{ConnectCommand, ConnectReply}
 
 /** sparktf's Spark Connect command plugin: runs a client's [[ConnectCommand]] (start a cluster,
- *  train, status, shutdown, fit a TFEstimator) in the server's driver and answers one
+ *  train, status, shutdown, fit a TFEstimator, sparktf.run) in the server's driver and answers one
  *  [[ConnectReply]] in an `ExecutePlanResponse.extension`. A sparktf failure is answered as the
  *  reply's error (the text the classic API raises: node, traceback), not as a server error.
  *  Start the server with it:
