@@ -3,9 +3,9 @@
 scikit-learn's digits land in a directory as Parquet files, one every `--file-seconds`, while
 ``cluster.train_stream`` feeds each micro-batch (one file) to two nodes that train a tf_keras
 MLP under MultiWorkerMirroredStrategy, one ``model.fit`` per micro-batch. Once the last file is
-fed the query is stopped and the nodes' ``feed.next_feed()`` says the stream ended. Prints one
-JSON line. (Scoring a stream per micro-batch: see README, "Streams"; tested by
-``tests/test_stream_train.py``.)
+fed the query is stopped and the nodes' ``feed.next_feed()`` says the stream ended; the same
+programs then score the held-out rows for ``cluster.inference``. Prints one JSON line. (Scoring
+a stream per micro-batch: see README, "Streams"; tested by ``tests/test_stream_train.py``.)
 
     python examples/stream_digits.py --master 'local-cluster[2,1,1024]'
 """
@@ -46,6 +46,14 @@ def main_fun(args: dict[str, Any], ctx: Any) -> None:
         # the epochs after the first.
         dataset = feed.dataset(32, features=["features"], label="label").cache()
         model.fit(dataset, epochs=args["epochs_per_batch"], verbose=0)
+    # The stream ended: serve the driver's cluster.inference. next_feed() waits for its rows;
+    # each node answers its own batches with a plain model call (no collective).
+    if feed.next_feed():
+        while not feed.should_stop():
+            batch = feed.next_batch(64)
+            if batch:
+                logits = model(batch["features"], training=False).numpy()
+                feed.batch_results({"prediction": logits.argmax(-1)})
 
 
 def write_files(folder: str, x: Any, y: Any, files: int, pause: float) -> None:
@@ -129,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             json.load(open(os.path.join(fed_dir, n))) for n in os.listdir(fed_dir) if n.isdigit()
         ]
         trained = time.time() - started
+        held_out = spark.createDataFrame(
+            [(x[i].tolist(), int(y[i])) for i in range(test)], schema
+        ).repartition(2)
+        scored = cluster.inference(held_out, "prediction long").collect()
+        accuracy = sum(r["prediction"] == r["label"] for r in scored) / len(scored)
 
         print(
             json.dumps(
@@ -137,10 +150,13 @@ def main(argv: list[str] | None = None) -> int:
                     "rows_trained": sum(r["rows_total"] for r in reports),
                     "rows_per_node": [r["rows_per_node"] for r in reports],
                     "train_seconds": round(trained, 1),
+                    "test_rows": len(scored),
+                    "test_accuracy": round(accuracy, 4),
                 }
             )
         )
-        return 0 if sum(r["rows_total"] for r in reports) == len(y) - test else 1
+        trained_all = sum(r["rows_total"] for r in reports) == len(y) - test
+        return 0 if trained_all and len(scored) == test else 1
     finally:
         cluster.shutdown()
         spark.stop()

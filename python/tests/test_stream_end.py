@@ -125,3 +125,24 @@ def test_after_the_stream_next_feed_moves_a_should_stop_loop_on_to_the_next_feed
         batch = feed.next_batch(2)
         xs.extend(batch["x"].tolist() if batch else [])
     assert xs == [10, 11, 12, 13, 14]
+
+
+@pytest.mark.timeout(60)
+def test_micro_batches_of_different_plans_each_give_their_own_balanced_batches():
+    # Each micro-batch's plan (its node's share) comes with its own schema: after next_feed()
+    # the balanced batches follow the new plan, never the last feed's.
+    queue = FeedQueue(8)
+    feed = DataFeed(queue, 5.0)
+    for i, rows in enumerate([5, 3, 4]):
+        planned = feed_pb2.FeedSchema()
+        planned.CopyFrom(SCHEMA)
+        planned.plan.node_rows = planned.plan.min_node_rows = rows
+        queue.open_feed(f"stream-{i}", planned)
+        cols = decode_batch(planned, numeric_batch(planned, 10 * i, rows))
+        assert queue.put(FeedChunk(f"stream-{i}", rows, cols), timeout=1.0)
+        queue.end_feed(f"stream-{i}")
+    queue.end_stream()
+    seen = []
+    while feed.next_feed(timeout=5.0):
+        seen.append([batch_rows(b) for b in feed.balanced_batches(2)])
+    assert seen == [[2, 3], [3], [2, 2]]

@@ -124,9 +124,10 @@ class TrainingCursor:
         if not self._queue.wait_next_feed(timeout):
             return False
         if self._place is Place.END_SEEN:
-            # The program moved on to the next feed: should_stop() says no until it ends (a
-            # serving loop after a stream or a train() then reads cluster.inference's rows).
-            self._place = Place.IN_FEED
+            # The program moved on: as before its first feed, should_stop() says no until the
+            # next feed ends (a serving loop after a stream or a train() reads
+            # cluster.inference's rows), and wait_schema() gives the next feed's plan.
+            self._feed_id, self._place = None, Place.IN_FEED
         return True
 
     def terminate(self) -> None:
