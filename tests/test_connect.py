@@ -172,6 +172,8 @@ def test_train_from_a_connect_dataframe_counts_every_row(connect_server):
     assert report["rows_total"] == 2 * 600, report
     assert sum(report["rows_per_node"].values()) == 2 * 600, report
     assert len(report["rows_per_node"]) == 2, report
+    # validation_df reached the nodes too, split evenly.
+    assert sorted(report["validation_rows_per_node"].values()) == [50, 50], report
     assert result["roles"] == ["chief:0", "worker:0"], result
     assert result["cluster_id"] and result["tensorboard_url"] is None, result
     assert result["state"] == "done", result

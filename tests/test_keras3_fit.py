@@ -4,7 +4,8 @@ DataFrame: the node's fix (``sparktf.node.keras_mwms_fix``) is all that makes it
 One Spark run carries most checks, to keep CI short: compiled metrics (``accuracy`` and a
 ``keras.metrics`` object) in ``history``, the same on both workers; ModelCheckpoint,
 EarlyStopping, TensorBoard, BackupAndRestore through a restart (``max_restarts``: the worker
-kills itself once at the start of an epoch, the restarted cluster resumes from the backup) and
+kills itself once at the start of an epoch, the restarted cluster resumes from the backup and
+the feed from the epoch it died in, with ``fit(epochs=N)`` unchanged) and
 a custom callback; ``validation_data``; ``evaluate``; ``predict``; ``steps_per_epoch``; class
 weights; weights bit-identical on both workers; the chief's ``.keras`` file reloads on the
 driver and scores > 0.9 on the held-out digits.
@@ -84,10 +85,9 @@ def keras3_fit(args: dict[str, Any], ctx: Any) -> None:
     early = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=EPOCHS)
     history = model.fit(
         feed.dataset(BATCH, features=["features"], label="label"),
-        # The restarted cluster's feed starts at the epoch the JVM was feeding when the node
-        # died (see the report's restarted_epochs): epochs already in the dead node's queue are
-        # not fed again, so the program trains as many epochs as its feed holds.
-        epochs=restored + feed_epochs,
+        # As a user writes it: the restarted feed starts at the first epoch the programs had
+        # not finished, where BackupAndRestore resumes (sparktf.node.epoch_record).
+        epochs=args["epochs"],
         steps_per_epoch=per_epoch // BATCH * 2,  # the replicas' halves of the node's batches
         validation_data=(x_val, y_val),
         class_weight={c: 1.0 + c / 10 for c in range(10)},
@@ -159,6 +159,9 @@ def test_keras3_fit_with_metrics_callbacks_and_a_restart_on_two_nodes(spark, tmp
     assert report["restarts"] == 1 and report["epochs"] == EPOCHS
     assert report["rows_total"] == rows * EPOCHS
     [refed] = report["restarted_epochs"]  # 1-based
+    # Fed again from the epoch the worker died in, although the JVM had fed further: the
+    # epochs after it were in the dead node's queue, never trained.
+    assert refed == KILL_EPOCH + 1, report
     refeds = EPOCHS - refed + 1
 
     chief, worker = events(out, "chief-0"), events(out, "worker-0")
@@ -209,7 +212,11 @@ def test_keras3_fit_with_metrics_callbacks_and_a_restart_on_two_nodes(spark, tmp
 
 
 def keras3_fit_validation_df(args: dict[str, Any], ctx: Any) -> None:
-    """``model.fit`` with ``validation_data`` from the validation DataFrame of ``train()``."""
+    """``model.fit`` with ``validation_data`` from the validation DataFrame of ``train()``; the
+    worker kills itself once as epoch ``kill_epoch`` begins (``max_restarts``)."""
+    import signal
+    import warnings
+
     import keras
     import tensorflow as tf
 
@@ -223,78 +230,92 @@ def keras3_fit_validation_df(args: dict[str, Any], ctx: Any) -> None:
         )
     feed = ctx.get_data_feed()
     validation = feed.validation_dataset(BATCH, features=["features"], label="label")
+    held = sum(int(y.shape[0]) for _, y in validation)
+    # The training feed after it: fewer epochs after a restart (restarted_epochs).
+    feed_epochs = feed.schema.plan.node_rows // args["node_rows_per_epoch"]
+    record(args, ctx, event="start", validation_rows=held, feed_epochs=feed_epochs)
+    marker = os.path.join(args["out"], "killed")
     steps = []
 
     class ValidationSteps(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            if epoch == args["kill_epoch"] and ctx.job_name == "worker":
+                if not os.path.exists(marker):
+                    open(marker, "w").close()
+                    os.kill(os.getpid(), signal.SIGKILL)
+
         def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
             steps.append(batch)
 
-    history = model.fit(
-        feed.dataset(BATCH, features=["features"], label="label"),
-        epochs=args["epochs"],
-        steps_per_epoch=args["node_rows_per_epoch"] // BATCH * 2,
-        validation_data=validation,
-        verbose=0,
-        callbacks=[ValidationSteps()],
-    )
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        history = model.fit(
+            feed.dataset(BATCH, features=["features"], label="label"),
+            epochs=feed_epochs,
+            steps_per_epoch=args["node_rows_per_epoch"] // BATCH * 2,
+            validation_data=validation,
+            verbose=0,
+            callbacks=[ValidationSteps()],
+        )
     record(
         args,
         ctx,
         event="end",
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         validation_steps=len(steps),
+        warnings=[str(w.message) for w in warned],
     )
 
 
-def returns_at_once(args: dict[str, Any], ctx: Any) -> None:
-    """Takes nothing: train() refuses the validation DataFrame before feeding anything."""
-
-
 @pytest.mark.timeout(600)
-def test_keras3_fit_with_a_validation_dataframe(spark, tmp_path):
+def test_keras3_fit_with_a_validation_dataframe_through_a_restart(spark, tmp_path):
     train_df, test_df = keras_digits.digits_frames(spark)
     train_df = train_df.repartition(2).cache()
     test_df = test_df.repartition(3).cache()  # 397 rows: 199 and 198 on the nodes
     rows, test_rows = train_df.count(), test_df.count()
     out = tmp_path / "events"
     out.mkdir()
-    epochs = 3
-    refused = TFCluster.run(
-        spark,
-        returns_at_once,
-        {},
-        num_executors=2,
-        checkpoint_dir=str(tmp_path / "c"),
-        max_restarts=1,
-    )
-    try:
-        with pytest.raises(Exception, match="validation_df with max_restarts 1"):
-            refused.train(train_df, 1, validation_df=test_df)
-    finally:
-        refused.shutdown(timeout=120)
+    epochs = 6
     cluster = TFCluster.run(
         spark,
         keras3_fit_validation_df,
-        {"out": str(out), "epochs": epochs, "node_rows_per_epoch": rows // 2},
+        {"out": str(out), "node_rows_per_epoch": rows // 2, "kill_epoch": 1},
         num_executors=2,
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        max_restarts=1,
+        queue_capacity=2,  # the feed stays near the programs: the kill comes while it runs
         feed_timeout=300,
+        shutdown_timeout=300,
     )
     try:
         report = cluster.train(train_df, num_epochs=epochs, validation_df=test_df)
     finally:
         cluster.shutdown(timeout=300)
     print(f"validation_df report {report}")
+    assert report["restarts"] == 1
     assert report["rows_total"] == rows * epochs
-    assert sorted(report["validation_rows_per_node"].values()) == [
-        test_rows // 2,
-        test_rows - test_rows // 2,
-    ]
-    [chief_end], [worker_end] = events(out, "chief-0"), events(out, "worker-0")
+    shares = {"chief:0": 0, "worker:0": 0}
+    shares.update(report["validation_rows_per_node"])
+    assert sorted(shares.values()) == [test_rows // 2, test_rows - test_rows // 2]
+    [refed] = report["restarted_epochs"]
+    assert refed == 2, report  # the epoch the worker died in (0-based 1), fed again
+    chief, worker = events(out, "chief-0"), events(out, "worker-0")
+    for node, name in ((chief, "chief:0"), (worker, "worker:0")):
+        starts = [e for e in node if e["event"] == "start"]
+        # Both incarnations read the node's whole validation share.
+        assert [s["validation_rows"] for s in starts] == [shares[name]] * 2
+        assert [s["feed_epochs"] for s in starts] == [epochs, epochs - refed + 1]
+    chief_end, worker_end = chief[-1], worker[-1]
+    assert chief_end["event"] == worker_end["event"] == "end"
     history = chief_end["history"]
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert all(len(v) == epochs for v in history.values())
+    run_epochs = epochs - refed + 1
+    assert all(len(v) == run_epochs for v in history.values())
     assert history == worker_end["history"]
     # Every epoch validated on the same batches: 198 // 50 = 3 steps, the last with the rest,
     # each split over the two replicas.
-    assert chief_end["validation_steps"] == worker_end["validation_steps"] == epochs * 3 * 2
+    assert chief_end["validation_steps"] == worker_end["validation_steps"] == run_epochs * 3 * 2
+    # The validation set states its length: no pass runs into its end ("ran out of data").
+    for end in (chief_end, worker_end):
+        assert not [w for w in end["warnings"] if "ran out of data" in w], end["warnings"]
     assert history["val_accuracy"][-1] > 0.8

@@ -35,6 +35,29 @@ def train_regressor(args, ctx):
     export_saved_model(model, ctx)
 
 
+def train_with_validation(args, ctx):
+    """Fits on the training rows with the validation rows as ``validation_data``, and writes
+    the number of validation rows it read to a file per node."""
+    import os
+
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from sparktf.program.export import export_saved_model
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()  # before any other TensorFlow op
+    feed = ctx.get_data_feed()
+    validation = feed.validation_dataset(20, features=["x"], label="y")
+    seen = sum(int(y.shape[0]) for _, y in validation)
+    with open(os.path.join(args["out"], f"{ctx.job_name}-{ctx.task_index}"), "w") as f:
+        f.write(str(seen))
+    with strategy.scope():
+        model = keras.Sequential([keras.Input(shape=(4,), name="x"), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+    model.fit(feed.dataset(40, features=["x"], label="y"), validation_data=validation, verbose=0)
+    export_saved_model(model, ctx)
+
+
 def frame(spark, n=600):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(n, 4))
@@ -117,6 +140,45 @@ def test_pipeline_fits_transforms_saves_and_loads_like_keras(spark, tmp_path):
     assert isinstance(est_loaded, TFEstimator)
     assert est_loaded.getOrDefault("epochs") == 4
     assert est_loaded.getInputMapping() == {"features": "x", "label": "y"}
+
+
+def test_pipeline_feeds_the_validation_indicator_rows_as_the_validation_set(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    df = frame(spark).withColumn("is_val", F.col("a") > 0.8)  # about a fifth of the rows
+    df = df.cache()
+    val_rows = df.filter("is_val").count()
+    assert 0 < val_rows < 600
+    out = tmp_path / "seen"
+    out.mkdir()
+    est = TFEstimator(
+        train_fn=train_with_validation,
+        tf_args={"out": str(out)},
+        cluster_size=2,
+        epochs=2,
+        export_dir=str(tmp_path / "export"),
+        input_mapping={"features": "x", "label": "y"},
+        validation_indicator_col="is_val",
+        cluster_config={"feed_timeout": 120, "reservation_timeout": 120},
+    )
+    assembler = VectorAssembler(inputCols=["a", "b", "c", "d"], outputCol="features")
+    model = Pipeline(stages=[assembler, est]).fit(df).stages[-1]
+
+    report = model.feed_report()
+    # The true rows went to the validation set, split evenly; the others were fed each epoch.
+    assert sum(report["validation_rows_per_node"].values()) == val_rows
+    shares = sorted(report["validation_rows_per_node"].values())
+    assert shares == [val_rows // 2, val_rows - val_rows // 2]
+    assert report["rows_total"] == 2 * (600 - val_rows)
+    # And each node's program read its share.
+    seen = {p.name: int(p.read_text()) for p in out.iterdir()}
+    assert seen == {k.replace(":", "-"): v for k, v in report["validation_rows_per_node"].items()}
+
+    # A bad indicator column is refused before any cluster starts.
+    with pytest.raises(Exception, match="validationIndicatorCol 'a' is double: it must be boolean"):
+        est.copy().setValidationIndicatorCol("a").fit(assembler.transform(df))
+    with pytest.raises(Exception, match="validationIndicatorCol names column 'nope'"):
+        est.copy().setValidationIndicatorCol("nope").fit(assembler.transform(df))
 
 
 def test_tfmodel_refuses_bad_columns_before_any_task(spark, tmp_path):

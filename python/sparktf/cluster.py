@@ -261,7 +261,8 @@ class TFCluster:
         ``validation_df`` is fed once, before ``df``: each node keeps its share in memory for
         ``feed.validation_dataset(batch_size, features, label)`` (``model.fit(validation_data=
         ...)``, read again every epoch; every node the same number of steps). The report's
-        ``validation_rows_per_node`` counts it. Not with ``max_restarts`` yet.
+        ``validation_rows_per_node`` counts it. A restarted cluster (``max_restarts``) gets it
+        again before its training rows.
 
         ``input_mapping`` maps columns to tensor names (only those columns are fed);
         ``ragged_columns`` names array columns whose rows differ in length (the node gets

@@ -84,7 +84,9 @@ class ConnectTFCluster(TFCluster):
         num_epochs: int = 1,
         input_mapping: dict[str, str] | None = None,
         ragged_columns: list[str] | None = None,
+        validation_df: Any = None,
     ) -> dict[str, Any]:
+        """As ``TFCluster.train``; ``validation_df`` travels as its own plan."""
         return execute(
             self._spark,
             connect_pb2.ConnectCommand(
@@ -94,6 +96,9 @@ class ConnectTFCluster(TFCluster):
                     num_epochs=num_epochs,
                     input_mapping_json=json.dumps(input_mapping) if input_mapping else "",
                     ragged_columns_json=json.dumps(list(ragged_columns)) if ragged_columns else "",
+                    validation_input=relation_bytes(validation_df)
+                    if validation_df is not None
+                    else b"",
                 )
             ),
         )

@@ -40,7 +40,7 @@ from pyspark.ml.util import JavaMLReadable, JavaMLReader, JavaMLWritable
 from pyspark.ml.wrapper import JavaEstimator, JavaModel
 from pyspark.sql import DataFrame, SparkSession, is_remote
 
-from sparktf.cluster import _call, _pickle_program
+from sparktf.cluster import SparkTFError, _call, _pickle_program
 
 
 def _connect(dataset: DataFrame) -> bool:
@@ -177,6 +177,15 @@ class TFModel(JavaModel, _TFParams, JavaMLReadable, JavaMLWritable):
         if java_model is not None:
             self._transfer_params_to_java()
 
+    def feed_report(self) -> dict[str, Any]:
+        """What the ``TFEstimator`` fit that made this model fed, with the keys of
+        ``cluster.train``'s report (``rows_per_node``, ``validation_rows_per_node``, ...).
+        Kept in memory like Spark ML's training summaries, not saved; a SparkTFError on a
+        model without one (a loaded model, or one fitted over Spark Connect)."""
+        if self._java_obj is None:
+            raise SparkTFError("this TFModel has no feed report: it has no Java stage")
+        return json.loads(_call(self._java_obj.feedReportJson))
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
         if _connect(dataset):
             from sparktf import connect_ml
@@ -196,6 +205,17 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
     fed the DataFrame for ``epochs``; the chief must export a SavedModel to ``ctx.export_dir``
     (``sparktf.export.export_saved_model``). ``fit`` returns a ``TFModel`` over it.
     ``cluster_config`` takes further ``TFCluster.run`` settings (``feed_timeout``, ...).
+    ``validation_indicator_col`` names a boolean column: its true rows are fed as the
+    validation DataFrame (``feed.validation_dataset``), the others for training (Spark ML's
+    ``validationIndicatorCol``, as in ``GBTClassifier``); ``model.feed_report()`` counts them.
+
+    Example::
+
+        est = TFEstimator(train_fn=train, cluster_size=2, epochs=3, export_dir="/tmp/export",
+                          input_mapping={"features": "x", "label": "y"},
+                          validation_indicator_col="is_val")
+        model = Pipeline(stages=[assembler, est]).fit(df).stages[-1]
+        model.feed_report()["validation_rows_per_node"]  # {'chief:0': 50, 'worker:0': 50}
     """
 
     _java_class_name = "io.sparktf.ml.TFEstimator"
@@ -224,6 +244,12 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
         "JSON object of further TFCluster.run settings",
         typeConverter=TypeConverters.toString,
     )
+    validationIndicatorCol = Param(
+        Params._dummy(),
+        "validationIndicatorCol",
+        "boolean column: its true rows are the validation set, the others the training rows",
+        typeConverter=TypeConverters.toString,
+    )
 
     @keyword_only
     def __init__(
@@ -240,6 +266,7 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
         batch_size: int | None = None,
         signature: str | None = None,
         cluster_config: dict[str, Any] | None = None,
+        validation_indicator_col: str | None = None,
     ) -> None:
         """A parameter left None takes the Scala stage's default (``io.sparktf.ml.TFEstimator``
         and ``TFParams``: no ps, one epoch, 1,024 rows per batch, ``serving_default``)."""
@@ -257,6 +284,7 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
             "epochs": epochs,
             "batchSize": batch_size,
             "signature": signature,
+            "validationIndicatorCol": validation_indicator_col,
         }
         self._set(**{name: value for name, value in given.items() if value is not None})
         if export_dir is not None:
@@ -267,6 +295,10 @@ class TFEstimator(JavaEstimator, _TFParams, JavaMLReadable, JavaMLWritable):
             self.setOutputMapping(output_mapping)
         if cluster_config is not None:
             self._set(clusterConfig=json.dumps(cluster_config))
+
+    def setValidationIndicatorCol(self, column: str) -> TFEstimator:
+        """The boolean column whose true rows are fed as the validation set."""
+        return self._set(validationIndicatorCol=column)
 
     def setTrainFn(self, train_fn: Callable[[Any, Any], Any], tf_args: Any = None) -> TFEstimator:
         """The program: ``train_fn(tf_args, ctx)`` on every node (cloudpickled, like

@@ -26,7 +26,9 @@ def train_linear(args, ctx):
     with strategy.scope():
         model = keras.Sequential([keras.layers.Input((2,)), keras.layers.Dense(1)])
         model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
-    model.fit(ctx.get_data_feed().dataset(32, features=["x"], label="y"), epochs=1, verbose=0)
+    feed = ctx.get_data_feed()
+    validation = feed.validation_dataset(32, features=["x"], label="y")  # validation_df
+    model.fit(feed.dataset(32, features=["x"], label="y"), validation_data=validation, verbose=0)
 
 
 def double_every_row(args, ctx):
@@ -93,7 +95,7 @@ def scenario_train(spark, _dir):
     df = features(spark, 600)
     cluster = TFCluster.run(spark, train_linear, {}, num_executors=2, **TIMEOUTS)
     nodes = cluster.nodes
-    report = cluster.train(df, num_epochs=2)
+    report = cluster.train(df, num_epochs=2, validation_df=features(spark, 100))
     first_id, tensorboard = cluster.cluster_id, cluster.tensorboard_url
     cluster.shutdown()
     import psutil

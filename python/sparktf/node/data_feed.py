@@ -215,4 +215,9 @@ class DataFeed:
                 f"feed.validation_dataset({batch_size}): the validation rows are held in batches "
                 f"of {self._validation.batch_size} (the first call's batch_size)"
             )
-        return feed_dataset(self._validation_spec, self._validation.batches, features, label)
+        held = feed_dataset(self._validation_spec, self._validation.batches, features, label)
+        # Its length, for Keras 3 under MWMS (sparktf.node.keras_mwms_fix), which then runs each
+        # epoch's validation to its exact steps. Not as the dataset's cardinality: tf_keras
+        # would take it as its step count, a half of the steps on two nodes.
+        held._sparktf_batches = self._validation.num_batches
+        return held

@@ -13,6 +13,20 @@ while the strategy is in multi-worker mode (every other strategy runs Keras' own
   axis=0)``: a 0-d loss or metric has no axis 0 ("Invalid reduction dimension 0"). The fix
   reduces with ``axis=None``: the mean over replicas, element by element, as Keras does with
   ``tf.reduce_mean(local_results, axis=0)`` on one machine.
+* ``TFEpochIterator`` counts an epoch's steps as the dataset's cardinality, which is right for
+  a dataset the strategy shards over the workers. A dataset with auto-sharding OFF (a sparktf
+  feed: each node reads only its own rows) is not sharded: every worker steps through all of
+  its elements, each split into one piece per replica, so an epoch has cardinality x workers
+  steps. Keras stopped after the first ``cardinality`` of them (half the validation set on two
+  nodes), or, with an unknown cardinality, ran the first pass to the end of the data and
+  warned "Your input ran out of data". The fix multiplies the count by the number of workers
+  for such a dataset, and counts the batches ``feed.validation_dataset`` says it holds (its
+  ``_sparktf_batches``) when the cardinality is unknown: every epoch's validation runs its
+  exact steps, without the warning.
+
+One more change serves restarts, not the upstream issue: ``fit`` gets one more callback, last,
+that records the epochs it finished where a restarted feed reads them
+(``sparktf.node.epoch_record``), when the node has a checkpoint directory and a feed.
 
 The fix is applied when Keras loads that module (an import hook: Keras is not imported for a
 program that does not use it) and only on the Keras versions it is tested on
@@ -30,11 +44,14 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.metadata
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
+
+from sparktf.node import epoch_record
 
 log = logging.getLogger("sparktf.node")
 
@@ -151,12 +168,79 @@ def patch_trainer(trainer: ModuleType) -> None:
             )
         return keras_reduce(values, strategy, reduction)
 
+    iterator_cls = trainer.TFEpochIterator
+    keras_iterator_init = iterator_cls.__init__
+    keras_iterator_reset = iterator_cls.reset
+
+    def iterator_init(self: Any, distribute_strategy: Any = None, *args: Any, **kw: Any) -> None:
+        keras_iterator_init(self, distribute_strategy, *args, **kw)
+        self._sparktf_steps_per_element = _steps_per_element(
+            distribute_strategy, self.data_adapter, in_mwms
+        )
+        _count_steps(self)
+
+    def iterator_reset(self: Any) -> None:
+        keras_iterator_reset(self)  # counts the dataset's elements again
+        _count_steps(self)
+
+    keras_fit = cls.fit
+    fit_signature = inspect.signature(keras_fit)
+
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        extra = epoch_record.recorder() if in_mwms(self.distribute_strategy) else None
+        if extra is not None:
+            bound = fit_signature.bind(self, *args, **kwargs)
+            given = bound.arguments.get("callbacks")
+            if given is None or isinstance(given, (list, tuple)):
+                # Last: its record follows the program's callbacks (BackupAndRestore's backup).
+                bound.arguments["callbacks"] = [*(given or []), extra]
+                return keras_fit(*bound.args, **bound.kwargs)
+        return keras_fit(self, *args, **kwargs)
+
     cls._maybe_symbolic_build = maybe_symbolic_build
+    cls.fit = fit
     trainer.reduce_per_replica = reduce_per_replica  # _make_function looks it up per call
+    iterator_cls.__init__ = iterator_init
+    iterator_cls.reset = iterator_reset
     trainer._sparktf_mwms_fix = "patched"
     log.info(
         "Keras %s: sparktf's MultiWorkerMirroredStrategy fix applied (%s)", version, UPSTREAM_ISSUE
     )
+
+
+def _steps_per_element(strategy: Any, data_adapter: Any, in_mwms: Callable[[Any], bool]) -> int:
+    """Steps each dataset element makes: the number of workers for an unsharded dataset under
+    multi-worker MWMS (each worker splits every element it reads over all the replicas and
+    takes its own replicas' pieces per step), else 1."""
+    import tensorflow as tf
+
+    if strategy is None or not in_mwms(strategy):
+        return 1
+    try:
+        dataset = data_adapter.get_tf_dataset()
+    except Exception:  # noqa: BLE001 - an adapter without a tf.data dataset: Keras' own count
+        return 1
+    if not isinstance(dataset, tf.data.Dataset):
+        return 1  # a DistributedDataset the program made: Keras' count
+    policy = dataset.options().experimental_distribute.auto_shard_policy
+    if policy != tf.data.experimental.AutoShardPolicy.OFF:
+        return 1
+    return strategy.num_replicas_in_sync // len(strategy.extended.worker_devices)
+
+
+def _count_steps(iterator: Any) -> None:
+    """Keras' element count (just computed again by ``__init__`` or ``reset``) as steps."""
+    factor = iterator._sparktf_steps_per_element
+    if factor == 1:
+        return
+    elements = iterator._num_batches
+    if not elements:
+        try:
+            elements = getattr(iterator.data_adapter.get_tf_dataset(), "_sparktf_batches", None)
+        except Exception:  # noqa: BLE001 - no tf.data dataset: Keras' own count
+            elements = None
+    if elements:
+        iterator._num_batches = elements * factor
 
 
 def _local_spec(spec: Any) -> Any:

@@ -25,6 +25,8 @@ from sparktf.wire.ready_file import write_ready_file
 
 if TYPE_CHECKING:
     from sparktf.node.context import NodeContext
+    from sparktf.node.data_feed import DataFeed
+    from sparktf.node.feed_queue import FeedQueue
     from sparktf.node.program_state import ProgramState
 
 EXIT_FINISHED = 0
@@ -140,8 +142,8 @@ def _serve_and_run(boot: NodeBootstrap, output: OutputRing) -> int:
     # Imported here, after TF_CONFIG and env are set: these pull in grpc and numpy only.
     from sparktf.node.context import NodeContext  # noqa: F811 - the runtime import
     from sparktf.node.control_server import NodeControlServicer
-    from sparktf.node.data_feed import DataFeed
-    from sparktf.node.feed_queue import FeedQueue
+    from sparktf.node.data_feed import DataFeed  # noqa: F811 - the runtime import
+    from sparktf.node.feed_queue import FeedQueue  # noqa: F811
     from sparktf.node.feed_server import DataFeedServicer
     from sparktf.node.inference_server import NodeInferenceServicer
     from sparktf.node.node_server import start_node_server
@@ -199,6 +201,7 @@ def _serve_and_run(boot: NodeBootstrap, output: OutputRing) -> int:
         server.stop(SERVER_STOP_GRACE_SECONDS).wait(SERVER_STOP_GRACE_SECONDS + 1.0)
 
     _start_stop_watch(program, stop_server)
+    data_feed = None if queue is None else DataFeed(queue, boot.feed_timeout_seconds)
     ctx = NodeContext(
         job_name=boot.job_name,
         task_index=boot.task_index,
@@ -213,13 +216,15 @@ def _serve_and_run(boot: NodeBootstrap, output: OutputRing) -> int:
         working_dir=boot.working_dir,
         log_dir=node_log_dir(log_dir, boot.job_name, boot.task_index),
         stop_requested=program.stop_requested,
-        data_feed=None if queue is None else DataFeed(queue, boot.feed_timeout_seconds),
+        data_feed=data_feed,
     )
 
     if boot.keras3_mwms_fix:
         from sparktf.node.keras_mwms_fix import install_keras3_mwms_fix
 
         install_keras3_mwms_fix()  # before the program (or its unpickling) imports Keras
+        if queue is not None and data_feed is not None and ctx.checkpoint_dir:
+            _record_finished_epochs(ctx, queue, data_feed)
     result = boot.message.result if boot.message.HasField("result") else None
     code = _run_program(boot.program, ctx, program, result)
     if queue is not None:
@@ -233,6 +238,20 @@ def _serve_and_run(boot: NodeBootstrap, output: OutputRing) -> int:
             )
     stop_server()
     return code
+
+
+def _record_finished_epochs(ctx: NodeContext, queue: FeedQueue, data_feed: DataFeed) -> None:
+    """Keras 3 fit records its finished epochs for a restarted feed (``epoch_record``)."""
+    from sparktf.node import epoch_record
+
+    def taken() -> tuple[str | None, int]:
+        feed_id = data_feed.feed_id
+        return feed_id, 0 if feed_id is None else queue.rows_taken(feed_id)
+
+    path = epoch_record.record_path(
+        ctx.checkpoint_dir, ctx.cluster_id, ctx.job_name, ctx.task_index
+    )
+    epoch_record.configure(path, taken)
 
 
 def _run_program(

@@ -46,6 +46,10 @@ class ValidationSet:
     def rows(self) -> int:
         return sum(len(next(iter(b.values()))) for b in self._batches if b)
 
+    @property
+    def num_batches(self) -> int:
+        return len(self._batches)
+
     def batches(self) -> Iterator[dict[str, Column]]:
         return iter(self._batches)
 

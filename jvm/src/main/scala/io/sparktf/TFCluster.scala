@@ -85,7 +85,7 @@ final class TFCluster private (
    *                       ragged tensors (other arrays must all have one length)
    *  @param validationDf  fed once, before `df`, for the programs'
    *                       `feed.validation_dataset(...)` (see [[io.sparktf.feed.ValidationFeed]]);
-   *                       same mapping and ragged columns; not with `maxRestarts` yet
+   *                       same mapping and ragged columns; fed again to a restarted cluster
    */
   def train(df: DataFrame, numEpochs: Int = 1, inputMapping: Seq[(String, String)] = Nil,
       raggedColumns: Seq[String] = Nil, validationDf: Option[DataFrame] = None): FeedReport = {
@@ -98,11 +98,6 @@ final class TFCluster private (
     StreamingInput.refuse(df, "train()", "trainStream()")
     streams.endTerminated()
     val columns = FeedColumn.fromSchema(df.schema, inputMapping, raggedColumns.toSet)
-    if (validationDf.nonEmpty && config.maxRestarts > 0) {
-      throw new FeedRefused(s"validation_df with max_restarts ${config.maxRestarts}: a " +
-        "restarted cluster would not get the validation rows again; use max_restarts=0, or " +
-        "validation data the program reads itself")
-    }
     feed(df, columns, ClusterFeed.plan(df, clusterId, layout.fed.size), numEpochs,
       validationDf, inputMapping, raggedColumns)
   }
@@ -113,11 +108,13 @@ final class TFCluster private (
     val progress = new FeedProgress(trainCalls.incrementAndGet(), plan.total, numEpochs)
     lastProgress = Some(progress)
     try {
-      val validated = validationDf.map(v =>
-        ValidationFeed.run(supervisor.current, v, inputMapping, raggedColumns, config.feedTimeout))
-      new RestartingFeed(supervisor, health, layout, config.feedTimeout)
-        .run(df, columns, plan, numEpochs, Some(progress), config.progress)
-        .copy(validationRowsPerNode = validated.map(_.rowsPerNode).getOrElse(Map.empty))
+      // Each incarnation gets the validation rows first: a restarted one holds none.
+      val validation = validationDf.map(v =>
+        (cluster: ClusterIncarnation) =>
+          ValidationFeed.run(cluster, v, inputMapping, raggedColumns, config.feedTimeout))
+      new RestartingFeed(supervisor, health, layout, config.feedTimeout,
+        checkpointDir = config.checkpointLocation).run(df, columns, plan, numEpochs, Some(progress),
+        config.progress, validation)
     } catch {
       case e: FeedRefused => throw e
       case NonFatal(e) => throw fail("feeding the cluster failed", e)

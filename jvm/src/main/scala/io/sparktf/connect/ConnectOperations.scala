@@ -44,11 +44,17 @@ object ConnectOperations {
       case ConnectCommand.OperationCase.TRAIN =>
         val train = c.getTrain
         val cluster = ConnectClusters.get(session, train.getHandle)
-        TFClusterBridge.train(cluster,
-          ConnectFrames.fromRelation(planner,
-            train.getInput
-              .toByteArray), train.getNumEpochs, train.getInputMappingJson,
-          train.getRaggedColumnsJson, null)
+        val validation =
+          if (train.getValidationInput.isEmpty) null
+          else ConnectFrames.fromRelation(planner, train.getValidationInput.toByteArray)
+        TFClusterBridge.train(
+          cluster,
+          ConnectFrames.fromRelation(planner, train.getInput.toByteArray),
+          train.getNumEpochs,
+          train.getInputMappingJson,
+          train.getRaggedColumnsJson,
+          validation
+        )
       case ConnectCommand.OperationCase.STATUS =>
         status(ConnectClusters.get(session, c.getStatus.getHandle)).toString
       case ConnectCommand.OperationCase.SHUTDOWN =>

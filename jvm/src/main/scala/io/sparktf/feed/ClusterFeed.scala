@@ -36,12 +36,14 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
    *  @param progress   moved as the epochs go (None: nobody watches)
    *  @param showProgress poll the nodes for the rows of the epoch in progress and log the
    *                    progress (the `progress` setting)
-   *  @param validation the feed is a validation DataFrame (see [[ValidationFeed]]) */
+   *  @param validation the feed is a validation DataFrame (see [[ValidationFeed]])
+   *  @param feedId     the feed's id on the nodes (a caller that reads what they recorded of
+   *                    it picks it; see [[FinishedEpochs]]) */
   def run(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan, numEpochs: Int,
       onEpochFed: Seq[FeedResult] => Unit = _ => (), progress: Option[FeedProgress] = None,
-      showProgress: Boolean = false, validation: Boolean = false): FeedReport = {
+      showProgress: Boolean = false, validation: Boolean = false,
+      feedId: String = UUID.randomUUID().toString): FeedReport = {
     requireRunningPrograms()
-    val feedId = UUID.randomUUID().toString
     val rows = df.queryExecution.toRdd
     val sc = df.sparkSession.sparkContext
     // The Spark UI shows it on each feed stage, summed over the stage's tasks.

@@ -1,12 +1,14 @@
 package io.sparktf.feed
 
+import java.util.UUID
+
 import scala.collection.mutable.ArrayBuffer
 import scala.util.control.NonFatal
 
 import org.apache.spark.sql.DataFrame
 
 import io.sparktf.FeedReport
-import io.sparktf.cluster.{ClusterHealth, ClusterIncarnations, ClusterLayout}
+import io.sparktf.cluster.{ClusterHealth, ClusterIncarnation, ClusterIncarnations, ClusterLayout}
 import io.sparktf.rpc.{NodeChannelFactory, NodeChannels}
 
 /** One `train()` call that outlives node failures while restarts remain: when the feed fails
@@ -14,7 +16,10 @@ import io.sparktf.rpc.{NodeChannelFactory, NodeChannels}
  *  cluster is stopped, a fresh one started, and the feed goes on from the epoch in progress,
  *  fed again from its start, then the epochs not fed yet. Rows of the epoch in progress that
  *  reached the failed cluster are fed again (at least once); epochs fed whole before the failure
- *  are not.
+ *  are not, unless the programs recorded that they had not finished them (Keras 3 `fit` does,
+ *  in `checkpointDir`; see [[FinishedEpochs]]): the feed then goes on from the first epoch they
+ *  had not finished, where BackupAndRestore resumes, and the report counts no later epoch of
+ *  the failed cluster.
  *  {{{
  *  val plan = ClusterFeed.plan(df, supervisor.current.clusterId, layout.fed.size)
  *  new RestartingFeed(supervisor, new ClusterHealth(sc, supervisor), layout, feedTimeout)
@@ -26,12 +31,17 @@ import io.sparktf.rpc.{NodeChannelFactory, NodeChannels}
  */
 final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHealth,
     layout: ClusterLayout, feedTimeoutSeconds: Double,
-    channels: NodeChannelFactory = NodeChannels) {
+    channels: NodeChannelFactory = NodeChannels, checkpointDir: Option[String] = None) {
 
   /** @param progress     moved as the epochs go, back to the epochs kept on a restart
-   *  @param showProgress  poll and log the progress (see [[FeedProgressWatch]]) */
+   *  @param showProgress  poll and log the progress (see [[FeedProgressWatch]])
+   *  @param first         fed to each incarnation before its training rows (the validation
+   *                       DataFrame, [[ValidationFeed]]): a restarted cluster gets it again; a
+   *                       node failure in it restarts like one in the training feed. The
+   *                       report's `validationRowsPerNode` is the last incarnation's. */
   def run(df: DataFrame, columns: IndexedSeq[FeedColumn], plan: FeedPlan, numEpochs: Int,
-      progress: Option[FeedProgress] = None, showProgress: Boolean = false): FeedReport = {
+      progress: Option[FeedProgress] = None, showProgress: Boolean = false,
+      first: Option[ClusterIncarnation => FeedReport] = None): FeedReport = {
     val started = System.nanoTime()
     // Rows per node address, one entry per epoch fed whole to a cluster that failed later.
     val before = ArrayBuffer[Map[String, Long]]()
@@ -42,7 +52,9 @@ final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHea
       val fed = cluster.nodes.filter(_.role.takesData).toIndexedSeq
       val zero = fed.map(_.role.address -> 0L).toMap
       val fedNow = ArrayBuffer[Map[String, Long]]()
+      val feedId = UUID.randomUUID().toString
       try {
+        val validated = first.map(_(cluster))
         last = Some(new ClusterFeed(cluster.clusterId, fed, cluster.secret, feedTimeoutSeconds,
             channels).run(
             df,
@@ -55,18 +67,29 @@ final class RestartingFeed(incarnations: ClusterIncarnations, health: ClusterHea
                   layout.roles(i).address -> rs.map(_.rowsAtNode).sum
                 },
             progress,
-            showProgress
-          ))
+            showProgress,
+            feedId = feedId
+          ).copy(validationRowsPerNode = validated.map(_.rowsPerNode).getOrElse(Map.empty)))
       } catch {
         case e: FeedRefused => throw e
         case NonFatal(e) if incarnations.canRestart =>
           val failures = health.nodeProblems()
           if (failures.isEmpty) throw e
           health.stopAfterFailure()
+          val startedAt = before.size
           before ++= fedNow
-          // Every epoch was fed but the feed failed to end: the programs were still training
-          // on the last one, so it is the epoch in progress.
-          if (before.size == numEpochs) before.remove(before.size - 1)
+          val finished = checkpointDir.flatMap(dir =>
+            FinishedEpochs.agreed(dir, cluster.clusterId, feedId, fed,
+              fed.indices.map(plan.nodeRows), startedAt,
+              df.sparkSession.sparkContext.hadoopConfiguration))
+          finished match {
+            // What the programs recorded: epochs fed whole after it were still in their
+            // queues, and are fed again.
+            case Some(k) if k < before.size => before.remove(k, before.size - k)
+            // Every epoch was fed but the feed failed to end: the programs were still training
+            // on the last one, so it is the epoch in progress.
+            case _ => if (before.size == numEpochs) before.remove(before.size - 1)
+          }
           restartedEpochs += before.size + 1
           progress.foreach(_.restarted(before.size))
           incarnations.restart(failures.mkString("\n"))

@@ -4,8 +4,9 @@ import org.apache.hadoop.fs.Path
 import org.apache.spark.ml.Estimator
 import org.apache.spark.ml.param.{IntParam, Param, ParamMap, ParamValidators}
 import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
-import org.apache.spark.sql.Dataset
-import org.apache.spark.sql.types.StructType
+import org.apache.spark.sql.{DataFrame, Dataset}
+import org.apache.spark.sql.functions.{coalesce, col, lit, not}
+import org.apache.spark.sql.types.{BooleanType, StructType}
 
 import io.sparktf.{ClusterConfig, SparkTFException, TFCluster, TFProgram}
 
@@ -18,6 +19,19 @@ import io.sparktf.{ClusterConfig, SparkTFException, TFCluster, TFProgram}
  *    .setInputMapping(Map("features" -> "x", "label" -> "y"))
  *  val model = est.fit(train)
  *  model.setInputMapping(Map("features" -> "x")).transform(test).show()
+ *  }}}
+ *
+ *  A validation set: `setValidationIndicatorCol("isVal")` names a boolean column; its true
+ *  rows are fed as `train()`'s validation DataFrame (`feed.validation_dataset(...)` on the
+ *  nodes), the others as the training rows, and the column itself to neither (a null counts as
+ *  false). A column, not a DataFrame held on the stage, because that is what Spark ML does
+ *  (`GBTClassifier.validationIndicatorCol`): in a Pipeline only the fitted DataFrame flows
+ *  through the earlier stages (a VectorAssembler), so the validation rows must travel in it;
+ *  and a column name is a Param that saves and loads with the stage, where a DataFrame is not.
+ *  What the nodes took, validation rows included, is the model's `feedReport`.
+ *  {{{
+ *  val model = est.setValidationIndicatorCol("isVal").fit(labelled)
+ *  model.feedReport.validationRowsPerNode  // Map(chief:0 -> 50, worker:0 -> 50)
  *  }}}
  */
 class TFEstimator(override val uid: String) extends Estimator[TFModel] with TFParams
@@ -35,6 +49,12 @@ class TFEstimator(override val uid: String) extends Estimator[TFModel] with TFPa
   final val clusterConfig = new Param[String](this, "clusterConfig",
     "JSON object of further TFCluster.run settings, TensorFlowOnSpark names (model_dir, " +
       "feed_timeout, tensorboard, ...)")
+  final val validationIndicatorCol = new Param[String](
+    this,
+    "validationIndicatorCol",
+    "boolean column: its true rows are fed as the validation DataFrame " +
+      "(feed.validation_dataset), the others for training; unset: no validation set"
+  )
   setDefault(numPs -> 0, epochs -> 1, clusterConfig -> "{}")
 
   def setProgram(p: TFProgram): this.type = set(program, TFProgram.toJson(p))
@@ -46,6 +66,7 @@ class TFEstimator(override val uid: String) extends Estimator[TFModel] with TFPa
   def setBatchSize(v: Int): this.type = set(batchSize, v)
   def setPython(v: String): this.type = set(python, v)
   def setClusterConfig(json: String): this.type = set(clusterConfig, json)
+  def setValidationIndicatorCol(v: String): this.type = set(validationIndicatorCol, v)
   def setInputMapping(m: Map[String, String]): this.type = set(inputMapping, TFParams.toJson(m))
   def setOutputMapping(m: Map[String, String]): this.type = set(outputMapping, TFParams.toJson(m))
 
@@ -64,16 +85,18 @@ class TFEstimator(override val uid: String) extends Estimator[TFModel] with TFPa
     Seq(program, clusterSize, exportDir).foreach { p =>
       if (!isDefined(p)) throw new SparkTFException(s"TFEstimator needs ${p.name}: ${p.doc}")
     }
-    val df = dataset.toDF()
+    transformSchema(dataset.schema)
+    val (df, validationDf) = split(dataset.toDF())
     val spark = df.sparkSession
     val cluster = TFCluster.run(spark, TFProgram.fromJson($(program)), config())
-    try cluster.train(df, $(epochs), inputPairs)
-    catch {
-      case e: Throwable =>
-        try cluster.shutdown()
-        catch { case s: Throwable => e.addSuppressed(s) }
-        throw e
-    }
+    val report =
+      try cluster.train(df, $(epochs), inputPairs, validationDf = validationDf)
+      catch {
+        case e: Throwable =>
+          try cluster.shutdown()
+          catch { case s: Throwable => e.addSuppressed(s) }
+          throw e
+      }
     cluster.shutdown()
     val exported = new Path($(exportDir), "saved_model.pb")
     if (!exported.getFileSystem(spark.sparkContext.hadoopConfiguration).exists(exported)) {
@@ -82,14 +105,36 @@ class TFEstimator(override val uid: String) extends Estimator[TFModel] with TFPa
         "(sparktf.program.export.export_model(model, ctx), or model.export(ctx.export_dir) in " +
         "Keras 3)")
     }
-    copyValues(new TFModel(uid + "_model")).setParent(this)
+    val model = copyValues(new TFModel(uid + "_model")).setParent(this)
+    model.fitReport = Some(report)
+    model
   }
+
+  /** The training rows and, with `validationIndicatorCol`, the validation rows; neither keeps
+   *  the indicator column. */
+  private def split(df: DataFrame): (DataFrame, Option[DataFrame]) =
+    if (!isDefined(validationIndicatorCol)) (df, None)
+    else {
+      val c = $(validationIndicatorCol)
+      val isValidation = coalesce(col(c), lit(false))
+      (df.filter(not(isValidation)).drop(c), Some(df.filter(isValidation).drop(c)))
+    }
 
   override def transformSchema(schema: StructType): StructType = {
     inputPairs.foreach { case (column, _) =>
       if (!schema.fieldNames.contains(column)) throw new SparkTFException(
         s"inputMapping names column '$column', which the DataFrame lacks; it has: " +
           schema.fieldNames.mkString(", "))
+    }
+    if (isDefined(validationIndicatorCol)) {
+      val c = $(validationIndicatorCol)
+      schema.fields.find(_.name == c) match {
+        case Some(f) if f.dataType == BooleanType =>
+        case Some(f) => throw new SparkTFException(s"validationIndicatorCol '$c' is " +
+            s"${f.dataType.simpleString}: it must be boolean (true: a validation row)")
+        case None => throw new SparkTFException(s"validationIndicatorCol names column '$c', " +
+            "which the DataFrame lacks; it has: " + schema.fieldNames.mkString(", "))
+      }
     }
     schema
   }

@@ -10,6 +10,7 @@ import org.apache.spark.sql.{DataFrame, Dataset, SparkSession}
 import org.apache.spark.sql.sparktf.InternalFrames
 import org.apache.spark.sql.types.StructType
 
+import io.sparktf.{FeedReport, SparkTFException}
 import io.sparktf.infer.InferenceCall
 import io.sparktf.node.NodeLauncher
 import io.sparktf.proto.v1.InferStart
@@ -28,6 +29,18 @@ import io.sparktf.rpc.NodeChannels
  */
 class TFModel(override val uid: String) extends Model[TFModel] with TFParams with MLWritable {
   def this() = this(Identifiable.randomUID("TFModel"))
+
+  @transient private[ml] var fitReport: Option[FeedReport] = None
+
+  /** What the [[TFEstimator]] fit that made this model fed (rows per node, validation rows per
+   *  node, restarts), as Spark ML's training summaries: kept in memory, not saved. */
+  def feedReport: FeedReport = fitReport.getOrElse(throw new SparkTFException(
+      "this TFModel has no feed report: only the model a TFEstimator fit returns has one (it " +
+        "is not saved with the model)"))
+  def hasFeedReport: Boolean = fitReport.nonEmpty
+
+  /** [[feedReport]] as JSON, the keys of `cluster.train`'s report in Python. */
+  def feedReportJson: String = feedReport.toJson
 
   def setExportDir(v: String): this.type = set(exportDir, v)
   def setSignature(v: String): this.type = set(signature, v)
