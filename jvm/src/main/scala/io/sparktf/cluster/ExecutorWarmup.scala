@@ -31,7 +31,7 @@ object ExecutorWarmup {
   private val OtherHostNodes = 1
 
   def run(sc: SparkContext, clusterId: String, nodes: Seq[NodeInfo], secret: ClusterSecret,
-      timeoutSeconds: Double = 30.0): Int = {
+      timeoutSeconds: Double = 10.0): Int = {
     val fed = nodes.filter(_.role.takesData).toIndexedSeq
     val spare = ExecutorDirectory.executors(sc).filterNot { case (id, _) =>
       fed.exists(_.executorId == id)
