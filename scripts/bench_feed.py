@@ -5,7 +5,7 @@ on stderr) and exits 0 whether or not the targets are met (exit 1 only when a ru
 
 Data: N rows of ``x`` array<float> (784 random float32) and ``label`` int (0..9), written once
 as Parquet with pyarrow (in chunks, ``benchlib.data``), read by Spark, repartitioned
-round-robin into 2 x nodes partitions and cached, so every measurement reads the same in-memory
+round-robin into 2 x executors partitions and cached, so every measurement reads the same in-memory
 rows. N is made a multiple of ``nodes``: the feed balances the rows over the nodes (the Keras
 phase checks its ``train()`` reports for N / nodes rows per node), as MultiWorkerMirroredStrategy
 needs every worker to run the same number of steps.
@@ -45,13 +45,17 @@ TensorFlow, which only the later pyarrow baseline imports into the driver):
 
 ``--uncached``: after phases 1-2 on the cached DataFrame, the same rounds on the Parquet files
 read uncached (``uncached_parquet`` in the JSON): the path most users take.
+``--uncached-first``: the uncached rounds first, so that their first feed is the cluster's
+first; ``--uncached-only``: those rounds alone, no cached DataFrame. ``--executors E``
+(default ``--nodes``): an application with more executors than nodes
+(``local-cluster[E,1,2048]`` unless ``--master``); every executor runs feed tasks.
 ``--hosts H``: the same on H simulated hosts (``scripts/sim_cluster.py``: one worker per
 127.0.0.x, each with a private /dev/shm and /tmp), one executor and one node per host, so only
 the rows a task sends to its own host's node can go through shared memory
 (``shared_memory_share``).
 
 Run: ``scripts/bench_feed [--rows 200000] [--data DIR] [--skip-keras] [--nodes 2] [--warmup-runs 3]
-[--hosts 3] [--uncached]``.
+[--hosts 3] [--uncached [--uncached-first]] [--executors 10]``.
 """
 
 from __future__ import annotations
@@ -679,7 +683,14 @@ def parse_args(argv: list[str] | None) -> Any:
     )
     parser.add_argument("--skip-keras", action="store_true")
     parser.add_argument("--nodes", type=int, default=2)
-    parser.add_argument("--master", default="local-cluster[2,1,2048]")
+    parser.add_argument("--master", default=None, help="default local-cluster[E,1,2048]")
+    parser.add_argument(
+        "--executors",
+        type=int,
+        default=None,
+        help="executors of the application (default: --nodes); the nodes run on --nodes of "
+        "them, and every executor runs feed tasks",
+    )
     parser.add_argument(
         "--hosts",
         type=int,
@@ -694,8 +705,20 @@ def parse_args(argv: list[str] | None) -> Any:
     parser.add_argument(
         "--uncached",
         action="store_true",
-        help="also feed and count the Parquet files uncached (2 x nodes "
+        help="also feed and count the Parquet files uncached (2 x executors "
         "partitions), in rounds as for the cached DataFrame",
+    )
+    parser.add_argument(
+        "--uncached-first",
+        action="store_true",
+        help="with --uncached: the uncached rounds run before the cached ones, so their "
+        "first (cold) feed is the cluster's first",
+    )
+    parser.add_argument(
+        "--uncached-only",
+        action="store_true",
+        help="only the uncached rounds (no cached DataFrame: executor memory is then the "
+        "feed's and the Parquet reader's alone); implies --uncached --uncached-first",
     )
     parser.add_argument(
         "--warmup-runs",
@@ -741,6 +764,17 @@ def parse_args(argv: list[str] | None) -> Any:
     opts = parser.parse_args(argv)
     if opts.hosts:
         opts.nodes, opts.master = opts.hosts, None
+        opts.executors = opts.hosts
+    if opts.uncached_only:
+        opts.uncached = opts.uncached_first = True
+        if not opts.skip_keras:
+            parser.error("--uncached-only needs --skip-keras (Keras trains from the cached rows)")
+    if opts.executors is None:
+        opts.executors = opts.nodes
+    if opts.executors < opts.nodes:
+        parser.error(f"--executors ({opts.executors}) must be at least --nodes ({opts.nodes})")
+    if opts.master is None and not opts.hosts:
+        opts.master = f"local-cluster[{opts.executors},1,2048]"
         if opts.data and os.path.realpath(opts.data).startswith("/tmp/"):
             parser.error("--data must not be under /tmp with --hosts (each host's /tmp is its own)")
     if opts.rows - opts.rows % opts.nodes <= 0:
@@ -762,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "rows": rows,
         "nodes": k,
+        "executors": opts.executors,
         "master": opts.master or f"{opts.hosts} simulated hosts",
         "bytes_per_row": BYTES_PER_ROW,
         "mb_total": round(rows * BYTES_PER_ROW / 1e6, 1),
@@ -788,29 +823,32 @@ def main(argv: list[str] | None = None) -> int:
         spark = start_spark(
             "sparktf bench_feed",
             sim.master_url if sim else opts.master,
-            executors=k,
+            executors=opts.executors,
             task_max_failures=2,
             hosts=sim,
         )
-        partitions = 2 * k
+        partitions = 2 * opts.executors
         t0 = time.time()
-        df = spark.read.parquet(data_dir).repartition(partitions).cache()
-        counts = {r[0]: r[1] for r in df.groupBy(F.spark_partition_id()).count().collect()}
-        per_partition = [int(counts.get(p, 0)) for p in range(partitions)]
-        log(
-            f"cached {sum(per_partition)} rows in {partitions} partitions {per_partition} "
-            f"({time.time() - t0:.1f} s)"
-        )
-        if sum(per_partition) != rows:
-            raise RuntimeError(f"Spark read {sum(per_partition)} rows, expected {rows}")
+        df = None
+        if not opts.uncached_only:
+            df = spark.read.parquet(data_dir).repartition(partitions).cache()
+            counts = {r[0]: r[1] for r in df.groupBy(F.spark_partition_id()).count().collect()}
+            per_partition = [int(counts.get(p, 0)) for p in range(partitions)]
+            log(
+                f"cached {sum(per_partition)} rows in {partitions} partitions {per_partition} "
+                f"({time.time() - t0:.1f} s)"
+            )
+            if sum(per_partition) != rows:
+                raise RuntimeError(f"Spark read {sum(per_partition)} rows, expected {rows}")
+            result["rows_per_partition"] = per_partition
         per_node = rows // k  # the feed balances the rows (the Keras phase checks it)
         result["partitions"] = partitions
         result["order"] = "sequential" if opts.sequential else "rounds"
-        result["rows_per_partition"] = per_partition
 
         # ---- phases 1 and 2: sparktf feed (count-only consumer) and mapInArrow, in rounds ----
         sampler.phase("sparktf_feed")
-        feeds = (opts.warmup_runs + opts.repeats) * (2 if opts.uncached else 1)
+        phases = 1 if opts.uncached_only else (2 if opts.uncached else 1)
+        feeds = (opts.warmup_runs + opts.repeats) * phases
         node_args = {
             "out_dir": out_dir,
             "repeats": feeds,
@@ -835,19 +873,27 @@ def main(argv: list[str] | None = None) -> int:
             feed_timeout=opts.timeout,
             shutdown_timeout=opts.timeout,
             queue_capacity=opts.queue_capacity,
+            # The chief's output lines (Keras warnings) would reach this stdout ahead of the JSON.
+            node_output="none",
         )
         result["cluster_start_seconds"] = round(time.time() - t0, 2)
         log(f"cluster up in {result['cluster_start_seconds']} s")
         # mapInArrow's Python workers start on a tiny DataFrame, outside every timed run.
         sampler.phase("mapinarrow")
         t0 = time.perf_counter()
-        mapinarrow_count(spark.range(0, 4 * k, 1, 2 * k))
+        mapinarrow_count(spark.range(0, 4 * opts.executors, 1, 2 * opts.executors))
         warm = time.perf_counter() - t0
         rounds = FeedRounds(spark, cluster, rows, k, opts, sampler, out_dir)
-        runs, m_runs = rounds.run(df)
-        result["sparktf_feed"] = rounds.feed_summary(runs)
-        result["mapinarrow_count"] = rounds.mapinarrow_summary(m_runs, warm)
-        if opts.uncached:
+        if opts.uncached and opts.uncached_first:
+            # The path most users take, first: its cold feed is the cluster's first.
+            result["uncached_parquet"] = uncached_parquet_rounds(
+                spark, rounds, data_dir, partitions, warm
+            )
+        if df is not None:
+            runs, m_runs = rounds.run(df)
+            result["sparktf_feed"] = rounds.feed_summary(runs)
+            result["mapinarrow_count"] = rounds.mapinarrow_summary(m_runs, warm)
+        if opts.uncached and not opts.uncached_first:
             # The path most users take: files, not a cached DataFrame. After the cached
             # rounds, so its first feed is not the cluster's first.
             result["uncached_parquet"] = uncached_parquet_rounds(
@@ -862,7 +908,11 @@ def main(argv: list[str] | None = None) -> int:
         cluster.shutdown(timeout=min(opts.timeout, 300))
         cluster = None
 
-        targets = feed_ratios(result["sparktf_feed"], result["mapinarrow_count"])
+        targets = (
+            dict(result["uncached_parquet"]["ratios"])
+            if df is None
+            else feed_ratios(result["sparktf_feed"], result["mapinarrow_count"])
+        )
         if "keras_train" in result and result["keras_train"]["ratio"] is not None:
             targets["train_ratio"] = result["keras_train"]["ratio"]
             targets["train_within_10pct"] = result["keras_train"]["ratio"] >= 0.9

@@ -263,7 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         cached = df.count()
         if cached != rows:
             raise RuntimeError(f"Spark read {cached} rows, expected {rows}")
-        small = df.limit(opts.warmup_rows).repartition(partitions).cache()
+        # A sample keeps df's partitions, so the warm-up's tasks run where df's cached blocks
+        # are: on every executor, each starting its model server there. (limit + repartition
+        # made one partition first: its shuffle output on one executor drew every warm-up task
+        # there, and the other executors started their servers in the first timed round.)
+        small = df.sample(fraction=min(1.0, opts.warmup_rows / rows), seed=7).cache()
         small.count()
         log(f"cached {rows} rows in {partitions} partitions ({time.time() - t0:.1f} s)")
         result["partitions"] = partitions
@@ -285,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             first = warm("TFModel.transform", model.transform, small)
             pids = server_pids()
             log(f"model servers {sorted(pids)}")
+            if len(pids) != k:
+                log(f"WARNING: {len(pids)} model servers after the warm-up, one per executor ({k})")
             methods.append(
                 (
                     "tfmodel_transform",
@@ -297,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch_size": opts.transform_batch,
                 "warmup_seconds_incl_model_server_start": first,
                 "model_servers": len(pids),
+                "model_servers_expected": k,  # one per executor that ran a task
             }
 
         # ---- 2. cluster.inference -----------------------------------------------------------
@@ -312,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                 reservation_timeout=min(opts.timeout, 600),
                 feed_timeout=opts.timeout,
                 shutdown_timeout=opts.timeout,
+                # The chief's output lines would reach this stdout ahead of the JSON.
+                node_output="none",
             )
             start_s = round(time.perf_counter() - t0, 3)
             log(f"cluster up in {start_s} s")

@@ -9,7 +9,7 @@ import org.apache.spark.SparkContext
 import org.slf4j.LoggerFactory
 
 import io.sparktf.{ClusterConfig, InputMode, SparkTFException, TFCluster, TFProgram}
-import io.sparktf.rpc.ClusterSecret
+import io.sparktf.rpc.{ChannelWarmup, ClusterSecret}
 
 /** Starts a cluster's nodes, and starts them again after a failure, up to `config.maxRestarts`
  *  times. Each start is a fresh reservation (new cluster id, new secret) running the same program
@@ -167,6 +167,11 @@ final class ClusterSupervisor(sc: SparkContext, program: TFProgram, config: Clus
         case NonFatal(e) => throw new SparkTFException(
             s"sparktf cluster ${run.clusterId} did not start: ${TFCluster.rootMessage(e)}", e)
       }
+    // The first calls to the nodes from the driver (the first train()'s status check) and from
+    // the executors without a node (their first feed task) would pay for loading gRPC and
+    // connecting: they are paid here, once per incarnation.
+    ChannelWarmup.warm(nodes, run.secret)
+    ExecutorWarmup.run(sc, run.clusterId, nodes, run.secret)
     log.info(f"sparktf cluster ${run.clusterId} started in " +
       f"${(System.nanoTime() - started) / 1e9}%.1f s")
     run.copy(nodes = nodes)

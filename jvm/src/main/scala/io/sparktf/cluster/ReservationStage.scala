@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory
 
 import io.sparktf.{ClusterConfig, InputMode, JobDescription, SparkTFException, TFProgram}
 import io.sparktf.node.{NodeBootstrap, NodeLauncher, NodeProcess, NodeReady, NodeRegistry}
-import io.sparktf.rpc.ClusterSecret
+import io.sparktf.rpc.{ChannelWarmup, ClusterSecret}
 
 /** Reserves the executors and starts one node on each, in a barrier stage: all tasks run at once
  *  or none does, so a cluster too small fails fast instead of waiting for slots, and a cluster
@@ -146,6 +146,26 @@ object ReservationStage {
     val started = visibleDevices.flatMap(_ =>
       launch(ctx, boot, python, config, workDir,
         sharedDir))
+    def info(ready: NodeReady, pid: Long) = NodeInfo(
+      place.index,
+      place.role,
+      place.executorId,
+      place.host,
+      place.tfPort,
+      ready.port,
+      pid,
+      gpus.getOrElse(Nil),
+      boot.cudaVisibleDevices,
+      ready.tensorboardUrl,
+      sharedDir.map(_.toString)
+    )
+    // Feed tasks on this executor send to this node first: their channel to it opens now, while
+    // the other nodes may still be starting, not in the first train().
+    if (config.inputMode == InputMode.SPARK && place.role.takesData) {
+      started.foreach { case (node, ready) =>
+        ChannelWarmup.warm(Seq(info(ready, node.pid)), secret)
+      }
+    }
     agreeAllStarted(ctx, place, layout, started)
     val (node, ready) = started.get
     NodeRegistry.register(clusterId, node)
@@ -156,20 +176,7 @@ object ReservationStage {
     tensorboardUrls.foreach(urls => ready.tensorboardUrl.foreach(urls.add))
     val result =
       if (config.inputMode == InputMode.TENSORFLOW) awaitProgram(ctx, node, boot.result) else None
-    NodeInfo(
-      place.index,
-      place.role,
-      place.executorId,
-      place.host,
-      place.tfPort,
-      ready.port,
-      node.pid,
-      gpus.getOrElse(Nil),
-      boot.cudaVisibleDevices,
-      ready.tensorboardUrl,
-      sharedDir.map(_.toString),
-      result
-    )
+    info(ready, node.pid).copy(result = result)
   }
 
   /** Where one task runs: its role, executor, host and (for roles in TF_CONFIG) a free port. */
