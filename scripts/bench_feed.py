@@ -50,8 +50,11 @@ read uncached (``uncached_parquet`` in the JSON): the path most users take.
 the rows a task sends to its own host's node can go through shared memory
 (``shared_memory_share``).
 
+``--partitions N``: the cached DataFrame in N partitions (and the Parquet in about N splits),
+for the feed's figures at 8, 100, 1,000 partitions of the same rows.
+
 Run: ``scripts/bench_feed [--rows 200000] [--data DIR] [--skip-keras] [--nodes 2] [--warmup-runs 3]
-[--hosts 3] [--uncached]``.
+[--hosts 3] [--uncached] [--partitions N]``.
 """
 
 from __future__ import annotations
@@ -698,6 +701,13 @@ def parse_args(argv: list[str] | None) -> Any:
         "partitions), in rounds as for the cached DataFrame",
     )
     parser.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="partitions of the cached DataFrame (round-robin), and about that many file "
+        "splits of the Parquet with --uncached (default 2 x nodes)",
+    )
+    parser.add_argument(
         "--warmup-runs",
         type=int,
         default=3,
@@ -792,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
             task_max_failures=2,
             hosts=sim,
         )
-        partitions = 2 * k
+        partitions = opts.partitions or 2 * k
         t0 = time.time()
         df = spark.read.parquet(data_dir).repartition(partitions).cache()
         counts = {r[0]: r[1] for r in df.groupBy(F.spark_partition_id()).count().collect()}
