@@ -54,8 +54,11 @@ first; ``--uncached-only``: those rounds alone, no cached DataFrame. ``--executo
 the rows a task sends to its own host's node can go through shared memory
 (``shared_memory_share``).
 
+``--partitions N``: the cached DataFrame in N partitions (and the Parquet in about N splits),
+for the feed's figures at 8, 100, 1,000 partitions of the same rows.
+
 Run: ``scripts/bench_feed [--rows 200000] [--data DIR] [--skip-keras] [--nodes 2] [--warmup-runs 3]
-[--hosts 3] [--uncached [--uncached-first]] [--executors 10]``.
+[--hosts 3] [--uncached [--uncached-first]] [--executors 10] [--partitions N]``.
 """
 
 from __future__ import annotations
@@ -721,6 +724,13 @@ def parse_args(argv: list[str] | None) -> Any:
         "feed's and the Parquet reader's alone); implies --uncached --uncached-first",
     )
     parser.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="partitions of the cached DataFrame (round-robin), and about that many file "
+        "splits of the Parquet with --uncached (default 2 x executors)",
+    )
+    parser.add_argument(
         "--warmup-runs",
         type=int,
         default=3,
@@ -827,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
             task_max_failures=2,
             hosts=sim,
         )
-        partitions = 2 * opts.executors
+        partitions = opts.partitions or 2 * opts.executors
         t0 = time.time()
         df = None
         if not opts.uncached_only:

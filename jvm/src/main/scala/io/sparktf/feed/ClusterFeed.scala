@@ -44,8 +44,9 @@ final class ClusterFeed(clusterId: String, fed: IndexedSeq[NodeInfo], secret: Cl
       showProgress: Boolean = false, validation: Boolean = false,
       feedId: String = UUID.randomUUID().toString): FeedReport = {
     requireRunningPrograms()
-    val rows = df.queryExecution.toRdd
     val sc = df.sparkSession.sparkContext
+    // Many small partitions are fed by fewer tasks, the same ones every epoch (FeedTasks).
+    val rows = FeedTasks.of(df.queryExecution.toRdd, plan.total, sc.defaultParallelism)
     // The Spark UI shows it on each feed stage, summed over the stage's tasks.
     val rowsFed = sc.longAccumulator(s"sparktf cluster $clusterId: rows fed")
     val watch = new FeedProgressWatch(clusterId, fed, secret, channels,

@@ -10,8 +10,9 @@ import io.sparktf.cluster.NodeInfo
 import io.sparktf.proto.v1.{FeedPlan => PlanMessage, PartitionKey}
 import io.sparktf.rpc.{ClusterSecret, NodeChannelFactory, NodeChannels}
 
-/** One epoch of feeding: a Spark job whose tasks each feed their partition
- *  ([[PartitionFeeder]]): to the node on their own executor first, else one on their host, the
+/** One epoch of feeding: a Spark job whose tasks each feed their partition of `rows`
+ *  ([[PartitionFeeder]]; many small partitions of a DataFrame are one partition here,
+ *  [[FeedTasks]]): to the node on their own executor first, else one on their host, the
  *  nodes granting rows up to their [[FeedPlan]] quotas, so every node takes exactly its share
  *  however Spark places the tasks. `channels` reach the nodes from the executors.
  *  {{{

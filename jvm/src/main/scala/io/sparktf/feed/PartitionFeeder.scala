@@ -156,7 +156,8 @@ final class PartitionFeeder(partition: Int, epoch: Int, attempt: Int, nodes: Int
           rowsReceived = 0, terminated = false, seconds = 0)
       }
     }
-    taken.flatMap(_._2).map { case (start, n) => (start, start + n) }.sortBy(_._1)
+    // A range of no row (a lease the partition ended before) delivered nothing.
+    taken.flatMap(_._2).collect { case (start, n) if n > 0 => (start, start + n) }.sortBy(_._1)
   }
 }
 

@@ -78,6 +78,31 @@ class ClusterFeedSuite extends AnyFunSuite with BeforeAndAfterAll with TimeLimit
     }
   }
 
+  test("a thousand tiny partitions are fed by few tasks, every row once, a retry included") {
+    val tasks = new java.util.concurrent.ConcurrentLinkedQueue[(String, Int)]()
+    val listener = new org.apache.spark.scheduler.SparkListener {
+      override def onJobStart(e: org.apache.spark.scheduler.SparkListenerJobStart): Unit =
+        tasks.add((Option(e.properties).map(_.getProperty("spark.job.description")).orNull,
+            e.stageInfos.map(_.numTasks).sum))
+    }
+    spark.sparkContext.addSparkListener(listener)
+    try withNodes(2) { nodes =>
+        nodes(0).breakFirstAttemptOf = Some(0) // the first task's first attempt fails
+        nodes(1).breakFirstAttemptOf = Some(0)
+        val report = feed(nodes, rows(40000, partitions = 1000), epochs = 2)
+        assert(report.rowsPerNode == Map("chief:0" -> 40000L, "worker:0" -> 40000L))
+        assert(ids(nodes) == (0L until 40000L).flatMap(i => Seq(i, i)))
+        val deadline = System.nanoTime() + 10e9 // the listener bus delivers events later
+        while (tasks.size < 3 && System.nanoTime() < deadline) Thread.sleep(20)
+        // 40 rows a partition: 2 tasks per slot (local[2]) count and feed them.
+        assert(tasks.asScala.toSeq == Seq(
+          "sparktf cluster c1: count the rows to plan the feed" -> 4,
+          "sparktf cluster c1: feed epoch 1/2" -> 4,
+          "sparktf cluster c1: feed epoch 2/2" -> 4))
+      }
+    finally spark.sparkContext.removeSparkListener(listener)
+  }
+
   test("terminate() mid-feed ends the feed and reports the rows the program took") {
     withNodes(1) { nodes =>
       nodes(0).takeAtMost = 20000

@@ -257,13 +257,16 @@ final class RangeLedger {
     trim(key, _.attempt == attempt)
   }
 
-  private def trim(key: (String, Int, Int), which: Range => Boolean): Unit =
+  private def trim(key: (String, Int, Int), which: Range => Boolean): Unit = {
     ranges.getOrElse(key, Vector()).filter(which).foreach { r =>
       quotas.get((key._1, key._2)).foreach { case (quota, granted) =>
         quotas((key._1, key._2)) = (quota, granted - (r.granted - r.taken))
       }
       r.granted = r.taken
     }
+    // As the node's ledger: a range with no row left is forgotten.
+    ranges.get(key).foreach(rs => ranges(key) = rs.filter(_.granted > 0))
+  }
 }
 
 /** Channels to [[FakeNode]]s by their (unique) pid; serializable, so Spark tasks of a `local`
