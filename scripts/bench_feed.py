@@ -676,6 +676,16 @@ def uncached_parquet_rounds(
     }
 
 
+def console_settings(opts: Any) -> dict[str, Any]:
+    """The driver console's settings the run asked for (the cluster's defaults otherwise)."""
+    settings: dict[str, Any] = {}
+    if opts.no_progress:
+        settings["progress"] = False
+    if opts.node_output:
+        settings["node_output"] = opts.node_output
+    return settings
+
+
 def parse_args(argv: list[str] | None) -> Any:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -762,6 +772,16 @@ def parse_args(argv: list[str] | None) -> Any:
     )
     parser.add_argument("--queue-capacity", type=int, default=16)
     parser.add_argument(
+        "--no-progress", action="store_true", help="start the cluster with progress=False"
+    )
+    parser.add_argument(
+        "--node-output",
+        choices=("chief", "all", "none"),
+        default="none",
+        help="the cluster's node_output setting (default none: the chief's output lines, "
+        "Keras warnings, would reach this stdout ahead of the JSON)",
+    )
+    parser.add_argument(
         "--batch-per-node", type=int, default=256, help="Keras rows per node per step"
     )
     parser.add_argument("--tfdata-batch", type=int, default=256)
@@ -811,6 +831,7 @@ def main(argv: list[str] | None = None) -> int:
         "bytes_per_row": BYTES_PER_ROW,
         "mb_total": round(rows * BYTES_PER_ROW / 1e6, 1),
         "load_avg_start": [round(v, 2) for v in os.getloadavg()],
+        "console_settings": console_settings(opts),
         "cpus": os.cpu_count(),
     }
     if sim:
@@ -883,8 +904,7 @@ def main(argv: list[str] | None = None) -> int:
             feed_timeout=opts.timeout,
             shutdown_timeout=opts.timeout,
             queue_capacity=opts.queue_capacity,
-            # The chief's output lines (Keras warnings) would reach this stdout ahead of the JSON.
-            node_output="none",
+            **console_settings(opts),
         )
         result["cluster_start_seconds"] = round(time.time() - t0, 2)
         log(f"cluster up in {result['cluster_start_seconds']} s")
