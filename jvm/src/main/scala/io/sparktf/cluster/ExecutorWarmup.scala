@@ -13,12 +13,13 @@ import io.sparktf.JobDescription
 import io.sparktf.rpc.{ChannelWarmup, ClusterSecret}
 
 /** At cluster start, the executors that host no fed node (spare executors, a ps's, an
- *  evaluator's) open their channels to the nodes their feed tasks send to first
- *  (those on their host, else another: see `feed.NodePreference`), in one short job of a task per such
+ *  evaluator's) open their channels to the nodes their feed tasks send to first (those on
+ *  their host, else another: see `feed.NodePreference`), in one short job of a task per such
  *  executor, so their first feed task pays no gRPC set-up (0.3-0.7 s each; the executors that
  *  host a node did theirs in the reservation). Best effort and bounded: a task Spark places
- *  elsewhere warms that executor instead, and a job that outlasts `timeoutSeconds` is
- *  cancelled; neither fails the start.
+ *  elsewhere warms that executor instead, and a job that outlasts `timeoutSeconds` (10 s) is
+ *  cancelled; neither fails the start. It costs the start what it saves the first feed: on 2
+ *  cores, 10 executors feeding 2 nodes started in 13 s instead of 6.
  *  {{{
  *  ExecutorWarmup.run(sc, clusterId, nodes, secret)   // executors warmed
  *  }}}
