@@ -231,7 +231,8 @@ def keras3_fit_validation_df(args: dict[str, Any], ctx: Any) -> None:
     feed = ctx.get_data_feed()
     validation = feed.validation_dataset(BATCH, features=["features"], label="label")
     held = sum(int(y.shape[0]) for _, y in validation)
-    # The training feed after it: fewer epochs after a restart (restarted_epochs).
+    train = feed.dataset(BATCH, features=["features"], label="label")
+    # The training feed: fewer epochs after a restart (restarted_epochs).
     feed_epochs = feed.schema.plan.node_rows // args["node_rows_per_epoch"]
     record(args, ctx, event="start", validation_rows=held, feed_epochs=feed_epochs)
     marker = os.path.join(args["out"], "killed")
@@ -250,7 +251,7 @@ def keras3_fit_validation_df(args: dict[str, Any], ctx: Any) -> None:
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always")
         history = model.fit(
-            feed.dataset(BATCH, features=["features"], label="label"),
+            train,
             epochs=feed_epochs,
             steps_per_epoch=args["node_rows_per_epoch"] // BATCH * 2,
             validation_data=validation,

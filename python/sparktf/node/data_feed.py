@@ -27,6 +27,7 @@ feeding Spark tasks are told to stop.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -182,7 +183,7 @@ class DataFeed:
         dataset reads ``PREFETCH_BATCHES`` batches ahead: an iteration stopped early (say by
         ``steps_per_epoch``) has taken up to that many batches more from the feed than it used.
         """
-        schema = self.wait_schema()
+        schema = self._training_schema()
         if schema.plan.validation:
             raise RuntimeError(
                 "feed.dataset(): this train() brought a validation DataFrame, fed first: call "
@@ -191,6 +192,22 @@ class DataFeed:
         return feed_dataset(
             element_spec(schema), lambda: self.balanced_batches(batch_size), features, label
         )
+
+    def _training_schema(self) -> feed_pb2.FeedSchema:
+        """The schema ``dataset()`` serves: after a validation feed read whole, the next feed's,
+        which may not have sent its first stream yet (then ``wait_schema`` still answers the
+        validation feed's)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            schema = self.wait_schema(max(0.0, deadline - time.monotonic()))
+            if not schema.plan.validation or self._validation is None:
+                return schema
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"feed.dataset(): no training rows came within {self.timeout:g} s of the "
+                    "validation DataFrame"
+                )
+            time.sleep(0.05)
 
     def validation_dataset(
         self, batch_size: int, features: list[str] | None = None, label: str | None = None

@@ -21,14 +21,15 @@ class FinishedEpochsSuite extends AnyFunSuite {
     try {
       fed.zip(records).foreach { case (n, r) =>
         r.foreach { json =>
-          val p = Path.of(FinishedEpochs.path(dir.toString, "c1", n).toUri)
+          val p = Path.of(FinishedEpochs.path(dir.toString, "c1", n).toString)
           Files.createDirectories(p.getParent)
           Files.write(p, json.getBytes(StandardCharsets.UTF_8))
         }
       }
       check(dir.toString)
     } finally {
-      Files.walk(dir).sorted(java.util.Comparator.reverseOrder()).forEach(p => Files.delete(p))
+      Files.walk(dir).sorted(java.util.Comparator.reverseOrder[Path]()).forEach(p =>
+        Files.delete(p))
     }
   }
 
