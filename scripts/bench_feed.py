@@ -188,7 +188,15 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
 
     class Clock(keras.callbacks.Callback):
         """Time of the end of the first step and of training: steady rate without step 1
-        (tracing, first collective)."""
+        (tracing, first collective); when fit began training and step 1 (where a slow first
+        step spends its time)."""
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.train_begin = time.perf_counter()
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            if batch == 0:
+                self.first_step_begin = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             if batch == 0:
@@ -205,6 +213,13 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
         model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
         seconds = time.perf_counter() - t0
         result = {"fit_seconds": seconds, "steps": getattr(clock, "steps", 0)}
+        for key, attr in (
+            ("seconds_to_train_begin", "train_begin"),
+            ("seconds_to_first_step_begin", "first_step_begin"),
+            ("seconds_to_first_step_end", "first_step_end"),
+        ):
+            if hasattr(clock, attr):
+                result[key] = getattr(clock, attr) - t0
         if rows is not None:
             result.update(_rates(rows, seconds, clock))
         return result
