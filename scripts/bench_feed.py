@@ -265,7 +265,16 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
         # sparktf feed: the driver starts the training train() once every inmem file is there.
         # (the driver checks the train() report: this node was fed exactly rows_per_node rows)
         feed_ds = feed.dataset(ds_batch, features=["x"], label="label")
+        stall_dir = args.get("stall_dump_dir")
+        if stall_dir:  # every thread's stack, should this fit take longer than that
+            import faulthandler
+
+            dump = open(os.path.join(stall_dir, f"stall-{r}-{me}.txt"), "w")  # noqa: SIM115
+            faulthandler.dump_traceback_later(args["stall_dump_seconds"], file=dump)
         res = timed_fit(feed_ds, n)
+        if stall_dir:
+            faulthandler.cancel_dump_traceback_later()
+            dump.close()
         res["peak_rss_mb"] = maxrss_mb()
         write(f"feedtrain-{r}-{me}.json", {"node": me, **res})
 
@@ -754,6 +763,13 @@ def parse_args(argv: list[str] | None) -> Any:
     )
     parser.add_argument("--queue-capacity", type=int, default=16)
     parser.add_argument(
+        "--stall-dump-dir",
+        default=None,
+        help="a dir the nodes write every thread's stack to when a fit from the feed takes "
+        "longer than --stall-dump-seconds (Python's faulthandler)",
+    )
+    parser.add_argument("--stall-dump-seconds", type=float, default=20.0)
+    parser.add_argument(
         "--no-progress", action="store_true", help="start the cluster with progress=False"
     )
     parser.add_argument(
@@ -856,6 +872,8 @@ def main(argv: list[str] | None = None) -> int:
             "width": WIDTH,
             "keras_rounds": opts.keras_rounds,
             "keras_flavour": opts.keras,
+            "stall_dump_dir": opts.stall_dump_dir,
+            "stall_dump_seconds": opts.stall_dump_seconds,
         }
         t0 = time.time()
         cluster = TFCluster.run(
