@@ -195,7 +195,15 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
 
     class Clock(keras.callbacks.Callback):
         """Time of the end of the first step and of training: steady rate without step 1
-        (tracing, first collective)."""
+        (tracing, first collective); when fit began training and step 1 (where a slow first
+        step spends its time)."""
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.train_begin = time.perf_counter()
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            if batch == 0:
+                self.first_step_begin = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             if batch == 0:
@@ -212,6 +220,13 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
         model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
         seconds = time.perf_counter() - t0
         result = {"fit_seconds": seconds, "steps": getattr(clock, "steps", 0)}
+        for key, attr in (
+            ("seconds_to_train_begin", "train_begin"),
+            ("seconds_to_first_step_begin", "first_step_begin"),
+            ("seconds_to_first_step_end", "first_step_end"),
+        ):
+            if hasattr(clock, attr):
+                result[key] = getattr(clock, attr) - t0
         if rows is not None:
             result.update(_rates(rows, seconds, clock))
         return result
@@ -257,7 +272,16 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
         # sparktf feed: the driver starts the training train() once every inmem file is there.
         # (the driver checks the train() report: this node was fed exactly rows_per_node rows)
         feed_ds = feed.dataset(ds_batch, features=["x"], label="label")
+        stall_dir = args.get("stall_dump_dir")
+        if stall_dir:  # every thread's stack, should this fit take longer than that
+            import faulthandler
+
+            dump = open(os.path.join(stall_dir, f"stall-{r}-{me}.txt"), "w")  # noqa: SIM115
+            faulthandler.dump_traceback_later(args["stall_dump_seconds"], file=dump)
         res = timed_fit(feed_ds, n)
+        if stall_dir:
+            faulthandler.cancel_dump_traceback_later()
+            dump.close()
         res["peak_rss_mb"] = maxrss_mb()
         write(f"feedtrain-{r}-{me}.json", {"node": me, **res})
 
@@ -781,6 +805,13 @@ def parse_args(argv: list[str] | None) -> Any:
     )
     parser.add_argument("--queue-capacity", type=int, default=16)
     parser.add_argument(
+        "--stall-dump-dir",
+        default=None,
+        help="a dir the nodes write every thread's stack to when a fit from the feed takes "
+        "longer than --stall-dump-seconds (Python's faulthandler)",
+    )
+    parser.add_argument("--stall-dump-seconds", type=float, default=20.0)
+    parser.add_argument(
         "--no-progress", action="store_true", help="start the cluster with progress=False"
     )
     parser.add_argument(
@@ -903,6 +934,8 @@ def main(argv: list[str] | None = None) -> int:
             "width": WIDTH,
             "keras_rounds": opts.keras_rounds,
             "keras_flavour": opts.keras,
+            "stall_dump_dir": opts.stall_dump_dir,
+            "stall_dump_seconds": opts.stall_dump_seconds,
         }
         t0 = time.time()
         cluster = TFCluster.run(
