@@ -191,10 +191,10 @@ def test_dataset_with_features_and_label_yields_pairs():
     ds = feed.dataset(5, features=["v"], label="n")
     x_spec, y_spec = ds.element_spec
     assert x_spec == tf.TensorSpec([None, 2], tf.int32) and y_spec == tf.TensorSpec([None])
+    with pytest.raises(ValueError, match="column 'nope' is not in the feed"):
+        feed.dataset(5, features=["nope"])  # in the feed: past its end, the next feed's columns
     ((x, y),) = list(ds)
     assert x.shape == (5, 2) and y.numpy().tolist() == [0, 1, 2, 3, 4]
-    with pytest.raises(ValueError, match="column 'nope' is not in the feed"):
-        feed.dataset(5, features=["nope"])
 
 
 def _planned(node_rows: int, min_rows: int) -> feed_pb2.FeedSchema:
@@ -236,3 +236,23 @@ def test_balanced_batches_refuse_rows_beyond_the_plan():
     queue.end_feed("f1")
     with pytest.raises(RuntimeError, match="more rows than its plan of 8"):
         list(feed.balanced_batches(4))
+
+
+@pytest.mark.timeout(60)
+def test_schema_past_a_feeds_end_is_the_next_feeds_waited_for():
+    # Past the end of f1 the next rows are f2's: its plan, not f1's, even when f2's first
+    # stream comes after the program asked (a balanced dataset's second iteration).
+    queue, feed = _feed()
+    first = schema(spec("x", feed_pb2.INT64), spec("y", feed_pb2.FLOAT32))
+    first.plan.node_rows = 3
+    second = schema(spec("x", feed_pb2.INT64), spec("y", feed_pb2.FLOAT32))
+    second.plan.node_rows = 2
+    _put(queue, "f1", 0, 3, first)
+    assert feed.wait_schema(0.1) == first
+    queue.end_feed("f1")
+    assert batch_rows(feed.next_batch(5)) == 3 and feed.next_batch(5) == {}
+    with pytest.raises(TimeoutError, match="feed 'f1' ended and no stream of the next feed"):
+        feed.wait_schema(timeout=0.2)
+    threading.Timer(0.3, lambda: _put(queue, "f2", 100, 2, second)).start()
+    assert feed.wait_schema(timeout=10.0) == second
+    assert feed.next_batch(2)["x"].tolist() == [100, 101]

@@ -27,7 +27,6 @@ feeding Spark tasks are told to stop.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -74,8 +73,9 @@ class DataFeed:
         return self.wait_schema()
 
     def wait_schema(self, timeout: float | None = None) -> feed_pb2.FeedSchema:
-        """Schema of the current feed, else of the next one; waits (up to ``timeout``) only
-        when no feed stream has started yet."""
+        """Schema of the feed the next rows come from: the current feed's, else (before the
+        first feed, or past the current feed's end) the next one's, waited for up to
+        ``timeout`` (default: the feed timeout)."""
         return self._cursor.wait_schema(timeout)
 
     def element_spec(self, timeout: float | None = None) -> dict[str, Any]:
@@ -183,7 +183,7 @@ class DataFeed:
         dataset reads ``PREFETCH_BATCHES`` batches ahead: an iteration stopped early (say by
         ``steps_per_epoch``) has taken up to that many batches more from the feed than it used.
         """
-        schema = self._training_schema()
+        schema = self.wait_schema()  # after a validation feed read whole: the next feed's
         if schema.plan.validation:
             raise RuntimeError(
                 "feed.dataset(): this train() brought a validation DataFrame, fed first: call "
@@ -192,22 +192,6 @@ class DataFeed:
         return feed_dataset(
             element_spec(schema), lambda: self.balanced_batches(batch_size), features, label
         )
-
-    def _training_schema(self) -> feed_pb2.FeedSchema:
-        """The schema ``dataset()`` serves: after a validation feed read whole, the next feed's,
-        which may not have sent its first stream yet (then ``wait_schema`` still answers the
-        validation feed's)."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            schema = self.wait_schema(max(0.0, deadline - time.monotonic()))
-            if not schema.plan.validation or self._validation is None:
-                return schema
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"feed.dataset(): no training rows came within {self.timeout:g} s of the "
-                    "validation DataFrame"
-                )
-            time.sleep(0.05)
 
     def validation_dataset(
         self, batch_size: int, features: list[str] | None = None, label: str | None = None

@@ -75,22 +75,24 @@ class TrainingCursor:
         return self._feed_id
 
     def wait_schema(self, timeout: float | None = None) -> feed_pb2.FeedSchema:
-        """Schema of the current feed, else of the next one; waits (up to ``timeout``) only
-        when no feed stream has started yet."""
+        """Schema of the feed the next rows come from: the current feed's while the program is
+        in it, else (before the first feed, or once the program has seen the current feed's
+        end) the next feed's, waited for up to ``timeout``. After an end, a stale schema would
+        give the next feed the wrong plan (another share, or a validation feed's)."""
         wait = self.timeout if timeout is None else timeout
         known = None if self._feed_id is None else self._queue.schema_of(self._feed_id)
-        if known is not None and self._place is Place.IN_FEED:
+        if known is not None and self._place is not Place.END_SEEN:
             return known
         try:
-            # Between feeds, the next feed's schema if it is already here, else the last one.
-            schema = self._queue.wait_next_schema(0.0 if known is not None else wait)
+            schema = self._queue.wait_next_schema(wait)
         except TimeoutError:
-            if known is not None:
-                return known
+            if known is None:
+                where = "no feed stream has started, so the columns are unknown"
+            else:
+                where = f"feed '{self._feed_id}' ended and no stream of the next feed started"
             raise TimeoutError(
-                f"no data from Spark for {wait:g} s: no feed stream has started, so the "
-                "columns are unknown; is a train() or inference() running on this "
-                "cluster?"
+                f"no data from Spark for {wait:g} s: {where}; is a train() or inference() "
+                "running on this cluster?"
             ) from None
         if schema is None:  # closed
             if known is not None:
