@@ -31,11 +31,15 @@ round-by-round ratios. ``--sequential``: each method's runs back to back instead
 3. ``pyspark.ml.functions.predict_batch_udf`` (batch 256), ``make_predict_fn`` loading the same
    SavedModel.
 
+``--uncached``: every method also runs, in the same rounds, on the Parquet files read as they
+are (``spark.read.parquet``, not cached: each run decodes the files again, the path most users
+take), reported under ``<method>_uncached_parquet`` with their own ratios.
+
 ``--hosts H``: the same on H simulated hosts (``scripts/sim_cluster.py``: one worker per
 127.0.0.x, each with a private /dev/shm and /tmp), one executor per host.
 
 Run: ``scripts/bench_inference [--rows 200000] [--data DIR] [--repeats 3] [--warmup-runs 3]
-[--hosts 3]``.
+[--hosts 3] [--uncached]``.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from benchlib.session import SimHosts, end_spark, start_spark
 
 set_bench("bench_inference")
 CLASSES = 10
+UNCACHED = "_uncached_parquet"  # the key suffix of the runs on the uncached files
 
 
 def node_main(args: dict[str, Any], ctx: Any) -> None:
@@ -153,6 +158,37 @@ def warm(name: str, make: Callable[[Any], Any], df: Any) -> float:
     return round(seconds, 3)
 
 
+def ratios(result: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """sparktf's methods against predict_batch_udf on one DataFrame (``suffix`` names it)."""
+
+    def get(method: str, figure: str) -> Any:
+        return result.get(method + suffix, {}).get(figure)
+
+    t, u, c = (
+        get(m, "rows_per_s")
+        for m in ("tfmodel_transform", "predict_batch_udf", "cluster_inference")
+    )
+    tm, um = (
+        get("tfmodel_transform", "median_rows_per_s"),
+        get("predict_batch_udf", "median_rows_per_s"),
+    )
+    # Round by round: the methods of one round ran within seconds of each other.
+    paired = [
+        a["rows_per_s"] / b["rows_per_s"]
+        for a, b in zip(
+            get("tfmodel_transform", "runs") or [], get("predict_batch_udf", "runs") or []
+        )
+    ]
+    return {
+        "median_of_rounds_transform_vs_predict_batch_udf": round(statistics.median(paired), 3)
+        if paired
+        else None,
+        "median_transform_vs_predict_batch_udf": round(tm / um, 3) if tm and um else None,
+        "transform_vs_predict_batch_udf": round(t / u, 3) if t and u else None,
+        "cluster_inference_vs_predict_batch_udf": round(c / u, 3) if c and u else None,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -193,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=3,
         help="untimed rounds on the whole DataFrame before the timed ones",
+    )
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="also run every method on the uncached Parquet files, in the same rounds",
     )
     parser.add_argument(
         "--sequential",
@@ -277,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         # every method once per round, in turn, so a machine that slows down or speeds up over
         # the minutes of a benchmark (a shared host does) weighs on every method alike.
         methods: list[tuple[str, str, Callable[[Any], Any], Any]] = []
+        # The files as they are: each run reads and decodes them again.
+        files = spark.read.parquet(data_dir) if opts.uncached else None
+        if files is not None:
+            result["uncached_partitions"] = files.rdd.getNumPartitions()
 
         # ---- 1. TFModel.transform ---------------------------------------------------------
         if "transform" not in opts.skip:
@@ -356,42 +401,36 @@ def main(argv: list[str] | None = None) -> int:
             result["predict_batch_udf"] = {"batch_size": opts.udf_batch, "warmup_seconds": first}
 
         # ---- the rounds: --warmup-runs untimed, then --repeats timed ---------------------------
-        runs: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in methods}
-        schedule = [(run, m) for m in methods for run in range(opts.warmup_runs + opts.repeats)]
+        sources = [("", "cached", df)]
+        if files is not None:
+            sources.append((UNCACHED, "uncached Parquet", files))
+            for key, *_ in methods:
+                result[key + UNCACHED] = {}
+        timed = [
+            (key + suffix, f"{name} ({label})", make, after_run, data)
+            for key, name, make, after_run in methods
+            for suffix, label, data in sources
+        ]
+        runs: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in timed}
+        schedule = [(run, m) for m in timed for run in range(opts.warmup_runs + opts.repeats)]
         if not opts.sequential:
             schedule.sort(key=lambda item: item[0])  # stable: the methods in turn, per round
-        for run, (key, name, make, after_run) in schedule:
+        for run, (key, name, make, after_run, data) in schedule:
             what = (
                 f"warm-up run {run}" if run < opts.warmup_runs else f"run {run - opts.warmup_runs}"
             )
-            runs[key].append(one_run(name, make, df, rows, what, after_run))
-        for key, *_ in methods:
+            runs[key].append(one_run(name, make, data, rows, what, after_run))
+        for key, *_ in timed:
             result[key].update(summary(runs[key], opts.warmup_runs))
         if cluster is not None:
             cluster.shutdown(timeout=min(opts.timeout, 300))
             cluster = None
 
+        result["ratios"] = ratios(result, "")
+        if files is not None:
+            result["ratios_uncached_parquet"] = ratios(result, UNCACHED)
         t = result.get("tfmodel_transform", {}).get("rows_per_s")
         u = result.get("predict_batch_udf", {}).get("rows_per_s")
-        c = result.get("cluster_inference", {}).get("rows_per_s")
-        tm = result.get("tfmodel_transform", {}).get("median_rows_per_s")
-        um = result.get("predict_batch_udf", {}).get("median_rows_per_s")
-        # Round by round: the methods of one round ran within seconds of each other.
-        paired = [
-            a["rows_per_s"] / b["rows_per_s"]
-            for a, b in zip(
-                result.get("tfmodel_transform", {}).get("runs", []),
-                result.get("predict_batch_udf", {}).get("runs", []),
-            )
-        ]
-        result["ratios"] = {
-            "median_of_rounds_transform_vs_predict_batch_udf": round(statistics.median(paired), 3)
-            if paired
-            else None,
-            "median_transform_vs_predict_batch_udf": round(tm / um, 3) if tm and um else None,
-            "transform_vs_predict_batch_udf": round(t / u, 3) if t and u else None,
-            "cluster_inference_vs_predict_batch_udf": round(c / u, 3) if c and u else None,
-        }
         result["target_transform_ge_2x_udf"] = bool(t and u and t >= 2 * u)
         result["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
         print(json.dumps(result), flush=True)

@@ -10,6 +10,7 @@ import org.apache.spark.sparktf.{ExecutorDirectory, ExecutorIdentity}
 import org.slf4j.LoggerFactory
 
 import io.sparktf.JobDescription
+import io.sparktf.feed.NodePreference
 import io.sparktf.rpc.{ChannelWarmup, ClusterSecret}
 
 /** At cluster start, the executors that host no fed node (spare executors, a ps's, an
@@ -43,9 +44,10 @@ object ExecutorWarmup {
       sc.makeRDD(spare.map { case (id, host) => (id, Seq(ExecutorDirectory.location(host, id))) })
         .mapPartitionsWithIndex { (p, _) =>
           val host = ExecutorIdentity.host
-          val local = fed.filter(_.host == host)
-          val targets = if (local.nonEmpty) local
-          else (0 until OtherHostNodes.min(fed.size)).map(i => fed((p + i) % fed.size))
+          // The feed's own preference: this host's nodes first, then the other hosts'.
+          val order = NodePreference.order(fed, ExecutorIdentity.executorId, host, p).map(fed)
+          val local = order.takeWhile(_.host == host)
+          val targets = if (local.nonEmpty) local else order.take(OtherHostNodes)
           Iterator(ChannelWarmup.warm(targets, secret).size)
         }.collectAsync()
     }
