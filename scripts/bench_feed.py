@@ -277,60 +277,11 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
             import faulthandler
 
             dump = open(os.path.join(stall_dir, f"stall-{r}-{me}.txt"), "w")  # noqa: SIM115
-            faulthandler.dump_traceback_later(args["stall_dump_seconds"], repeat=True, file=dump)
-            import gc
-            import threading
-
-            stop = threading.Event()
-            cpu_log = open(os.path.join(stall_dir, f"cpu-{r}-{me}.txt"), "w")  # noqa: SIM115
-            main_tid = threading.get_native_id()
-            t_start = time.perf_counter()
-
-            gc_t = [0.0]
-
-            def gc_cb(phase: str, info: dict) -> None:
-                now = time.perf_counter()
-                if phase == "start":
-                    gc_t[0] = now
-                else:
-                    if now - gc_t[0] > 0.05 or info["generation"] == 2:
-                        cpu_log.write(f"{now - t_start:.3f} gc {now - gc_t[0]:.3f}s {info}\n")
-                    gc_t[0] = 0.0
-
-            gc.callbacks.append(gc_cb)
-
-            def sample() -> None:
-                prev: dict = {}
-                while not stop.wait(1.0):
-                    now = time.perf_counter() - t_start
-                    row = []
-                    for tid in os.listdir("/proc/self/task"):
-                        try:
-                            with open(f"/proc/self/task/{tid}/stat") as f:
-                                st = f.read()
-                        except OSError:
-                            continue
-                        comm = st[st.index("(") + 1 : st.rindex(")")]
-                        fields = st[st.rindex(")") + 2 :].split()
-                        ticks = int(fields[11]) + int(fields[12])
-                        d = ticks - prev.get(tid, ticks)
-                        prev[tid] = ticks
-                        if d:
-                            mark = "*" if int(tid) == main_tid else ""
-                            row.append(f"{mark}{tid}:{comm}:{d}")
-                    cpu_log.write(f"{now:.3f} cpu {' '.join(row)}\n")
-                    cpu_log.flush()
-
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
+            faulthandler.dump_traceback_later(args["stall_dump_seconds"], file=dump)
         res = timed_fit(feed_ds, n)
         if stall_dir:
             faulthandler.cancel_dump_traceback_later()
             dump.close()
-            stop.set()
-            sampler.join(5)
-            gc.callbacks.remove(gc_cb)
-            cpu_log.close()
         res["peak_rss_mb"] = maxrss_mb()
         write(f"feedtrain-{r}-{me}.json", {"node": me, **res})
 
