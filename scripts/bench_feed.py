@@ -33,7 +33,8 @@ TensorFlow, which only the later pyarrow baseline imports into the driver):
    MultiWorkerMirroredStrategy on the same cluster's nodes: first a warm-up fit (a throw-away
    model, a few steps: one-time TF/collective costs land in neither measured run), then
    ``--keras-rounds`` rounds (default 3) of: a fresh model fit on an in-memory numpy array of
-   the same rows per node (random, generated in the node, AutoShardPolicy OFF), then a fresh
+   the same rows per node (random, generated in the node, AutoShardPolicy OFF, the feed's
+   prefetch and its tf.data autotune off: see ``feed_dataset.dataset_options``), then a fresh
    model fit on ``feed.dataset(...)`` fed by another ``train()`` of the cached df. Reported:
    the best of each, the ratio of round by round and its median. The in-memory run needs no
    feed: the node runs it while no
@@ -95,6 +96,7 @@ set_bench("bench_feed")
 
 
 def node_main(args: dict[str, Any], ctx: Any) -> None:
+    import gc
     import json
     import os
     import resource
@@ -176,6 +178,10 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
     ds_batch = args["batch_per_node"] * ctx.num_workers  # see the driver's comment on batching
     off = tf.data.Options()
     off.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    # As on the feed's dataset (feed_dataset.dataset_options): with autotune, the garbage
+    # collector deleting an old round's iterator waits up to a minute for its autotune thread,
+    # inside whichever fit it runs in, on one node while the other waits at a collective.
+    off.autotune.enabled = False
 
     def build() -> Any:
         keras.utils.set_random_seed(7)
@@ -213,13 +219,28 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
         def on_train_end(self, logs: Any = None) -> None:
             self.end = time.perf_counter()
 
+    # Garbage collections of 0.5 s or more during a fit: a stalled fit says whether it was one.
+    slow_gcs: list[dict[str, Any]] = []
+    gc_began: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_began[:] = [time.perf_counter()]
+        elif gc_began and time.perf_counter() - gc_began[0] >= 0.5:
+            took = round(time.perf_counter() - gc_began[0], 3)
+            slow_gcs.append({"generation": info["generation"], "seconds": took})
+
+    gc.callbacks.append(on_gc)
+
     def timed_fit(ds: Any, rows: int | None) -> dict[str, Any]:
         model = build()
         clock = Clock()
+        slow_gcs.clear()
         t0 = time.perf_counter()
         model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
         seconds = time.perf_counter() - t0
         result = {"fit_seconds": seconds, "steps": getattr(clock, "steps", 0)}
+        result["slow_gcs"] = list(slow_gcs)
         for key, attr in (
             ("seconds_to_train_begin", "train_begin"),
             ("seconds_to_first_step_begin", "first_step_begin"),
@@ -256,6 +277,7 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
             tf.data.Dataset.from_tensor_slices((x, y))
             .batch(ds_batch)
             .filter(lambda xb, yb: True)
+            .prefetch(2)  # the feed dataset's fixed prefetch (PREFETCH_BATCHES)
             .with_options(off)
         )
 

@@ -174,6 +174,8 @@ def test_dataset_has_the_schema_element_spec_and_the_rows():
         ds.options().experimental_distribute.auto_shard_policy
         == tf.data.experimental.AutoShardPolicy.OFF
     )
+    # Without autotune an old iterator is deleted at once (feed_dataset.dataset_options).
+    assert ds.options().autotune.enabled is False
     batches = list(ds)
     assert [int(b["n"].shape[0]) for b in batches] == [4, 1]
     first = batches[0]

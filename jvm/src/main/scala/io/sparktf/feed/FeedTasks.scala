@@ -3,17 +3,19 @@ package io.sparktf.feed
 import scala.reflect.ClassTag
 
 import org.apache.spark.rdd.RDD
+import org.apache.spark.sparktf.LocationCoalescer
 
 /** How many Spark tasks feed (or count) an epoch's rows: one per partition, unless the
  *  partitions are many and small. A partition costs its task a few round trips to the nodes
  *  (its first reservation, its stream's start and end) and Spark its scheduling, ~20 ms on a
  *  busy 2-core machine, whatever its rows: 1,000 partitions of 10 rows took 20 s to feed.
  *
- *  When there are more partitions than [[tasks]], neighbouring partitions are fed by one task
- *  (`coalesce`, no shuffle). What still holds:
- *  - Locality: Spark groups the partitions by their preferred locations (a cached block's
- *    executor, a file split's hosts), so a task reads its partitions where they are, and feeds
- *    the node on its executor first ([[NodePreference]]).
+ *  When there are more partitions than [[tasks]], partitions held in one place are fed by one
+ *  task (`coalesce`, no shuffle). What still holds:
+ *  - Locality: [[LocationCoalescer]] groups the partitions by their preferred location, down to
+ *    the executor (a cached block's executor, a file split's host), so a task reads its
+ *    partitions where they are, with no block fetched from another executor, and feeds the node
+ *    on its executor first ([[NodePreference]]).
  *  - Exactly once: a task reads its partitions one after the other, in a fixed order, and a
  *    retried task reads the same partitions in the same order, so the task's rows are one
  *    partition to the nodes' ledgers (its index is the `PartitionKey.partition`) and a retry
@@ -48,7 +50,8 @@ object FeedTasks {
   /** `rows` (holding `total` rows) cut into [[tasks]] tasks for the application's slots. */
   def of[T: ClassTag](rows: RDD[T], total: Long, slots: Int): RDD[T] = {
     val k = tasks(rows.getNumPartitions, total, slots)
-    if (k == rows.getNumPartitions) rows else rows.coalesce(k)
+    if (k == rows.getNumPartitions) rows
+    else rows.coalesce(k, shuffle = false, partitionCoalescer = Some(new LocationCoalescer))
   }
 
   /** For a pass whose rows cost little each (a count): [[TasksPerSlot]] tasks per slot at

@@ -1,5 +1,6 @@
 package io.sparktf.feed
 
+import org.apache.spark.sparktf.LocationCoalescer
 import org.apache.spark.sql.SparkSession
 import org.scalatest.BeforeAndAfterAll
 import org.scalatest.funsuite.AnyFunSuite
@@ -46,5 +47,35 @@ class FeedTasksSuite extends AnyFunSuite with BeforeAndAfterAll {
     }
     // The same tasks every time: a retried task reads the same rows in the same order.
     assert(tasks.glom().collect().map(_.toSeq).toSeq == read.toSeq)
+  }
+
+  test("two executors on one host: no task mixes their cached blocks") {
+    // Spark's own coalescer compares hosts only, and grouped these across both executors.
+    val execs = Seq("executor_h_1", "executor_h_2")
+    val parts = (0 until 100).map(p => ((p * 10 until p * 10 + 10).toSeq, Seq(execs(p % 2))))
+    val rows = spark.sparkContext.makeRDD(parts).flatMap(identity)
+    val tasks = FeedTasks.of(rows, total = 1000L, slots = 2)
+    val read = tasks.glom().collect().map(_.toSeq)
+    assert(read.flatten.sorted.toSeq == (0 until 1000), "every row once")
+    read.zip(tasks.partitions).foreach { case (task, split) =>
+      val parents = task.grouped(10).map(_.head / 10).toSeq
+      assert(tasks.preferredLocations(split).toSeq == Seq(execs(parents.head % 2)))
+      assert(parents.forall(_ % 2 == parents.head % 2), s"task reads partitions $parents")
+    }
+  }
+
+  test("each location gets groups in proportion to its partitions, runs in index order") {
+    val at = IndexedSeq.tabulate(100)(i =>
+      if (i < 90) Some("a")
+      else if (i < 95) Some("b")
+      else None)
+    val groups = LocationCoalescer.plan(at, groups = 10)
+    assert(groups.map(_._1) == Seq.fill(9)(Some("a")) ++ Seq(Some("b"), None))
+    assert(groups.flatMap(_._2) == (0 until 100), "every partition once, in order")
+    assert(groups.take(9).map(_._2.size).toSet == Set(10))
+    assert(groups.map(_._2).forall(g => g == (g.head to g.last)), "runs of neighbours")
+    assert(LocationCoalescer.plan(IndexedSeq.fill(3)(None), groups = 10).map(_._2.size) ==
+      Seq(1, 1, 1))
+    assert(LocationCoalescer.plan(IndexedSeq.empty, groups = 4).isEmpty)
   }
 }
