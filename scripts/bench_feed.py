@@ -494,7 +494,7 @@ class FeedRounds:
             "rows_per_node": best["rows_per_node"],
             # the share of the rows that reached their node as shared-memory files
             "shared_memory_share": round(best["shared_memory_rows"] / self.rows, 3),
-            "queue_capacity": self.opts.queue_capacity,
+            "queue_capacity": self.opts.queue_capacity or "the cluster default",
             "peak_rss_mb": {
                 "driver_python": round(peaks.get("driver_python", 0.0), 1),
                 "driver_jvm": round(peaks.get("driver_jvm", 0.0), 1),
@@ -825,7 +825,9 @@ def parse_args(argv: list[str] | None) -> Any:
         default="tf_keras",
         help="the Keras the rounds fit with: tf_keras, or Keras 3 model.fit (run both to compare)",
     )
-    parser.add_argument("--queue-capacity", type=int, default=16)
+    parser.add_argument(
+        "--queue-capacity", type=int, default=None, help="default: the cluster's default"
+    )
     parser.add_argument(
         "--stall-dump-dir",
         default=None,
@@ -971,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
             reservation_timeout=min(opts.timeout, 600),
             feed_timeout=opts.timeout,
             shutdown_timeout=opts.timeout,
-            queue_capacity=opts.queue_capacity,
+            **({} if opts.queue_capacity is None else {"queue_capacity": opts.queue_capacity}),
             **console_settings(opts),
         )
         result["cluster_start_seconds"] = round(time.time() - t0, 2)

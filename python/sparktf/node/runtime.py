@@ -225,6 +225,9 @@ def _serve_and_run(boot: NodeBootstrap, output: OutputRing) -> int:
         install_keras3_mwms_fix()  # before the program (or its unpickling) imports Keras
         if queue is not None and data_feed is not None and ctx.checkpoint_dir:
             _record_finished_epochs(ctx, queue, data_feed)
+    from sparktf.node.background_gc import BackgroundCollector
+
+    BackgroundCollector().start()  # full collections off the program's thread (why: its doc)
     result = boot.message.result if boot.message.HasField("result") else None
     code = _run_program(boot.program, ctx, program, result)
     if queue is not None:

@@ -25,7 +25,9 @@ import io.sparktf.proto.v1
  *  @param reservationTimeout  seconds to wait for executors and for every node to be ready
  *  @param feedTimeout         seconds a feed may wait for a node to take data
  *  @param shutdownTimeout     seconds `shutdown` waits for the programs to return
- *  @param queueCapacity       column batches a node buffers (each ~4 MiB at most)
+ *  @param queueCapacity       column batches a node buffers (each ~4 MiB at most, so 512 MiB
+ *                             at most by default): deep enough that a feed runs ahead of
+ *                             training into it instead of beside it, on the same cores
  *  @param env                 extra environment for the node processes
  *  @param python              the Python executable the nodes run; None: spark.sparktf.python,
  *                             spark.pyspark.python, PYSPARK_PYTHON, then python3
@@ -71,7 +73,7 @@ final case class ClusterConfig(
     reservationTimeout: Double = 600.0,
     feedTimeout: Double = 600.0,
     shutdownTimeout: Double = 600.0,
-    queueCapacity: Int = 16,
+    queueCapacity: Int = 128,
     env: Map[String, String] = Map.empty,
     python: Option[String] = None,
     psGpus: Boolean = false,
