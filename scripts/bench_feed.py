@@ -28,7 +28,9 @@ TensorFlow, which only the later pyarrow baseline imports into the driver):
    alone in its JVMs, and the feed slower).
 3. pyarrow + tf.data in this process: read the Parquet files, x to an (n, 784) float32 numpy
    array, ``from_tensor_slices((x, y)).batch(256)``, iterate counting rows; read+iterate timed.
-4. Keras (unless --skip-keras), tf_keras (or Keras 3 ``model.fit`` with ``--keras keras3``)
+4. Keras (unless --skip-keras), tf_keras (or Keras 3 ``model.fit`` with ``--keras keras3``;
+   ``--keras both``: Keras 3's rounds, then tf_keras's on a fresh cluster, so in fresh node
+   processes, and ``targets.keras3_vs_tf_keras``, best rows/s against best rows/s)
    784-128-10 MLP, Adam, sparse CE, under
    MultiWorkerMirroredStrategy on the same cluster's nodes: first a warm-up fit (a throw-away
    model, a few steps: one-time TF/collective costs land in neither measured run), then
@@ -605,7 +607,14 @@ def pyarrow_phase(data_dir: str, rows: int, opts: Any, sampler: RssSampler) -> d
 
 
 def keras_phase(
-    cluster: Any, df: Any, k: int, per_node: int, opts: Any, sampler: RssSampler, out_dir: str
+    cluster: Any,
+    df: Any,
+    k: int,
+    per_node: int,
+    opts: Any,
+    sampler: RssSampler,
+    out_dir: str,
+    flavour: str,
 ) -> dict[str, Any]:
     """Phase 4: ``--keras-rounds`` rounds of an in-memory fit then a fit from the feed, on the
     nodes (the driver starts the feed once every node's in-memory fit is done)."""
@@ -677,7 +686,7 @@ def keras_phase(
         "steady_sparktf_feed_rows_per_s": round(st_feed, 1),
         "steady_in_memory_numpy_rows_per_s": round(st_mem, 1),
         "steady_ratio": round(st_feed / st_mem, 3) if st_mem else None,
-        "model": f"784-128-10 relu MLP, {opts.keras}, Adam(1e-3), sparse CE, MWMS",
+        "model": f"784-128-10 relu MLP, {flavour}, Adam(1e-3), sparse CE, MWMS",
         "batch_per_node_per_step": opts.batch_per_node,
         "steps_per_node": steps,
         # MWMS splits each dataset batch over all replicas (legacy rebatch for the
@@ -698,6 +707,20 @@ def keras_phase(
             }
             for rd in rounds
         ],
+    }
+
+
+def keras_versus(keras3: dict[str, Any], tf_keras: dict[str, Any]) -> dict[str, Any]:
+    """Keras 3 fit against tf_keras fit on the same data and cluster: best rows/s of each."""
+
+    def ratio(key: str) -> float | None:
+        return round(keras3[key] / tf_keras[key], 3) if tf_keras[key] else None
+
+    return {
+        "in_memory": ratio("in_memory_numpy_rows_per_s"),
+        "sparktf_feed": ratio("sparktf_feed_rows_per_s"),
+        "steady_in_memory": ratio("steady_in_memory_numpy_rows_per_s"),
+        "steady_sparktf_feed": ratio("steady_sparktf_feed_rows_per_s"),
     }
 
 
@@ -821,9 +844,10 @@ def parse_args(argv: list[str] | None) -> Any:
     )
     parser.add_argument(
         "--keras",
-        choices=("tf_keras", "keras3"),
+        choices=("tf_keras", "keras3", "both"),
         default="tf_keras",
-        help="the Keras the rounds fit with: tf_keras, or Keras 3 model.fit (run both to compare)",
+        help="the Keras the rounds fit with: tf_keras, Keras 3 model.fit, or both (Keras 3's "
+        "rounds, then tf_keras's on a fresh cluster; keras3_vs_tf_keras in targets)",
     )
     parser.add_argument(
         "--queue-capacity", type=int, default=None, help="default: the cluster's default"
@@ -878,6 +902,9 @@ def parse_args(argv: list[str] | None) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
+    flavours = ["keras3", "tf_keras"] if opts.keras == "both" else [opts.keras]
+    if opts.skip_keras:
+        flavours = flavours[:1]
     k = opts.nodes
     rows = opts.rows - opts.rows % k  # every node gets the same number of rows
     baseline_children = child_pids()
@@ -957,25 +984,29 @@ def main(argv: list[str] | None = None) -> int:
             "batch_per_node": opts.batch_per_node,
             "width": WIDTH,
             "keras_rounds": opts.keras_rounds,
-            "keras_flavour": opts.keras,
+            "keras_flavour": flavours[0],
             "stall_dump_dir": opts.stall_dump_dir,
             "stall_dump_seconds": opts.stall_dump_seconds,
         }
+
+        def start_cluster(args: dict[str, Any]) -> Any:
+            return TFCluster.run(
+                spark,
+                node_main,
+                args,
+                num_executors=k,
+                num_ps=0,
+                input_mode=InputMode.SPARK,
+                master_node="chief",
+                reservation_timeout=min(opts.timeout, 600),
+                feed_timeout=opts.timeout,
+                shutdown_timeout=opts.timeout,
+                **({} if opts.queue_capacity is None else {"queue_capacity": opts.queue_capacity}),
+                **console_settings(opts),
+            )
+
         t0 = time.time()
-        cluster = TFCluster.run(
-            spark,
-            node_main,
-            node_args,
-            num_executors=k,
-            num_ps=0,
-            input_mode=InputMode.SPARK,
-            master_node="chief",
-            reservation_timeout=min(opts.timeout, 600),
-            feed_timeout=opts.timeout,
-            shutdown_timeout=opts.timeout,
-            **({} if opts.queue_capacity is None else {"queue_capacity": opts.queue_capacity}),
-            **console_settings(opts),
-        )
+        cluster = start_cluster(node_args)
         result["cluster_start_seconds"] = round(time.time() - t0, 2)
         log(f"cluster up in {result['cluster_start_seconds']} s")
         # mapInArrow's Python workers start on a tiny DataFrame, outside every timed run.
@@ -1002,7 +1033,21 @@ def main(argv: list[str] | None = None) -> int:
 
         result["pyarrow_tfdata_one_process"] = pyarrow_phase(data_dir, rows, opts, sampler)
         if not opts.skip_keras:
-            result["keras_train"] = keras_phase(cluster, df, k, per_node, opts, sampler, out_dir)
+            result["keras_train"] = keras_phase(
+                cluster, df, k, per_node, opts, sampler, out_dir, flavours[0]
+            )
+        for flavour in flavours[1:]:
+            # A fresh cluster, so fresh node processes: tf_keras fitted 2-2.6x slower in a
+            # process that had fitted Keras 3 (session 8). No count phase this time.
+            cluster.shutdown(timeout=min(opts.timeout, 300))
+            cluster = None
+            flavour_dir = os.path.join(work, f"nodes-{flavour}")
+            os.makedirs(flavour_dir)
+            args = {**node_args, "out_dir": flavour_dir, "repeats": 0, "keras_flavour": flavour}
+            cluster = start_cluster(args)
+            result[f"keras_train_{flavour}"] = keras_phase(
+                cluster, df, k, per_node, opts, sampler, flavour_dir, flavour
+            )
 
         sampler.phase("shutdown")
         cluster.shutdown(timeout=min(opts.timeout, 300))
@@ -1017,6 +1062,10 @@ def main(argv: list[str] | None = None) -> int:
             targets["train_ratio"] = result["keras_train"]["ratio"]
             targets["train_within_10pct"] = result["keras_train"]["ratio"] >= 0.9
             targets["train_median_round_ratio"] = result["keras_train"]["median_round_ratio"]
+        if "keras_train_tf_keras" in result:
+            targets["keras3_vs_tf_keras"] = keras_versus(
+                result["keras_train"], result["keras_train_tf_keras"]
+            )
         result["targets"] = targets
         result["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
         print(json.dumps(result), flush=True)

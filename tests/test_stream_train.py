@@ -103,6 +103,16 @@ def wait_fed(checkpoint: str, batches: int) -> dict[int, dict[str, Any]]:
     return fed_reports(checkpoint)
 
 
+def wait_committed(checkpoint: str, batch: int) -> None:
+    """Until Spark has committed micro-batch ``batch`` (after sparktf recorded its feed): its
+    commit file and that file's checksum, which the local file system renames after it."""
+    deadline = time.time() + WAIT
+    names = (str(batch), f".{batch}.crc")
+    while not all(os.path.exists(os.path.join(checkpoint, "commits", n)) for n in names):
+        assert time.time() < deadline, f"micro-batch {batch} was not committed in {WAIT} s"
+        time.sleep(0.2)
+
+
 def test_file_stream_fed_exactly_once_across_a_restart(spark, tmp_path):
     landing, out, ckpt = (str(tmp_path / d) for d in ("landing", "out", "ckpt"))
     os.makedirs(landing)
@@ -121,6 +131,9 @@ def test_file_stream_fed_exactly_once_across_a_restart(spark, tmp_path):
         reports = wait_fed(ckpt, 2)
         assert reports[0]["rows_per_node"] == {"chief:0": 21, "worker:0": 20}
         assert reports[1]["rows_per_node"] == {"chief:0": 15, "worker:0": 15}
+        # Spark commits a micro-batch after foreachBatch returns: a stop before that leaves
+        # it uncommitted by itself, and then there would be no commit to remove below.
+        wait_committed(ckpt, 1)
         query.stop()
         assert not query.isActive
 
@@ -132,10 +145,7 @@ def test_file_stream_fed_exactly_once_across_a_restart(spark, tmp_path):
         add_file(landing, "c", range(200, 210))
         reports = wait_fed(ckpt, 3)
         assert reports[2]["rows_per_node"] == {"chief:0": 5, "worker:0": 5}
-        deadline = time.time() + WAIT
-        while not os.path.exists(os.path.join(ckpt, "commits", "2")):
-            assert time.time() < deadline, "micro-batch 2 was not committed"
-            time.sleep(0.2)
+        wait_committed(ckpt, 2)
         assert query.isActive
     finally:
         cluster.shutdown()  # stops the active query first: its programs see the stream end
