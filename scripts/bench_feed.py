@@ -62,6 +62,10 @@ for the feed's figures at 8, 100, 1,000 partitions of the same rows.
 
 Run: ``scripts/bench_feed [--rows 200000] [--data DIR] [--skip-keras] [--nodes 2] [--warmup-runs 3]
 [--hosts 3] [--uncached [--uncached-first]] [--executors 10] [--partitions N]``.
+
+Profiling: ``BENCH_EXECUTOR_JAVA_OPTS`` becomes the executors' ``spark.executor.extraJavaOptions``
+(a flight recording, say: ``-XX:StartFlightRecording=filename=/tmp/rec/,settings=profile``);
+each Keras fit records its wall-clock ``began``/``ended`` to line it up with such samples.
 """
 
 from __future__ import annotations
@@ -238,10 +242,13 @@ def node_main(args: dict[str, Any], ctx: Any) -> None:
         model = build()
         clock = Clock()
         slow_gcs.clear()
+        began = time.time()
         t0 = time.perf_counter()
         model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
         seconds = time.perf_counter() - t0
+        # Wall-clock bounds, to line a fit up with samples taken outside the node.
         result = {"fit_seconds": seconds, "steps": getattr(clock, "steps", 0)}
+        result.update(began=began, ended=time.time())
         result["slow_gcs"] = list(slow_gcs)
         for key, attr in (
             ("seconds_to_train_begin", "train_begin"),

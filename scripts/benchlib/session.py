@@ -82,6 +82,10 @@ def start_spark(
             .config("spark.cores.max", str(executors))
             .config("spark.executor.memory", f"{hosts.executor_memory_mb}m")
         )
+    if os.environ.get("BENCH_EXECUTOR_JAVA_OPTS"):  # profiling (a flight recording, say)
+        builder = builder.config(
+            "spark.executor.extraJavaOptions", os.environ["BENCH_EXECUTOR_JAVA_OPTS"]
+        )
     if master:
         builder = builder.master(master)
     spark = builder.getOrCreate()
