@@ -631,8 +631,14 @@ def keras_phase(
     log("Keras: warm-up + in-memory numpy fit on the nodes")
     open(os.path.join(out_dir, "go-keras"), "w").close()
     rounds = []
+    # CPU by process between the file marks: the in-memory fit of round r runs between the
+    # feed fit files of round r - 1 and its own inmem files (round 0's also holds the warm-up),
+    # the feed fit between those and its feedtrain files: what the feed costs beside training.
+    cpu_mark = cpu_by_kind()
     for r in range(opts.keras_rounds):
         inmem = wait_files(out_dir, f"inmem-{r}-*.json", k, opts.timeout, "in-memory Keras run")
+        cpu_inmem = cpu_delta(cpu_mark)
+        cpu_mark = cpu_by_kind()
         log(f"Keras round {r}: fit from the sparktf feed")
         t0 = time.perf_counter()
         report = cluster.train(df, num_epochs=1)
@@ -643,6 +649,8 @@ def keras_phase(
                 f"the in-memory runs used {per_node} each"
             )
         fed = wait_files(out_dir, f"feedtrain-{r}-*.json", k, opts.timeout, "feed Keras run")
+        cpu_feed = cpu_delta(cpu_mark)
+        cpu_mark = cpu_by_kind()
         # Summed over nodes: each node's rows / its own model.fit wall time.
         s_feed = sum(n["rows_per_s"] for n in fed)
         s_mem = sum(n["rows_per_s"] for n in inmem)
@@ -657,6 +665,8 @@ def keras_phase(
                 "s_mem": s_mem,
                 "st_feed": sum(n["steady_rows_per_s"] for n in fed),
                 "st_mem": sum(n["steady_rows_per_s"] for n in inmem),
+                "cpu_feed": cpu_feed,
+                "cpu_inmem": cpu_inmem,
             }
         )
 
@@ -713,6 +723,10 @@ def keras_phase(
                 },
                 "sparktf_feed_per_node": node_view(rd["fed"]),
                 "in_memory_per_node": node_view(rd["inmem"]),
+                "cpu_seconds_by_process": {
+                    "sparktf_feed_fit": rd["cpu_feed"],
+                    "in_memory_fit": rd["cpu_inmem"],
+                },
             }
             for rd in rounds
         ],
